@@ -1,0 +1,42 @@
+import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import type { RequestContext } from './context.js';
+import { prisma } from './db.js';
+import type { IpAddress, IpSubnet } from './domain/ip.js';
+import type PrismaTypes from './generated/pothos-prisma-types.js';
+import { getDatamodel } from './generated/pothos-prisma-types.js';
+
+export const builder = new SchemaBuilder<{
+  PrismaTypes: PrismaTypes;
+  Context: RequestContext;
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: false;
+  Scalars: {
+    IPAddress: { Input: IpAddress; Output: string };
+    IPSubnet: { Input: IpSubnet; Output: string };
+    UnixTime: { Input: number; Output: number | bigint };
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}>({
+  plugins: [ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  errors: { directResult: true },
+  relay: {
+    // Our ids are the database ids Trisul's API shows; no global Node ids.
+    clientMutationId: 'omit',
+    cursorType: 'String',
+  },
+  prisma: {
+    client: prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: null,
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});

@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import pg from 'pg';
+
+/** The statements the migration runner needs, below Prisma (multi-statement scripts, locks). */
+export interface MigrationSession {
+  query<Row>(sql: string, params?: unknown[]): Promise<Row[]>;
+  exec(script: string): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface Database {
+  kind: 'pglite' | 'postgresql';
+  adapter: PrismaPg | PrismaPGlite;
+  /** A session of its own: PostgreSQL's advisory locks belong to one connection. */
+  openMigrationSession(): Promise<MigrationSession>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined;
+  poolSize: number;
+  dataDir: string;
+}
+
+export function openDatabase(options: DatabaseOptions): Database {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options.dataDir);
+}
+
+function openPostgres(connectionString: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString, max: poolSize });
+  return {
+    kind: 'postgresql',
+    adapter: new PrismaPg(pool),
+    async openMigrationSession() {
+      const client = await pool.connect();
+      return {
+        query: async <Row>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as Row[],
+        exec: async (script) => {
+          await client.query(script);
+        },
+        release: async () => client.release(),
+      };
+    },
+    close: () => pool.end(),
+  };
+}
+
+function openPglite(dataDir: string): Database {
+  const inMemory = dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const pglite = new PGlite(dataDir, { extensions: { btree_gist } });
+  return {
+    kind: 'pglite',
+    adapter: new PrismaPGlite(pglite),
+    // PGlite is one connection in this process: every session is that connection.
+    async openMigrationSession() {
+      return {
+        query: async <Row>(sql: string, params?: unknown[]) => (await pglite.query(sql, params)).rows as Row[],
+        exec: async (script) => {
+          await pglite.exec(script);
+        },
+        release: async () => {},
+      };
+    },
+    close: () => pglite.close(),
+  };
+}

@@ -1,0 +1,22 @@
+// Prisma surfaces PostgreSQL errors differently per driver adapter: adapter-pg has no P-code
+// for an exclusion violation, the PGlite adapter files it under P2039; both keep the SQLSTATE in
+// meta.driverAdapterError.cause. This is the one place that reads it.
+
+interface DriverAdapterFailure {
+  code?: string;
+  meta?: { driverAdapterError?: { cause?: { code?: string; originalCode?: string } } };
+}
+
+function sqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const cause = (error as DriverAdapterFailure).meta?.driverAdapterError?.cause;
+  return cause?.originalCode ?? cause?.code;
+}
+
+export function isExclusionViolation(error: unknown): boolean {
+  return sqlState(error) === '23P01';
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as DriverAdapterFailure | null)?.code === 'P2002' || sqlState(error) === '23505';
+}

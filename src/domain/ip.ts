@@ -1,0 +1,134 @@
+import ipaddr from 'ipaddr.js';
+import { InvalidValueError } from './invalid-value.js';
+
+export type IpFamily = 4 | 6;
+
+export interface IpAddress {
+  family: IpFamily;
+  /** Canonical text: dotted decimal for IPv4, RFC 5952 compressed lower case for IPv6. */
+  text: string;
+  /** The address as an unsigned integer (32 or 128 bits). */
+  value: bigint;
+}
+
+export interface IpSubnet {
+  /** The text as the caller sent it (host bits may be set, e.g. `192.168.1.25/16`). */
+  input: string;
+  family: IpFamily;
+  prefixLength: number;
+  /** Canonical network in CIDR form, host bits cleared: `192.168.0.0/16`. */
+  network: string;
+  first: IpAddress;
+  last: IpAddress;
+}
+
+const bitsOf = (family: IpFamily) => (family === 4 ? 32 : 128);
+
+// Four decimal octets, 0-255, no leading zeros: rules out the inet_aton forms `127.1`,
+// `0x7f.0.0.1`, `010.1.1.1` (octal to ipaddr.js, decimal to PostgreSQL) and `2130706433`.
+const canonicalIpv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const ipv6Characters = /^[0-9A-Fa-f:.]+$/;
+
+function fromBytes(bytes: number[]): bigint {
+  return bytes.reduce((value, byte) => (value << 8n) | BigInt(byte), 0n);
+}
+
+function toBytes(value: bigint, family: IpFamily): number[] {
+  const length = family === 4 ? 4 : 16;
+  const bytes = new Array<number>(length);
+  for (let i = length - 1; i >= 0; i--) {
+    bytes[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+  return bytes;
+}
+
+export function addressFromValue(value: bigint, family: IpFamily): IpAddress {
+  const parsed = family === 4 ? new ipaddr.IPv4(toBytes(value, 4)) : ipaddr.fromByteArray(toBytes(value, 6));
+  return { family, text: parsed.toString(), value };
+}
+
+function parseIpv4(text: string): IpAddress {
+  if (!canonicalIpv4.test(text)) {
+    throw new InvalidValueError(
+      `"${text}" is not an IPv4 address in canonical form (four decimal octets 0-255, no leading zeros)`,
+    );
+  }
+  return addressFromValue(fromBytes(ipaddr.IPv4.parse(text).toByteArray()), 4);
+}
+
+function parseIpv6(text: string): IpAddress {
+  if (text.includes('%')) throw new InvalidValueError(`"${text}" has a zone id; zone ids are not accepted`);
+  if (!ipv6Characters.test(text) || !ipaddr.IPv6.isValid(text)) {
+    throw new InvalidValueError(`"${text}" is not a valid IPv6 address`);
+  }
+  const embeddedIpv4 = text.includes('.') ? text.slice(text.lastIndexOf(':') + 1) : undefined;
+  if (embeddedIpv4 !== undefined && !canonicalIpv4.test(embeddedIpv4)) {
+    throw new InvalidValueError(`"${text}" embeds "${embeddedIpv4}", which is not a canonical IPv4 address`);
+  }
+  const parsed = ipaddr.IPv6.parse(text);
+  // An IPv4-mapped address (::ffff:1.2.3.4) is the IPv4 host itself.
+  if (parsed.isIPv4MappedAddress()) return addressFromValue(fromBytes(parsed.toIPv4Address().toByteArray()), 4);
+  return addressFromValue(fromBytes(parsed.toByteArray()), 6);
+}
+
+/** Parses an IP address, accepting canonical IPv4 and any RFC 4291 IPv6 text form. */
+export function parseIpAddress(text: string): IpAddress {
+  if (typeof text !== 'string' || text.length === 0) throw new InvalidValueError('an IP address is required');
+  if (text.length > 64) throw new InvalidValueError('is too long to be an IP address');
+  return text.includes(':') ? parseIpv6(text) : parseIpv4(text);
+}
+
+const canonicalPrefix = /^(?:0|[1-9]\d{0,2})$/;
+
+/**
+ * Parses an IP address or CIDR subnet. Host bits may be set (Trisul's own examples send
+ * `192.168.1.25/16`); the subnet then means its network, and `input` keeps the text as sent.
+ */
+export function parseIpSubnet(text: string): IpSubnet {
+  if (typeof text !== 'string' || text.length === 0) throw new InvalidValueError('an IP address or subnet is required');
+  const slash = text.indexOf('/');
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  const address = parseIpAddress(addressText);
+  const bits = bitsOf(address.family);
+  let prefixLength = bits;
+  if (slash !== -1) {
+    const prefixText = text.slice(slash + 1);
+    if (!canonicalPrefix.test(prefixText)) {
+      throw new InvalidValueError(`prefix length "${prefixText}" must be a decimal number without leading zeros`);
+    }
+    const writtenAsIpv6 = addressText.includes(':');
+    const maxPrefix = writtenAsIpv6 ? 128 : 32;
+    prefixLength = Number(prefixText);
+    if (prefixLength > maxPrefix) {
+      throw new InvalidValueError(`prefix length ${prefixLength} is out of range (0-${maxPrefix})`);
+    }
+    // An IPv4-mapped IPv6 subnet (::ffff:10.0.0.0/104) means the IPv4 subnet it maps.
+    if (address.family === 4 && writtenAsIpv6) {
+      if (prefixLength < 96) throw new InvalidValueError(`an IPv4-mapped subnet needs a prefix length of 96-128`);
+      prefixLength -= 96;
+    }
+  }
+  const hostBits = BigInt(bits - prefixLength);
+  const hostMask = (1n << hostBits) - 1n;
+  const first = addressFromValue(address.value & ~hostMask, address.family);
+  const last = addressFromValue(first.value | hostMask, address.family);
+  return { input: text, family: address.family, prefixLength, network: `${first.text}/${prefixLength}`, first, last };
+}
+
+/**
+ * A fixed-width text key whose byte order is the numeric order of addresses: the family digit,
+ * then the address in hex. Lets ordinary B-tree comparisons answer "contains" and "within".
+ */
+export function addressKey(address: IpAddress): string {
+  return `${address.family}${address.value.toString(16).padStart(address.family === 4 ? 8 : 32, '0')}`;
+}
+
+/** True when the two subnets share at least one address (equal, or one inside the other). */
+export function subnetsOverlap(a: IpSubnet, b: IpSubnet): boolean {
+  return a.family === b.family && a.first.value <= b.last.value && b.first.value <= a.last.value;
+}
+
+export function subnetContains(subnet: IpSubnet, address: IpAddress): boolean {
+  return subnet.family === address.family && subnet.first.value <= address.value && address.value <= subnet.last.value;
+}

@@ -1,0 +1,64 @@
+import { InvalidValueError } from './domain/invalid-value.js';
+import type { IpMapping } from './generated/prisma/client.js';
+
+// Expected failures. The GraphQL layer exposes each as a typed result (src/schema/errors.ts);
+// anything else that is thrown is unexpected and gets masked.
+
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+  constructor(
+    readonly entity: string,
+    readonly key: string,
+  ) {
+    super(`${entity} ${key} not found`);
+  }
+}
+
+export class AlreadyExistsError extends Error {
+  override name = 'AlreadyExistsError';
+  constructor(
+    readonly field: string,
+    readonly value: string,
+  ) {
+    super(`${field}: a customer with ${field} ${value} already exists`);
+  }
+}
+
+/** A mapping would share an address at an instant with the mappings named. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+  constructor(readonly conflicts: IpMapping[]) {
+    const described = conflicts.map((m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`);
+    super(`overlaps ${described.length > 0 ? described.join(', ') : 'a mapping written concurrently'}`);
+  }
+}
+
+export class CustomerHasMappingsError extends Error {
+  override name = 'CustomerHasMappingsError';
+  constructor(
+    readonly userId: string,
+    readonly mappingCount: number,
+  ) {
+    super(`customer ${userId} still has ${mappingCount} mapping(s); end them, delete them, or pass cascade: true`);
+  }
+}
+
+/** Runs a domain parser for one input field, naming the field when the value is rejected. */
+export function checkField<T>(field: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw new ValidationError(field, error.reason);
+    throw error;
+  }
+}

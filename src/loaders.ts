@@ -1,0 +1,21 @@
+import DataLoader from 'dataloader';
+import { prisma } from './db.js';
+import type { Customer, IpMapping } from './generated/prisma/client.js';
+import { type Lookup, whoHadBatch } from './store/lookups.js';
+import type { Tenant } from './tenants.js';
+
+/** Per-request batching: every `whoHad` field of a request becomes one SQL statement. */
+export function createLoaders(tenant: Tenant) {
+  return {
+    whoHad: new DataLoader<Lookup, IpMapping | null, string>((lookups) => whoHadBatch(tenant.id, lookups), {
+      cacheKeyFn: (lookup) => `${lookup.ip}@${lookup.at}`,
+    }),
+    customerById: new DataLoader<number, Customer>(async (ids) => {
+      const rows = await prisma.customer.findMany({ where: { id: { in: [...ids] }, contextId: tenant.id } });
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return ids.map((id) => byId.get(id) ?? new Error(`customer ${id} not found`));
+    }),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

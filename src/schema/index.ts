@@ -1,0 +1,9 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from '../builder.js';
+import './scalars.js';
+import './errors.js';
+import './customer.js';
+import './mapping.js';
+import './audit.js';
+
+export const schema = lexicographicSortSchema(builder.toSchema());

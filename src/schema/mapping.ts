@@ -1,0 +1,166 @@
+import { builder } from '../builder.js';
+import { prisma } from '../db.js';
+import { optionalText } from '../domain/customer.js';
+import { parseIpSubnet } from '../domain/ip.js';
+import { nowUnixTime } from '../domain/time.js';
+import { ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { createMapping, deleteMapping, reassignMapping, updateMapping } from '../store/mappings.js';
+import { CustomerRef } from './customer.js';
+import { activeAtWhere, containsIpWhere, withinSubnetWhere } from './mapping-filters.js';
+
+const mappingErrors = [ValidationError, NotFoundError, ConflictError];
+
+export const IpMappingRef = builder.prismaObject('IpMapping', {
+  description: 'An IP address or subnet held by a customer from starttime to endtime, both inclusive.',
+  fields: (t) => ({
+    id: t.exposeInt('id'),
+    customer: t.field({
+      type: CustomerRef,
+      // Batched per request: a page of mappings loads its customers in one statement.
+      resolve: (mapping, _args, ctx) => ctx.loaders.customerById.load(mapping.customerId),
+    }),
+    ipsubnet: t.expose('ipsubnet', { type: 'IPSubnet', description: 'The address or subnet as it was sent.' }),
+    network: t.string({
+      description: 'The canonical network in CIDR form (host bits cleared).',
+      resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).network,
+    }),
+    family: t.int({ description: '4 or 6.', resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).family }),
+    prefixLength: t.int({ resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).prefixLength }),
+    firstAddress: t.field({ type: 'IPAddress', resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).first.text }),
+    lastAddress: t.field({ type: 'IPAddress', resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).last.text }),
+    starttime: t.expose('starttime', { type: 'UnixTime' }),
+    endtime: t.expose('endtime', { type: 'UnixTime', nullable: true, description: 'Null while the mapping is ongoing.' }),
+    terminalId: t.exposeString('terminalId', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const MappingInput = builder.inputType('MappingInput', {
+  fields: (t) => ({
+    userId: t.string({ required: true, description: 'The customer that holds the address.' }),
+    ipsubnet: t.field({ type: 'IPSubnet', required: true }),
+    starttime: t.field({ type: 'UnixTime', required: true }),
+    endtime: t.field({ type: 'UnixTime', description: 'Absent or null: ongoing.' }),
+    terminalId: t.string(),
+  }),
+});
+
+const MappingPatch = builder.inputType('MappingPatch', {
+  description: 'Some fields of a mapping: absent fields stay as they are; null endtime makes it ongoing.',
+  fields: (t) => ({
+    userId: t.string(),
+    ipsubnet: t.field({ type: 'IPSubnet' }),
+    starttime: t.field({ type: 'UnixTime' }),
+    endtime: t.field({ type: 'UnixTime' }),
+    terminalId: t.string(),
+  }),
+});
+
+const checkTerminalId = (value: string | null | undefined) => checkField('terminalId', () => optionalText(value));
+
+interface MappingsFilter {
+  userId?: string | null | undefined;
+  containsIp?: Parameters<typeof containsIpWhere>[0] | null | undefined;
+  withinSubnet?: Parameters<typeof withinSubnetWhere>[0] | null | undefined;
+  activeAt?: number | null | undefined;
+}
+
+function mappingsWhere(contextId: number, args: MappingsFilter): Prisma.IpMappingWhereInput {
+  const and: Prisma.IpMappingWhereInput[] = [{ contextId }];
+  if (args.userId != null) and.push({ customer: { userId: args.userId } });
+  if (args.containsIp != null) and.push(containsIpWhere(args.containsIp));
+  if (args.withinSubnet != null) and.push(withinSubnetWhere(args.withinSubnet));
+  if (args.activeAt != null) and.push(activeAtWhere(args.activeAt));
+  return { AND: and };
+}
+
+builder.queryFields((t) => ({
+  mapping: t.prismaField({
+    type: 'IpMapping',
+    nullable: true,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (query, _root, args, ctx) =>
+      prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: ctx.tenant.id } }),
+  }),
+  mappings: t.prismaConnection({
+    type: 'IpMapping',
+    cursor: 'id',
+    description: 'Mappings in id order, filtered by every argument given.',
+    args: {
+      userId: t.arg.string({ description: 'Only this customer’s mappings.' }),
+      containsIp: t.arg({ type: 'IPAddress', description: 'Only mappings whose subnet contains this address.' }),
+      withinSubnet: t.arg({ type: 'IPSubnet', description: 'Only mappings inside this subnet.' }),
+      activeAt: t.arg({ type: 'UnixTime', description: 'Only mappings held at this instant.' }),
+    },
+    totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(ctx.tenant.id, args) }),
+    resolve: (query, _root, args, ctx) =>
+      prisma.ipMapping.findMany({ ...query, where: mappingsWhere(ctx.tenant.id, args), orderBy: { id: 'asc' } }),
+  }),
+  whoHad: t.field({
+    type: IpMappingRef,
+    nullable: true,
+    description: 'The mapping (and so the customer) that held `ip` at instant `at` (default: now), or null.',
+    args: { ip: t.arg({ type: 'IPAddress', required: true }), at: t.arg({ type: 'UnixTime' }) },
+    resolve: (_root, args, ctx) => ctx.loaders.whoHad.load({ ip: args.ip.text, at: args.at ?? nowUnixTime() }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createMapping: t.field({
+    type: IpMappingRef,
+    errors: { types: mappingErrors },
+    args: { input: t.arg({ type: MappingInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      createMapping(ctx.tenant, ctx.actor, input.userId, {
+        subnet: input.ipsubnet,
+        period: { start: input.starttime, end: input.endtime ?? null },
+        terminalId: checkTerminalId(input.terminalId),
+      }),
+  }),
+  updateMapping: t.field({
+    type: IpMappingRef,
+    errors: { types: mappingErrors },
+    args: { id: t.arg.int({ required: true }), input: t.arg({ type: MappingPatch, required: true }) },
+    resolve: (_root, { id, input }, ctx) =>
+      updateMapping(ctx.tenant, ctx.actor, id, {
+        userId: input.userId ?? undefined,
+        subnet: input.ipsubnet ?? undefined,
+        starttime: input.starttime ?? undefined,
+        endtime: input.endtime,
+        terminalId: input.terminalId === undefined ? undefined : checkTerminalId(input.terminalId),
+      }),
+  }),
+  deleteMapping: t.field({
+    type: IpMappingRef,
+    description: 'Deletes a mapping and returns it; prefer endMapping, which keeps history for old reports.',
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => deleteMapping(ctx.tenant, ctx.actor, args.id),
+  }),
+  endMapping: t.field({
+    type: IpMappingRef,
+    description: 'Sets the last instant the mapping is held (inclusive).',
+    errors: { types: mappingErrors },
+    args: { id: t.arg.int({ required: true }), at: t.arg({ type: 'UnixTime', required: true }) },
+    resolve: (_root, args, ctx) => updateMapping(ctx.tenant, ctx.actor, args.id, { endtime: args.at }),
+  }),
+  reassignMapping: t.field({
+    type: IpMappingRef,
+    description:
+      'Moves a subnet to another customer at `at`, atomically: the mapping holding exactly this subnet then ends at `at - 1`, and the returned mapping opens at `at`.',
+    errors: { types: mappingErrors },
+    args: {
+      ipsubnet: t.arg({ type: 'IPSubnet', required: true }),
+      toUserId: t.arg.string({ required: true }),
+      at: t.arg({ type: 'UnixTime', required: true }),
+      terminalId: t.arg.string(),
+    },
+    resolve: async (_root, args, ctx) => {
+      const terminalId = checkTerminalId(args.terminalId);
+      const { opened } = await reassignMapping(ctx.tenant, ctx.actor, args.ipsubnet, args.toUserId, args.at, terminalId);
+      return opened;
+    },
+  }),
+}));

@@ -1,0 +1,80 @@
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { builder } from '../builder.js';
+import { parseIpAddress, parseIpSubnet } from '../domain/ip.js';
+import { InvalidValueError } from '../domain/invalid-value.js';
+import { parseUnixTime } from '../domain/time.js';
+
+// GraphQL prefixes these messages with the argument or variable they came from, so the caller
+// learns both the field and the reason; `extensions` carries the reason for programs.
+function parseOrReject<T>(typeName: string, parse: (value: unknown) => T) {
+  return (value: unknown): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      if (!(error instanceof InvalidValueError)) throw error;
+      throw new GraphQLError(`invalid ${typeName}: ${error.reason}`, {
+        extensions: { code: 'BAD_USER_INPUT', reason: error.reason },
+      });
+    }
+  };
+}
+
+function literalValue(node: ValueNode): unknown {
+  if (node.kind === Kind.STRING || node.kind === Kind.INT || node.kind === Kind.FLOAT) {
+    return node.kind === Kind.STRING ? node.value : Number(node.value);
+  }
+  return undefined;
+}
+
+function stringValue(value: unknown): string {
+  if (typeof value !== 'string') throw new InvalidValueError('must be a string');
+  return value;
+}
+
+function scalar<T>(name: string, description: string, parse: (value: unknown) => T) {
+  const parseValue = parseOrReject(name, parse);
+  return { description, parseValue, parseLiteral: (node: ValueNode) => parseValue(literalValue(node)) };
+}
+
+builder.scalarType('IPAddress', {
+  ...scalar(
+    'IPAddress',
+    'An IPv4 address as four decimal octets, or an IPv6 address in any RFC 4291 form. IPv4-mapped IPv6 addresses mean their IPv4 address.',
+    (value) => parseIpAddress(stringValue(value)),
+  ),
+  serialize: (value) => value,
+});
+
+builder.scalarType('IPSubnet', {
+  ...scalar(
+    'IPSubnet',
+    'An IP address or a CIDR subnet. Host bits may be set (192.168.1.25/16 means 192.168.0.0/16); the text is kept as sent.',
+    (value) => parseIpSubnet(stringValue(value)),
+  ),
+  serialize: (value) => value,
+});
+
+builder.scalarType('UnixTime', {
+  ...scalar(
+    'UnixTime',
+    'Unix time in whole seconds, 0 to 253402300799 (year 9999). Accepted as a number or a string of digits; returned as a number.',
+    parseUnixTime,
+  ),
+  serialize: (value) => Number(value),
+});
+
+builder.scalarType('DateTime', {
+  description: 'An instant as an ISO 8601 string (record keeping: created and updated times).',
+  serialize: (value) => value.toISOString(),
+  parseValue: () => {
+    throw new GraphQLError('DateTime is output only');
+  },
+});
+
+builder.scalarType('JSON', {
+  description: 'A JSON value: the before- and after-images of an audit event.',
+  serialize: (value) => value,
+  parseValue: () => {
+    throw new GraphQLError('JSON is output only');
+  },
+});

@@ -1,0 +1,128 @@
+import type { Actor } from '../context.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { prisma } from '../db.js';
+import { optionalText, requiredText } from '../domain/customer.js';
+import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, checkField } from '../errors.js';
+import type { Customer } from '../generated/prisma/client.js';
+import type { Tenant } from '../tenants.js';
+import { recordAudit } from './audit.js';
+import type { Transaction } from './transaction.js';
+
+export interface CustomerFields {
+  userId: string;
+  name: string;
+  address: string | null;
+  email: string | null;
+  phoneNumber: string | null;
+  altPhoneNumber: string | null;
+}
+
+/** What a caller sends: absent (undefined) fields are left alone by a patch. */
+export type CustomerInput = { [K in keyof CustomerFields]?: string | null | undefined };
+
+const requiredFields = ['userId', 'name'] as const;
+const optionalFields = ['address', 'email', 'phoneNumber', 'altPhoneNumber'] as const;
+
+/** Validates and normalizes the fields present in `input`, naming the first bad one. */
+export function checkCustomerInput(input: CustomerInput): Partial<CustomerFields> {
+  const fields: Partial<CustomerFields> = {};
+  for (const field of requiredFields) {
+    const value = input[field];
+    if (value === undefined) continue;
+    fields[field] = checkField(field, () => requiredText(value ?? ''));
+  }
+  for (const field of optionalFields) {
+    const value = input[field];
+    if (value === undefined) continue;
+    fields[field] = checkField(field, () => optionalText(value));
+  }
+  return fields;
+}
+
+export function completeCustomerFields(input: CustomerInput): CustomerFields {
+  const fields = checkCustomerInput(input);
+  return {
+    userId: fields.userId ?? checkField('userId', () => requiredText('')),
+    name: fields.name ?? checkField('name', () => requiredText('')),
+    address: fields.address ?? null,
+    email: fields.email ?? null,
+    phoneNumber: fields.phoneNumber ?? null,
+    altPhoneNumber: fields.altPhoneNumber ?? null,
+  };
+}
+
+export async function findCustomerOrThrow(tx: Transaction, tenant: Tenant, userId: string): Promise<Customer> {
+  const customer = await tx.customer.findUnique({ where: { contextId_userId: { contextId: tenant.id, userId } } });
+  if (!customer) throw new NotFoundError('customer', userId);
+  return customer;
+}
+
+async function translateDuplicateUserId<T>(userId: string | undefined, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (userId !== undefined && isUniqueViolation(error)) throw new AlreadyExistsError('userId', userId);
+    throw error;
+  }
+}
+
+export function createCustomer(tenant: Tenant, actor: Actor, fields: CustomerFields): Promise<Customer> {
+  return translateDuplicateUserId(fields.userId, () =>
+    prisma.$transaction(async (tx) => {
+      const customer = await tx.customer.create({ data: { ...fields, contextId: tenant.id } });
+      await recordAudit(tx, tenant, actor, {
+        action: 'create',
+        entityType: 'customer',
+        entityId: customer.id,
+        before: null,
+        after: customer,
+      });
+      return customer;
+    }),
+  );
+}
+
+/** Writes `fields` over the customer named `userId`: all of them for a replace, some for a patch. */
+export function updateCustomer(
+  tenant: Tenant,
+  actor: Actor,
+  userId: string,
+  fields: Partial<CustomerFields>,
+): Promise<Customer> {
+  return translateDuplicateUserId(fields.userId, () =>
+    prisma.$transaction(async (tx) => {
+      const before = await findCustomerOrThrow(tx, tenant, userId);
+      const after = await tx.customer.update({ where: { id: before.id }, data: fields });
+      await recordAudit(tx, tenant, actor, { action: 'update', entityType: 'customer', entityId: after.id, before, after });
+      return after;
+    }),
+  );
+}
+
+/** Deletes a customer; its mappings go too only with `cascade`, each recorded in the trail. */
+export function deleteCustomer(tenant: Tenant, actor: Actor, userId: string, cascade: boolean): Promise<Customer> {
+  return prisma.$transaction(async (tx) => {
+    const customer = await findCustomerOrThrow(tx, tenant, userId);
+    const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
+    if (mappings.length > 0 && !cascade) throw new CustomerHasMappingsError(userId, mappings.length);
+    await tx.ipMapping.deleteMany({ where: { customerId: customer.id } });
+    for (const mapping of mappings) {
+      await recordAudit(tx, tenant, actor, {
+        action: 'delete',
+        entityType: 'mapping',
+        entityId: mapping.id,
+        before: { ...mapping, userId },
+        after: null,
+      });
+    }
+    await tx.customer.delete({ where: { id: customer.id } });
+    await recordAudit(tx, tenant, actor, {
+      action: 'delete',
+      entityType: 'customer',
+      entityId: customer.id,
+      before: customer,
+      after: null,
+    });
+    return customer;
+  });
+}

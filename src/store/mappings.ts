@@ -1,0 +1,219 @@
+import type { Actor } from '../context.js';
+import { isExclusionViolation } from '../db/errors.js';
+import { prisma } from '../db.js';
+import { type IpSubnet, addressKey } from '../domain/ip.js';
+import { type TimeRange, checkTimeRange } from '../domain/time.js';
+import { ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
+import type { Tenant } from '../tenants.js';
+import { recordAudit } from './audit.js';
+import { findCustomerOrThrow } from './customers.js';
+import type { Transaction } from './transaction.js';
+
+export interface MappingFields {
+  subnet: IpSubnet;
+  period: TimeRange;
+  terminalId: string | null;
+}
+
+/** A partial change to a mapping; `endtime: null` and `terminalId: null` clear them. */
+export interface MappingPatch {
+  userId?: string | undefined;
+  subnet?: IpSubnet | undefined;
+  starttime?: number | undefined;
+  endtime?: number | null | undefined;
+  terminalId?: string | null | undefined;
+}
+
+function subnetColumns(subnet: IpSubnet) {
+  return {
+    ipsubnet: subnet.input,
+    network: subnet.network,
+    ipFirst: addressKey(subnet.first),
+    ipLast: addressKey(subnet.last),
+  };
+}
+
+function periodColumns(period: TimeRange) {
+  return { starttime: BigInt(period.start), endtime: period.end === null ? null : BigInt(period.end) };
+}
+
+/** Mappings of the tenant sharing an address with `keys` at some instant of `period`. */
+export function overlappingWhere(
+  tenant: Tenant,
+  keys: { ipFirst: string; ipLast: string },
+  period: TimeRange,
+): Prisma.IpMappingWhereInput {
+  return {
+    contextId: tenant.id,
+    ipFirst: { lte: keys.ipLast },
+    ipLast: { gte: keys.ipFirst },
+    ...(period.end === null ? {} : { starttime: { lte: BigInt(period.end) } }),
+    OR: [{ endtime: null }, { endtime: { gte: BigInt(period.start) } }],
+  };
+}
+
+/** What a write is about to hold, so a constraint violation can name what it overlaps. */
+interface OverlapAttempt {
+  holding?: { keys: { ipFirst: string; ipLast: string }; period: TimeRange };
+  /** Rows the write itself changes: after the rollback they still overlap, but are not the conflict. */
+  excludeIds: number[];
+}
+
+async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) => Promise<T>): Promise<T> {
+  const attempt: OverlapAttempt = { excludeIds: [] };
+  try {
+    return await write(attempt);
+  } catch (error) {
+    if (!isExclusionViolation(error) || !attempt.holding) throw error;
+    const { keys, period } = attempt.holding;
+    const conflicts = await prisma.ipMapping.findMany({
+      where: { ...overlappingWhere(tenant, keys, period), id: { notIn: attempt.excludeIds } },
+      orderBy: { id: 'asc' },
+    });
+    throw new ConflictError(conflicts);
+  }
+}
+
+function mappingImage(mapping: IpMapping, customer: Pick<Customer, 'userId'>) {
+  return { ...mapping, userId: customer.userId };
+}
+
+async function findMappingOrThrow(tx: Transaction, tenant: Tenant, id: number) {
+  const mapping = await tx.ipMapping.findFirst({ where: { id, contextId: tenant.id }, include: { customer: true } });
+  if (!mapping) throw new NotFoundError('mapping', String(id));
+  return mapping;
+}
+
+function checkPeriod(period: TimeRange): TimeRange {
+  return checkField('endtime', () => checkTimeRange(period));
+}
+
+export function createMapping(tenant: Tenant, actor: Actor, userId: string, fields: MappingFields) {
+  const period = checkPeriod(fields.period);
+  return guardOverlap(tenant, (attempt) =>
+    prisma.$transaction(async (tx) => {
+      const customer = await findCustomerOrThrow(tx, tenant, userId);
+      const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
+      attempt.holding = { keys: data, period };
+      const mapping = await tx.ipMapping.create({ data: { ...data, contextId: tenant.id, customerId: customer.id } });
+      await recordAudit(tx, tenant, actor, {
+        action: 'create',
+        entityType: 'mapping',
+        entityId: mapping.id,
+        before: null,
+        after: mappingImage(mapping, customer),
+      });
+      return mapping;
+    }),
+  );
+}
+
+export function updateMapping(tenant: Tenant, actor: Actor, id: number, patch: MappingPatch) {
+  return guardOverlap(tenant, (attempt) =>
+    prisma.$transaction(async (tx) => {
+      const { customer: currentCustomer, ...before } = await findMappingOrThrow(tx, tenant, id);
+      const customer =
+        patch.userId === undefined ? currentCustomer : await findCustomerOrThrow(tx, tenant, patch.userId);
+      const period = checkPeriod({
+        start: patch.starttime ?? Number(before.starttime),
+        end: patch.endtime === undefined ? (before.endtime === null ? null : Number(before.endtime)) : patch.endtime,
+      });
+      const data = {
+        ...(patch.subnet ? subnetColumns(patch.subnet) : {}),
+        ...periodColumns(period),
+        ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
+        customerId: customer.id,
+      };
+      attempt.holding = { keys: { ipFirst: data.ipFirst ?? before.ipFirst, ipLast: data.ipLast ?? before.ipLast }, period };
+      attempt.excludeIds = [id];
+      const after = await tx.ipMapping.update({ where: { id }, data });
+      await recordAudit(tx, tenant, actor, {
+        action: 'update',
+        entityType: 'mapping',
+        entityId: id,
+        before: mappingImage(before, currentCustomer),
+        after: mappingImage(after, customer),
+      });
+      return after;
+    }),
+  );
+}
+
+export function deleteMapping(tenant: Tenant, actor: Actor, id: number) {
+  return prisma.$transaction(async (tx) => {
+    const { customer, ...mapping } = await findMappingOrThrow(tx, tenant, id);
+    await tx.ipMapping.delete({ where: { id } });
+    await recordAudit(tx, tenant, actor, {
+      action: 'delete',
+      entityType: 'mapping',
+      entityId: id,
+      before: mappingImage(mapping, customer),
+      after: null,
+    });
+    return mapping;
+  });
+}
+
+/**
+ * Moves `subnet` to another customer at instant `at`: the mapping holding exactly that subnet at
+ * `at` ends at `at - 1` and a new one opens at `at`, in one transaction (Trisul's "clean cutover").
+ * When nobody holds the subnet at `at`, the new mapping is simply created.
+ */
+export function reassignMapping(
+  tenant: Tenant,
+  actor: Actor,
+  subnet: IpSubnet,
+  toUserId: string,
+  at: number,
+  terminalId: string | null,
+) {
+  const keys = subnetColumns(subnet);
+  return guardOverlap(tenant, (attempt) =>
+    prisma.$transaction(async (tx) => {
+      const target = await findCustomerOrThrow(tx, tenant, toUserId);
+      const holder = await tx.ipMapping.findFirst({
+        where: {
+          contextId: tenant.id,
+          ipFirst: keys.ipFirst,
+          ipLast: keys.ipLast,
+          starttime: { lte: BigInt(at) },
+          OR: [{ endtime: null }, { endtime: { gte: BigInt(at) } }],
+        },
+        include: { customer: true },
+      });
+      let ended: IpMapping | null = null;
+      if (holder) {
+        const { customer: previousCustomer, ...previous } = holder;
+        if (previous.customerId === target.id) {
+          throw new ValidationError('toUserId', `${toUserId} already holds ${previous.ipsubnet} at ${at}`);
+        }
+        if (previous.starttime === BigInt(at)) {
+          throw new ValidationError('at', `the current mapping ${previous.id} starts at ${at}; a cutover must come after its start`);
+        }
+        ended = await tx.ipMapping.update({ where: { id: previous.id }, data: { endtime: BigInt(at - 1) } });
+        attempt.excludeIds = [previous.id];
+        await recordAudit(tx, tenant, actor, {
+          action: 'update',
+          entityType: 'mapping',
+          entityId: previous.id,
+          before: mappingImage(previous, previousCustomer),
+          after: mappingImage(ended, previousCustomer),
+        });
+      }
+      const period = { start: at, end: null };
+      attempt.holding = { keys, period };
+      const opened = await tx.ipMapping.create({
+        data: { ...keys, ...periodColumns(period), terminalId, contextId: tenant.id, customerId: target.id },
+      });
+      await recordAudit(tx, tenant, actor, {
+        action: 'create',
+        entityType: 'mapping',
+        entityId: opened.id,
+        before: null,
+        after: mappingImage(opened, target),
+      });
+      return { ended, opened };
+    }),
+  );
+}

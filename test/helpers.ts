@@ -1,0 +1,66 @@
+import { expect } from 'vitest';
+import { prisma } from '../src/db.js';
+import { yoga } from '../src/yoga.js';
+
+export interface GraphQLResponse<Data = Record<string, any>> {
+  data?: Data;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+/** Sends one GraphQL request through the app, as a client would over HTTP. */
+export async function graphql<Data = Record<string, any>>(
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GraphQLResponse<Data>> {
+  const response = await yoga.fetch('http://ipdr.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<Data>;
+}
+
+/** Like `graphql`, but fails the test on any GraphQL error and returns `data`. */
+export async function graphqlData<Data = Record<string, any>>(query: string, variables?: Record<string, unknown>) {
+  const result = await graphql<Data>(query, variables);
+  expect(result.errors).toBeUndefined();
+  return result.data as Data;
+}
+
+/** Empties the tables a test writes (contexts stay). */
+export async function resetData() {
+  await prisma.$executeRawUnsafe(
+    'TRUNCATE audit_events, ipdr_customers_mapping, ipdr_customers RESTART IDENTITY CASCADE',
+  );
+}
+
+export const MAPPING_FIELDS = `id ipsubnet network family prefixLength firstAddress lastAddress starttime endtime terminalId customer { userId }`;
+
+export async function createCustomer(userId: string, name = `Customer ${userId}`) {
+  const data = await graphqlData(
+    `mutation($input: CustomerInput!) { createCustomer(input: $input) { __typename ... on Customer { id userId } } }`,
+    { input: { userId, name } },
+  );
+  expect(data.createCustomer.__typename).toBe('Customer');
+  return data.createCustomer as { id: number; userId: string };
+}
+
+export async function createMapping(input: {
+  userId: string;
+  ipsubnet: string;
+  starttime: number | string;
+  endtime?: number | string | null;
+  terminalId?: string;
+}) {
+  const data = await graphqlData(
+    `mutation($input: MappingInput!) { createMapping(input: $input) {
+      __typename
+      ... on IpMapping { ${MAPPING_FIELDS} }
+      ... on Error { message }
+      ... on ConflictError { conflicts { id ipsubnet } }
+      ... on ValidationError { field reason }
+    } }`,
+    { input },
+  );
+  return data.createMapping;
+}

@@ -1,0 +1,39 @@
+// Runs before each test file, before it imports anything from src/: points the app at a fresh
+// database of its own. With TEST_DATABASE_URL that is a new PostgreSQL database, dropped
+// afterwards; without it, an in-memory PGlite.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll } from 'vitest';
+
+const serverUrl = process.env.TEST_DATABASE_URL;
+process.env.NODE_ENV = 'test';
+let dropDatabase: (() => Promise<void>) | undefined;
+
+if (serverUrl) {
+  const name = `ipdr_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  process.env.DATABASE_URL = url.toString();
+  dropDatabase = async () => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.end();
+  };
+} else {
+  delete process.env.DATABASE_URL;
+  process.env.DATA_DIR = 'memory://';
+}
+
+const { closeDatabase, database } = await import('../../src/db.js');
+const { migrate } = await import('../../src/db/migrate.js');
+await migrate(database);
+
+afterAll(async () => {
+  await closeDatabase();
+  await dropDatabase?.();
+});

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  // graphql ships ESM and CJS builds; Pothos loads one and Yoga the other unless both resolve to the
+  // same file (graphql refuses types from "another realm").
+  resolve: { alias: { graphql: 'graphql/index.js' } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Each test file gets its own database (see test/setup/database.ts).
+    setupFiles: ['test/setup/database.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
