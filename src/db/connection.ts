@@ -32,6 +32,9 @@ export function openDatabase(options: DatabaseOptions): Database {
 
 function openPostgres(connectionString: string, poolSize: number): Database {
   const pool = new pg.Pool({ connectionString, max: poolSize });
+  // An idle pooled connection can be dropped by the server (restart, failover, admin kill); pg
+  // reports that here, and without a listener it would crash the process. The pool replaces it.
+  pool.on('error', (error) => console.error(`database connection lost: ${error.message}`));
   return {
     kind: 'postgresql',
     adapter: new PrismaPg(pool),

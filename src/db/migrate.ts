@@ -56,7 +56,17 @@ export function readMigrationFiles(dir = MIGRATIONS_DIR): MigrationFile[] {
  * lock. Refuses to run when the recorded history and the files disagree: an edited or missing
  * applied migration, or one that Prisma recorded as failed.
  */
-export async function migrate(database: Database, files = readMigrationFiles()): Promise<string[]> {
+export function migrate(database: Database, files = readMigrationFiles()): Promise<string[]> {
+  // In one process the runs queue up (PGlite has a single connection that they would share);
+  // across processes PostgreSQL's advisory lock orders them.
+  const run = inProcessQueue.then(() => migrateLocked(database, files));
+  inProcessQueue = run.catch(() => undefined);
+  return run;
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+async function migrateLocked(database: Database, files: MigrationFile[]): Promise<string[]> {
   const session = await database.openMigrationSession();
   try {
     await session.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK_KEY]);

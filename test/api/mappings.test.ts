@@ -1,0 +1,263 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { prisma } from '../../src/db.js';
+import { MAPPING_FIELDS, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
+
+const RESULT = `__typename ... on IpMapping { ${MAPPING_FIELDS} } ... on Error { message }`;
+const VALIDATION = '... on ValidationError { field reason }';
+const CONFLICT = '... on ConflictError { conflicts { id ipsubnet customer { userId } } }';
+const NOT_FOUND = '... on NotFoundError { entity key }';
+
+beforeEach(async () => {
+  await resetData();
+  await createCustomer('U1001');
+  await createCustomer('U2002');
+});
+
+describe('createMapping', () => {
+  it('stores a subnet as sent and describes its network', async () => {
+    const mapping = await createMapping({
+      userId: 'U1001',
+      ipsubnet: '192.168.1.25/16',
+      starttime: '1723431899',
+      endtime: '1723444899',
+      terminalId: 'TERM12345',
+    });
+    expect(mapping).toMatchObject({
+      __typename: 'IpMapping',
+      ipsubnet: '192.168.1.25/16',
+      network: '192.168.0.0/16',
+      family: 4,
+      prefixLength: 16,
+      firstAddress: '192.168.0.0',
+      lastAddress: '192.168.255.255',
+      starttime: 1723431899,
+      endtime: 1723444899,
+      terminalId: 'TERM12345',
+      customer: { userId: 'U1001' },
+    });
+  });
+
+  it('accepts IPv6 and times beyond 2038, and returns them unchanged', async () => {
+    const mapping = await createMapping({ userId: 'U1001', ipsubnet: '2001:DB8:ABCD:12::/64', starttime: 4102444800, endtime: 253402300799 });
+    expect(mapping).toMatchObject({
+      ipsubnet: '2001:DB8:ABCD:12::/64',
+      network: '2001:db8:abcd:12::/64',
+      family: 6,
+      prefixLength: 64,
+      firstAddress: '2001:db8:abcd:12::',
+      lastAddress: '2001:db8:abcd:12:ffff:ffff:ffff:ffff',
+      starttime: 4102444800,
+      endtime: 253402300799,
+    });
+  });
+
+  it('treats an absent or null end as ongoing', async () => {
+    expect((await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 })).endtime).toBeNull();
+    expect((await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.2', starttime: 0, endtime: null })).endtime).toBeNull();
+  });
+
+  it('rejects an end before the start as a ValidationError on endtime', async () => {
+    const result = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 200, endtime: 100 });
+    expect(result).toMatchObject({ __typename: 'ValidationError', field: 'endtime' });
+    expect(result.reason).toMatch(/before starttime/);
+    expect(await prisma.ipMapping.count()).toBe(0);
+  });
+
+  it('reports an unknown customer as NotFoundError', async () => {
+    const result = await createMapping({ userId: 'nobody', ipsubnet: '10.0.0.1', starttime: 0 });
+    expect(result).toMatchObject({ __typename: 'NotFoundError', message: 'customer nobody not found' });
+  });
+
+  it.each([
+    ['ipsubnet', { ipsubnet: '010.1.1.1' }, /ipsubnet.*canonical form/],
+    ['ipsubnet', { ipsubnet: '127.1' }, /ipsubnet.*canonical form/],
+    ['ipsubnet', { ipsubnet: '10.0.0.0/33' }, /ipsubnet.*out of range/],
+    ['ipsubnet', { ipsubnet: 'fe80::1%eth0' }, /ipsubnet.*zone id/],
+    ['starttime', { starttime: '-1' }, /starttime.*digits only/],
+    ['starttime', { starttime: 253402300800 }, /starttime.*out of range/],
+    ['endtime', { endtime: '17234.5' }, /endtime.*digits only/],
+  ])('rejects a bad %s as a GraphQL error naming the field and reason', async (_field, change, pattern) => {
+    const input = { userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, ...change };
+    const result = await graphql(`mutation($input: MappingInput!) { createMapping(input: $input) { __typename } }`, { input });
+    expect(result.data).toBeUndefined();
+    expect(result.errors?.[0]?.message).toMatch(pattern);
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await prisma.ipMapping.count()).toBe(0);
+  });
+
+  it('rejects a bad address written inline in the query, too', async () => {
+    const result = await graphql('{ whoHad(ip: "0x7f.0.0.1") { id } }');
+    expect(result.errors?.[0]?.message).toMatch(/IPAddress.*canonical form/);
+  });
+});
+
+describe('mapping and mappings', () => {
+  it('reads one mapping by id, null when unknown', async () => {
+    const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
+    const data = await graphqlData(`query($id: Int!) { mapping(id: $id) { ${MAPPING_FIELDS} } missing: mapping(id: 999999) { id } }`, {
+      id: created.id,
+    });
+    const { __typename, ...fields } = created;
+    expect(data.mapping).toEqual(fields);
+    expect(data.missing).toBeNull();
+  });
+
+  it('filters by customer, containing address, subnet and instant, and pages', async () => {
+    const a = await createMapping({ userId: 'U1001', ipsubnet: '10.1.0.0/16', starttime: 0, endtime: 99 });
+    const b = await createMapping({ userId: 'U2002', ipsubnet: '10.1.2.0/24', starttime: 100 });
+    const c = await createMapping({ userId: 'U1001', ipsubnet: '10.2.0.7', starttime: 50 });
+    const d = await createMapping({ userId: 'U2002', ipsubnet: '2001:db8::/48', starttime: 0 });
+    const ids = async (args: string) =>
+      (await graphqlData(`{ mappings${args ? `(${args})` : ""} { totalCount edges { node { id } } } }`)).mappings.edges.map((e: any) => e.node.id);
+    expect(await ids('')).toEqual([a.id, b.id, c.id, d.id]);
+    expect(await ids('userId: "U1001"')).toEqual([a.id, c.id]);
+    expect(await ids('containsIp: "10.1.2.3"')).toEqual([a.id, b.id]);
+    expect(await ids('containsIp: "10.1.2.3", activeAt: 120')).toEqual([b.id]);
+    expect(await ids('withinSubnet: "10.0.0.0/8"')).toEqual([a.id, b.id, c.id]);
+    expect(await ids('withinSubnet: "10.1.0.0/16"')).toEqual([a.id, b.id]);
+    expect(await ids('withinSubnet: "2001:db8::/32"')).toEqual([d.id]);
+    expect(await ids('containsIp: "2001:db8::1"')).toEqual([d.id]);
+    expect(await ids('containsIp: "::ffff:10.2.0.7"')).toEqual([c.id]);
+    expect(await ids('activeAt: 75')).toEqual([a.id, c.id, d.id]);
+    const page = await graphqlData('{ mappings(first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }');
+    expect(page.mappings.totalCount).toBe(4);
+    expect(page.mappings.pageInfo.hasNextPage).toBe(true);
+    const rest = await graphqlData('query($after: String) { mappings(first: 3, after: $after) { edges { node { id } } } }', {
+      after: page.mappings.pageInfo.endCursor,
+    });
+    expect(rest.mappings.edges.map((e: any) => e.node.id)).toEqual([d.id]);
+  });
+});
+
+describe('whoHad', () => {
+  it('answers who held an address at an instant, inclusive at both ends', async () => {
+    await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.0/24', starttime: 100, endtime: 200 });
+    await createMapping({ userId: 'U2002', ipsubnet: '10.0.0.0/24', starttime: 201 });
+    const data = await graphqlData(`{
+      before: whoHad(ip: "10.0.0.9", at: 99) { id }
+      start: whoHad(ip: "10.0.0.9", at: 100) { customer { userId } }
+      end: whoHad(ip: "10.0.0.9", at: 200) { customer { userId } }
+      after: whoHad(ip: "10.0.0.9", at: "201") { customer { userId } }
+      now: whoHad(ip: "10.0.0.255") { customer { userId } }
+      outside: whoHad(ip: "10.0.1.0", at: 150) { id }
+    }`);
+    expect(data).toEqual({
+      before: null,
+      start: { customer: { userId: 'U1001' } },
+      end: { customer: { userId: 'U1001' } },
+      after: { customer: { userId: 'U2002' } },
+      now: { customer: { userId: 'U2002' } },
+      outside: null,
+    });
+  });
+
+  it('answers for IPv6 addresses in any text form', async () => {
+    await createMapping({ userId: 'U1001', ipsubnet: '2001:db8:abcd:1200::/56', starttime: 0 });
+    const data = await graphqlData(`{
+      a: whoHad(ip: "2001:db8:abcd:12ff:ffff:ffff:ffff:ffff") { customer { userId } }
+      b: whoHad(ip: "2001:0DB8:ABCD:1200:0000:0000:0000:0001") { customer { userId } }
+      c: whoHad(ip: "2001:db8:abcd:1300::") { id }
+    }`);
+    expect(data).toEqual({ a: { customer: { userId: 'U1001' } }, b: { customer: { userId: 'U1001' } }, c: null });
+  });
+});
+
+describe('updateMapping, endMapping, deleteMapping', () => {
+  it('changes only the fields sent; a null end makes it ongoing again', async () => {
+    const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, endtime: 50, terminalId: 'T1' });
+    const update = async (input: Record<string, unknown>) =>
+      (await graphqlData(`mutation($id: Int!, $input: MappingPatch!) { updateMapping(id: $id, input: $input) { ${RESULT} ${VALIDATION} ${CONFLICT} } }`, {
+        id: created.id,
+        input,
+      })).updateMapping;
+    expect(await update({ ipsubnet: '10.0.0.0/30', userId: 'U2002' })).toMatchObject({
+      ipsubnet: '10.0.0.0/30',
+      starttime: 0,
+      endtime: 50,
+      terminalId: 'T1',
+      customer: { userId: 'U2002' },
+    });
+    expect(await update({ endtime: null, terminalId: null })).toMatchObject({ endtime: null, terminalId: null });
+    expect(await update({ starttime: 10, endtime: 5 })).toMatchObject({ __typename: 'ValidationError', field: 'endtime' });
+  });
+
+  it('reports an overlap and leaves the mapping as it was', async () => {
+    const first = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, endtime: 50 });
+    const second = await createMapping({ userId: 'U2002', ipsubnet: '10.0.0.1', starttime: 51 });
+    const result = (
+      await graphqlData(`mutation($id: Int!) { updateMapping(id: $id, input: { endtime: 60 }) { ${RESULT} ${CONFLICT} } }`, { id: first.id })
+    ).updateMapping;
+    expect(result.__typename).toBe('ConflictError');
+    expect(result.conflicts).toEqual([{ id: second.id, ipsubnet: '10.0.0.1', customer: { userId: 'U2002' } }]);
+    expect(Number((await prisma.ipMapping.findUniqueOrThrow({ where: { id: first.id } })).endtime)).toBe(50);
+  });
+
+  it('ends a mapping at an instant, keeping it in history', async () => {
+    const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 100 });
+    const ended = (await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 150) { ${RESULT} } }`, { id: created.id })).endMapping;
+    expect(ended).toMatchObject({ __typename: 'IpMapping', starttime: 100, endtime: 150 });
+    const early = (await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 99) { ${RESULT} ${VALIDATION} } }`, { id: created.id })).endMapping;
+    expect(early).toMatchObject({ __typename: 'ValidationError', field: 'endtime' });
+    const missing = (await graphqlData(`mutation { endMapping(id: 999999, at: 99) { ${RESULT} ${NOT_FOUND} } }`)).endMapping;
+    expect(missing).toMatchObject({ __typename: 'NotFoundError', entity: 'mapping', key: '999999' });
+  });
+
+  it('deletes a mapping and returns it', async () => {
+    const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 100 });
+    const deleted = (await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { ${RESULT} } }`, { id: created.id })).deleteMapping;
+    expect(deleted).toMatchObject({ __typename: 'IpMapping', id: created.id, ipsubnet: '10.0.0.1', customer: { userId: 'U1001' } });
+    expect(await prisma.ipMapping.count()).toBe(0);
+    const again = (await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { ${RESULT} ${NOT_FOUND} } }`, { id: created.id })).deleteMapping;
+    expect(again.__typename).toBe('NotFoundError');
+  });
+});
+
+describe('reassignMapping', () => {
+  const reassign = async (vars: Record<string, unknown>) =>
+    (
+      await graphqlData(
+        `mutation($ipsubnet: IPSubnet!, $to: String!, $at: UnixTime!) { reassignMapping(ipsubnet: $ipsubnet, toUserId: $to, at: $at) { ${RESULT} ${VALIDATION} ${CONFLICT} ${NOT_FOUND} } }`,
+        vars,
+      )
+    ).reassignMapping;
+
+  it('ends the current holder at at-1 and opens the new holder at at', async () => {
+    const old = await createMapping({ userId: 'U1001', ipsubnet: '100.64.0.0/24', starttime: 1000 });
+    const opened = await reassign({ ipsubnet: '100.64.0.0/24', to: 'U2002', at: 2000 });
+    expect(opened).toMatchObject({ __typename: 'IpMapping', starttime: 2000, endtime: null, customer: { userId: 'U2002' } });
+    expect(Number((await prisma.ipMapping.findUniqueOrThrow({ where: { id: old.id } })).endtime)).toBe(1999);
+    const data = await graphqlData(`{
+      a: whoHad(ip: "100.64.0.1", at: 1999) { customer { userId } }
+      b: whoHad(ip: "100.64.0.1", at: 2000) { customer { userId } }
+    }`);
+    expect(data).toEqual({ a: { customer: { userId: 'U1001' } }, b: { customer: { userId: 'U2002' } } });
+  });
+
+  it('creates the mapping when nobody holds the subnet', async () => {
+    const opened = await reassign({ ipsubnet: '100.64.0.0/24', to: 'U2002', at: 2000 });
+    expect(opened).toMatchObject({ __typename: 'IpMapping', customer: { userId: 'U2002' } });
+  });
+
+  it('refuses a cutover to the same customer, at the holder’s first second, or to an unknown customer', async () => {
+    await createMapping({ userId: 'U1001', ipsubnet: '100.64.0.0/24', starttime: 1000 });
+    expect(await reassign({ ipsubnet: '100.64.0.0/24', to: 'U1001', at: 2000 })).toMatchObject({
+      __typename: 'ValidationError',
+      field: 'toUserId',
+    });
+    expect(await reassign({ ipsubnet: '100.64.0.0/24', to: 'U2002', at: 1000 })).toMatchObject({
+      __typename: 'ValidationError',
+      field: 'at',
+    });
+    expect(await reassign({ ipsubnet: '100.64.0.0/24', to: 'nobody', at: 2000 })).toMatchObject({ __typename: 'NotFoundError' });
+    expect(await prisma.ipMapping.count()).toBe(1);
+  });
+
+  it('changes nothing when the new mapping would overlap another one', async () => {
+    const old = await createMapping({ userId: 'U1001', ipsubnet: '100.64.0.0/24', starttime: 1000 });
+    const inner = await createMapping({ userId: 'U1001', ipsubnet: '100.64.1.0/24', starttime: 1000 });
+    const result = await reassign({ ipsubnet: '100.64.0.0/23', to: 'U2002', at: 2000 });
+    expect(result.__typename).toBe('ConflictError');
+    expect(result.conflicts.map((c: { id: number }) => c.id)).toEqual([old.id, inner.id]);
+    expect((await prisma.ipMapping.findMany({ orderBy: { id: 'asc' } })).map((m) => m.endtime)).toEqual([null, null]);
+  });
+});

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { prisma } from '../../src/db.js';
+
+// Prisma's schema engine cannot run here, so nothing else compares the hand-written migrations
+// with prisma/schema.prisma. This reads the schema's models and checks each scalar field against
+// the migrated database's columns: name, type and nullability.
+
+interface SchemaField {
+  model: string;
+  table: string;
+  field: string;
+  column: string;
+  type: string;
+  nativeType: string | undefined;
+  optional: boolean;
+}
+
+const scalarTypes = new Set(['Int', 'BigInt', 'String', 'Boolean', 'DateTime', 'Json', 'Decimal', 'Float', 'Bytes']);
+
+function readSchemaFields(schema: string): SchemaField[] {
+  const fields: SchemaField[] = [];
+  for (const [, model, body] of schema.matchAll(/^model (\w+) \{([\s\S]*?)^\}/gm)) {
+    const table = /@@map\("([^"]+)"\)/.exec(body!)?.[1] ?? model!;
+    for (const line of body!.split('\n')) {
+      const match = /^\s+(\w+)\s+(\w+)(\?|\[\])?(.*)$/.exec(line);
+      if (!match || !scalarTypes.has(match[2]!) || match[3] === '[]') continue;
+      const [, field, type, modifier, attributes] = match;
+      fields.push({
+        model: model!,
+        table,
+        field: field!,
+        column: /@map\("([^"]+)"\)/.exec(attributes!)?.[1] ?? field!,
+        type: type!,
+        nativeType: /@db\.(\w+)/.exec(attributes!)?.[1],
+        optional: modifier === '?',
+      });
+    }
+  }
+  return fields;
+}
+
+// PostgreSQL's udt_name for each Prisma type (native type first, then Prisma's default).
+function expectedColumnType(field: SchemaField): string {
+  const native: Record<string, string> = { Inet: 'inet', Timestamptz: 'timestamptz', Text: 'text', JsonB: 'jsonb' };
+  if (field.nativeType) return native[field.nativeType] ?? field.nativeType.toLowerCase();
+  const defaults: Record<string, string> = {
+    Int: 'int4',
+    BigInt: 'int8',
+    String: 'text',
+    Boolean: 'bool',
+    DateTime: 'timestamp',
+    Json: 'jsonb',
+    Decimal: 'numeric',
+    Float: 'float8',
+    Bytes: 'bytea',
+  };
+  return defaults[field.type]!;
+}
+
+describe('schema drift', () => {
+  const fields = readSchemaFields(readFileSync(new URL('../../prisma/schema.prisma', import.meta.url), 'utf8'));
+
+  it('reads the models of prisma/schema.prisma', () => {
+    expect(new Set(fields.map((field) => field.model))).toEqual(
+      new Set(['Context', 'Customer', 'IpMapping', 'AuditEvent']),
+    );
+  });
+
+  it('has a column of a compatible type for every field of every model', async () => {
+    const columns = await prisma.$queryRawUnsafe<{ table_name: string; column_name: string; udt_name: string; is_nullable: string }[]>(
+      "SELECT table_name, column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_schema = current_schema()",
+    );
+    const byName = new Map(columns.map((column) => [`${column.table_name}.${column.column_name}`, column]));
+    const problems: string[] = [];
+    for (const field of fields) {
+      const column = byName.get(`${field.table}.${field.column}`);
+      const where = `${field.model}.${field.field} (${field.table}.${field.column})`;
+      if (!column) {
+        problems.push(`${where}: no such column`);
+        continue;
+      }
+      if (column.udt_name !== expectedColumnType(field)) {
+        problems.push(`${where}: column is ${column.udt_name}, schema says ${expectedColumnType(field)}`);
+      }
+      if ((column.is_nullable === 'YES') !== field.optional) {
+        problems.push(`${where}: column ${column.is_nullable === 'YES' ? 'allows' : 'forbids'} NULL, field is ${field.optional ? 'optional' : 'required'}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});

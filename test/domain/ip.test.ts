@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidValueError } from '../../src/domain/invalid-value.js';
+import { addressKey, parseIpAddress, parseIpSubnet, subnetContains, subnetsOverlap } from '../../src/domain/ip.js';
+
+function rejection(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidValueError);
+    return (error as InvalidValueError).reason;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('parseIpAddress', () => {
+  it.each([
+    ['0.0.0.0', '0.0.0.0', 4],
+    ['255.255.255.255', '255.255.255.255', 4],
+    ['172.27.19.224', '172.27.19.224', 4],
+    ['10.0.0.1', '10.0.0.1', 4],
+    ['::', '::', 6],
+    ['::1', '::1', 6],
+    ['2001:db8::1', '2001:db8::1', 6],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1', 6],
+    ['2001:0db8:0000:0000:0000:ff00:0042:8329', '2001:db8::ff00:42:8329', 6],
+    ['fe80::1:0:0:1', 'fe80::1:0:0:1', 6],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1', 6],
+    ['::ffff:1.2.3.4', '1.2.3.4', 4],
+    ['::FFFF:c000:0280', '192.0.2.128', 4],
+    ['64:ff9b::192.0.2.33', '64:ff9b::c000:221', 6],
+  ])('accepts %s as %s', (input, canonical, family) => {
+    const address = parseIpAddress(input);
+    expect(address.text).toBe(canonical);
+    expect(address.family).toBe(family);
+    // Canonical text parses back to itself.
+    expect(parseIpAddress(canonical).text).toBe(canonical);
+  });
+
+  it.each([
+    ['127.1', /canonical form/],
+    ['0x7f.0.0.1', /canonical form/],
+    ['010.1.1.1', /canonical form/],
+    ['1.2.3.04', /canonical form/],
+    ['2130706433', /canonical form/],
+    ['256.1.1.1', /canonical form/],
+    ['1.2.3', /canonical form/],
+    ['1.2.3.4.5', /canonical form/],
+    ['1.2.3.4 ', /canonical form/],
+    [' 1.2.3.4', /canonical form/],
+    ['1.2.3.4x', /canonical form/],
+    ['1.2.3.-4', /canonical form/],
+    ['fe80::1%eth0', /zone id/],
+    ['2001:db8::1::1', /not a valid IPv6/],
+    ['2001:db8:::1', /not a valid IPv6/],
+    ['12345::1', /not a valid IPv6/],
+    ['2001:db8::g', /not a valid IPv6/],
+    ['2001:db8::1 ', /not a valid IPv6/],
+    ['::ffff:1.2.3.04', /not a canonical IPv4/],
+    ['::ffff:127.1', /not a (canonical IPv4|valid IPv6)/],
+    ['', /required/],
+  ])('rejects %j', (input, reason) => {
+    expect(rejection(() => parseIpAddress(input))).toMatch(reason);
+  });
+});
+
+describe('parseIpSubnet', () => {
+  it('keeps the text as sent and clears host bits in the network', () => {
+    const subnet = parseIpSubnet('192.168.1.25/16');
+    expect(subnet).toMatchObject({ input: '192.168.1.25/16', network: '192.168.0.0/16', family: 4, prefixLength: 16 });
+    expect(subnet.first.text).toBe('192.168.0.0');
+    expect(subnet.last.text).toBe('192.168.255.255');
+  });
+
+  it.each([
+    ['10.0.0.1', '10.0.0.1/32'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+    ['10.1.2.3/8', '10.0.0.0/8'],
+    ['2001:db8::1', '2001:db8::1/128'],
+    ['2001:DB8:0:0:1::/64', '2001:db8::/64'],
+    ['2001:db8:abcd:12ff::1/56', '2001:db8:abcd:1200::/56'],
+    ['::/0', '::/0'],
+    ['::ffff:10.1.2.3/104', '10.0.0.0/8'],
+    ['::ffff:10.1.2.3', '10.1.2.3/32'],
+  ])('%s means network %s', (input, network) => {
+    expect(parseIpSubnet(input).network).toBe(network);
+  });
+
+  it('gives the last address of an IPv6 /56', () => {
+    expect(parseIpSubnet('2001:db8:abcd:1200::/56').last.text).toBe('2001:db8:abcd:12ff:ffff:ffff:ffff:ffff');
+  });
+
+  it.each([
+    ['10.0.0.0/33', /out of range \(0-32\)/],
+    ['2001:db8::/129', /out of range \(0-128\)/],
+    ['10.0.0.0/08', /without leading zeros/],
+    ['10.0.0.0/', /decimal number/],
+    ['10.0.0.0/-1', /decimal number/],
+    ['10.0.0.0/1a', /decimal number/],
+    ['10.0.0.0/8/8', /decimal number/],
+    ['::ffff:10.0.0.0/64', /96-128/],
+    ['010.0.0.0/8', /canonical form/],
+    ['fe80::%eth0/64', /zone id/],
+  ])('rejects %j', (input, reason) => {
+    expect(rejection(() => parseIpSubnet(input))).toMatch(reason);
+  });
+});
+
+describe('address keys and overlap', () => {
+  it('orders keys as the addresses they encode, IPv4 before IPv6', () => {
+    const addresses = ['0.0.0.0', '9.255.255.255', '10.0.0.0', '255.255.255.255', '::', '::1', 'ffff::'];
+    const keys = addresses.map((text) => addressKey(parseIpAddress(text)));
+    expect([...keys].sort()).toEqual(keys);
+  });
+
+  it('finds overlap for equal, inner and outer subnets only', () => {
+    const slash16 = parseIpSubnet('192.168.0.0/16');
+    expect(subnetsOverlap(slash16, parseIpSubnet('192.168.0.0/16'))).toBe(true);
+    expect(subnetsOverlap(slash16, parseIpSubnet('192.168.4.0/24'))).toBe(true);
+    expect(subnetsOverlap(slash16, parseIpSubnet('192.0.0.0/8'))).toBe(true);
+    expect(subnetsOverlap(slash16, parseIpSubnet('192.169.0.0/16'))).toBe(false);
+    expect(subnetsOverlap(slash16, parseIpSubnet('::ffff:192.168.0.0/112'))).toBe(true);
+    expect(subnetsOverlap(parseIpSubnet('::/0'), slash16)).toBe(false);
+    expect(subnetContains(slash16, parseIpAddress('192.168.255.255'))).toBe(true);
+    expect(subnetContains(slash16, parseIpAddress('192.169.0.0'))).toBe(false);
+  });
+});
