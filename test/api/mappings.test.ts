@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { prisma } from '../../src/db.js';
 import { MAPPING_FIELDS, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 
@@ -259,5 +259,20 @@ describe('reassignMapping', () => {
     expect(result.__typename).toBe('ConflictError');
     expect(result.conflicts.map((c: { id: number }) => c.id)).toEqual([old.id, inner.id]);
     expect((await prisma.ipMapping.findMany({ orderBy: { id: 'asc' } })).map((m) => m.endtime)).toEqual([null, null]);
+  });
+});
+
+describe('unexpected failures', () => {
+  it('are masked: the caller learns nothing of the cause', async () => {
+    const spy = vi
+      .spyOn(prisma, '$queryRawUnsafe')
+      .mockRejectedValueOnce(new Error('could not connect to postgres://admin:secret@db.internal'));
+    try {
+      const result = await graphql('{ whoHad(ip: "10.0.0.1", at: 5) { id } }');
+      expect(result.errors?.map((error) => error.message)).toEqual(['Unexpected error.']);
+      expect(JSON.stringify(result)).not.toContain('secret');
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -1,0 +1,76 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { prisma } from '../../src/db.js';
+import { graphqlData, resetData } from '../helpers.js';
+
+// Every SQL statement Prisma sends is counted here (Prisma has no way to remove a listener, so
+// there is one for the whole file).
+let statementsSent = 0;
+(prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
+  statementsSent++;
+});
+
+async function countStatements(run: () => Promise<unknown>): Promise<number> {
+  const before = statementsSent;
+  await run();
+  return statementsSent - before;
+}
+
+async function seed(customers: number, mappingsPerCustomer: number) {
+  const context = await prisma.context.findUniqueOrThrow({ where: { name: 'default' } });
+  for (let c = 0; c < customers; c++) {
+    const customer = await prisma.customer.create({ data: { contextId: context.id, userId: `U${c}`, name: `Customer ${c}` } });
+    await prisma.ipMapping.createMany({
+      data: Array.from({ length: mappingsPerCustomer }, (_, m) => {
+        const hex = (c * mappingsPerCustomer + m).toString(16).padStart(4, '0');
+        return {
+          contextId: context.id,
+          customerId: customer.id,
+          ipsubnet: `10.9.${c}.${m}`,
+          network: `10.9.${c}.${m}/32`,
+          ipFirst: `40a09${hex}`,
+          ipLast: `40a09${hex}`,
+          starttime: 0n,
+        };
+      }),
+    });
+  }
+}
+
+describe('no N+1', () => {
+  beforeAll(async () => {
+    await resetData();
+    await seed(50, 4);
+    // The first request of a process also looks up its context; later ones do not.
+    await graphqlData('{ customers(first: 1) { totalCount } }');
+  });
+
+  it('lists 10 or 100 mappings with their customers in the same number of statements', async () => {
+    const query = (first: number) =>
+      graphqlData(`{ mappings(first: ${first}) { totalCount edges { node { id ipsubnet customer { userId name } } } } }`);
+    const ten = await countStatements(() => query(10));
+    const hundred = await countStatements(async () => {
+      const data = await query(100);
+      expect(data.mappings.edges).toHaveLength(100);
+      expect(new Set(data.mappings.edges.map((e: any) => e.node.customer.userId)).size).toBe(25);
+    });
+    expect(hundred).toBe(ten);
+    expect(hundred).toBeLessThanOrEqual(4);
+  });
+
+  it('lists customers with their mappings in the same number of statements for 5 or 50', async () => {
+    const query = (first: number) => graphqlData(`{ customers(first: ${first}) { edges { node { userId mappings { ipsubnet } } } } }`);
+    const five = await countStatements(() => query(5));
+    const fifty = await countStatements(() => query(50));
+    expect(fifty).toBe(five);
+  });
+
+  it('answers 100 whoHad fields of one request with one lookup statement and one customer statement', async () => {
+    const fields = Array.from({ length: 100 }, (_, i) => `q${i}: whoHad(ip: "10.9.${i % 50}.${i % 4}", at: 10) { customer { userId } }`);
+    const statements = await countStatements(async () => {
+      const data = await graphqlData(`{ ${fields.join('\n')} }`);
+      expect(data.q7.customer.userId).toBe('U7');
+      expect(Object.values(data).every((value) => value !== null)).toBe(true);
+    });
+    expect(statements).toBe(2);
+  });
+});

@@ -1,0 +1,150 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains } from '../../src/domain/ip.js';
+import { holdingsConflict } from '../../src/domain/mapping.js';
+import { rangeContains } from '../../src/domain/time.js';
+import { createCustomer, createMapping, graphqlData, resetData } from '../helpers.js';
+
+// Random histories of create / end / delete / reassign, applied both to the API and to a plain
+// in-memory model of the rules; after every step `whoHad` must agree with the model everywhere.
+
+interface ModelMapping {
+  id: number;
+  userId: string;
+  subnet: IpSubnet;
+  start: number;
+  end: number | null;
+}
+
+const customers = ['A', 'B', 'C'];
+const subnets = ['10.0.0.0/30', '10.0.0.0/31', '10.0.0.2/31', '10.0.0.1', '10.0.0.3', '2001:db8::/127', '2001:db8::1'];
+const probeAddresses = ['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3', '2001:db8::', '2001:db8::1'];
+const probeTimes = Array.from({ length: 34 }, (_, i) => i);
+
+type Operation =
+  | { kind: 'create'; userId: string; subnet: string; start: number; length: number | null }
+  | { kind: 'end'; pick: number; at: number }
+  | { kind: 'delete'; pick: number }
+  | { kind: 'reassign'; userId: string; subnet: string; at: number };
+
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  fc.record({
+    kind: fc.constant('create' as const),
+    userId: fc.constantFrom(...customers),
+    subnet: fc.constantFrom(...subnets),
+    start: fc.integer({ min: 0, max: 20 }),
+    length: fc.option(fc.integer({ min: 0, max: 10 })),
+  }),
+  fc.record({ kind: fc.constant('end' as const), pick: fc.nat(), at: fc.integer({ min: 0, max: 30 }) }),
+  fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
+  fc.record({
+    kind: fc.constant('reassign' as const),
+    userId: fc.constantFrom(...customers),
+    subnet: fc.constantFrom(...subnets),
+    at: fc.integer({ min: 0, max: 30 }),
+  }),
+);
+
+const conflictsWith = (model: ModelMapping[], candidate: Omit<ModelMapping, 'id' | 'userId'>, except: number[] = []) =>
+  model.some(
+    (m) =>
+      !except.includes(m.id) &&
+      holdingsConflict({ subnet: m.subnet, period: { start: m.start, end: m.end } }, {
+        subnet: candidate.subnet,
+        period: { start: candidate.start, end: candidate.end },
+      }),
+  );
+
+async function apply(model: ModelMapping[], op: Operation): Promise<ModelMapping[]> {
+  switch (op.kind) {
+    case 'create': {
+      const candidate = { subnet: parseIpSubnet(op.subnet), start: op.start, end: op.length === null ? null : op.start + op.length };
+      const result = await createMapping({ userId: op.userId, ipsubnet: op.subnet, starttime: candidate.start, endtime: candidate.end });
+      if (conflictsWith(model, candidate)) {
+        expect(result.__typename).toBe('ConflictError');
+        return model;
+      }
+      expect(result.__typename).toBe('IpMapping');
+      return [...model, { id: result.id, userId: op.userId, ...candidate }];
+    }
+    case 'end': {
+      if (model.length === 0) return model;
+      const target = model[op.pick % model.length]!;
+      const data = await graphqlData(`mutation($id: Int!, $at: UnixTime!) { endMapping(id: $id, at: $at) { __typename } }`, {
+        id: target.id,
+        at: op.at,
+      });
+      const changed = { ...target, end: op.at };
+      if (op.at < target.start) {
+        expect(data.endMapping.__typename).toBe('ValidationError');
+        return model;
+      }
+      if (conflictsWith(model, changed, [target.id])) {
+        expect(data.endMapping.__typename).toBe('ConflictError');
+        return model;
+      }
+      expect(data.endMapping.__typename).toBe('IpMapping');
+      return model.map((m) => (m.id === target.id ? changed : m));
+    }
+    case 'delete': {
+      if (model.length === 0) return model;
+      const target = model[op.pick % model.length]!;
+      const data = await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { __typename } }`, { id: target.id });
+      expect(data.deleteMapping.__typename).toBe('IpMapping');
+      return model.filter((m) => m.id !== target.id);
+    }
+    case 'reassign': {
+      const subnet = parseIpSubnet(op.subnet);
+      const data = await graphqlData(
+        `mutation($s: IPSubnet!, $u: String!, $at: UnixTime!) { reassignMapping(ipsubnet: $s, toUserId: $u, at: $at) { __typename ... on IpMapping { id } } }`,
+        { s: op.subnet, u: op.userId, at: op.at },
+      );
+      const kind = data.reassignMapping.__typename;
+      const holder = model.find(
+        (m) => m.subnet.network === subnet.network && rangeContains({ start: m.start, end: m.end }, op.at),
+      );
+      if (holder && (holder.userId === op.userId || holder.start === op.at)) {
+        expect(kind).toBe('ValidationError');
+        return model;
+      }
+      const after = holder ? model.map((m) => (m === holder ? { ...m, end: op.at - 1 } : m)) : model;
+      const opened = { subnet, start: op.at, end: null };
+      if (conflictsWith(after, opened)) {
+        expect(kind).toBe('ConflictError');
+        return model;
+      }
+      expect(kind).toBe('IpMapping');
+      return [...after, { id: data.reassignMapping.id, userId: op.userId, ...opened }];
+    }
+  }
+}
+
+async function expectWhoHadAgrees(model: ModelMapping[]) {
+  const probes = probeAddresses.flatMap((ip) => probeTimes.map((at) => ({ ip, at })));
+  const query = probes.map((p, i) => `p${i}: whoHad(ip: "${p.ip}", at: ${p.at}) { id customer { userId } }`).join('\n');
+  const data = await graphqlData(`{ ${query} }`);
+  probes.forEach((probe, i) => {
+    const address = parseIpAddress(probe.ip);
+    const holder = model.find(
+      (m) => subnetContains(m.subnet, address) && rangeContains({ start: m.start, end: m.end }, probe.at),
+    );
+    expect(data[`p${i}`], `${probe.ip} at ${probe.at}`).toEqual(holder ? { id: holder.id, customer: { userId: holder.userId } } : null);
+  });
+}
+
+describe('whoHad against a model of the rules', () => {
+  it('agrees after every step of random histories', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 12 }), async (operations) => {
+        await resetData();
+        for (const userId of customers) await createCustomer(userId);
+        let model: ModelMapping[] = [];
+        for (const op of operations) {
+          model = await apply(model, op);
+          await expectWhoHadAgrees(model);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
