@@ -9,6 +9,8 @@ export default defineConfig({
     // Each test file gets its own database (see test/setup/database.ts).
     setupFiles: ['test/setup/database.ts'],
     pool: 'forks',
+    // CI asks for a JSON copy of the results to print a one-line summary (.ci/summary.mjs).
+    reporters: process.env.VITEST_JSON ? ['default', ['json', { outputFile: process.env.VITEST_JSON }]] : ['default'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -1,15 +1,26 @@
 import { builder } from '../builder.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
-import { parseIpSubnet } from '../domain/ip.js';
+import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import { ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { IpMapping, Prisma } from '../generated/prisma/client.js';
 import { createMapping, deleteMapping, reassignMapping, updateMapping } from '../store/mappings.js';
 import { CustomerRef } from './customer.js';
 import { activeAtWhere, containsIpWhere, withinSubnetWhere } from './mapping-filters.js';
 
 const mappingErrors = [ValidationError, NotFoundError, ConflictError];
+
+// The derived fields (network, family, ...) all come from the stored text; parse it once per row.
+const parsedSubnets = new WeakMap<IpMapping, IpSubnet>();
+function subnetOf(mapping: IpMapping): IpSubnet {
+  let subnet = parsedSubnets.get(mapping);
+  if (!subnet) {
+    subnet = parseIpSubnet(mapping.ipsubnet);
+    parsedSubnets.set(mapping, subnet);
+  }
+  return subnet;
+}
 
 export const IpMappingRef = builder.prismaObject('IpMapping', {
   description: 'An IP address or subnet held by a customer from starttime to endtime, both inclusive.',
@@ -23,12 +34,12 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
     ipsubnet: t.expose('ipsubnet', { type: 'IPSubnet', description: 'The address or subnet as it was sent.' }),
     network: t.string({
       description: 'The canonical network in CIDR form (host bits cleared).',
-      resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).network,
+      resolve: (mapping) => subnetOf(mapping).network,
     }),
-    family: t.int({ description: '4 or 6.', resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).family }),
-    prefixLength: t.int({ resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).prefixLength }),
-    firstAddress: t.field({ type: 'IPAddress', resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).first.text }),
-    lastAddress: t.field({ type: 'IPAddress', resolve: (mapping) => parseIpSubnet(mapping.ipsubnet).last.text }),
+    family: t.int({ description: '4 or 6.', resolve: (mapping) => subnetOf(mapping).family }),
+    prefixLength: t.int({ resolve: (mapping) => subnetOf(mapping).prefixLength }),
+    firstAddress: t.field({ type: 'IPAddress', resolve: (mapping) => subnetOf(mapping).first.text }),
+    lastAddress: t.field({ type: 'IPAddress', resolve: (mapping) => subnetOf(mapping).last.text }),
     starttime: t.expose('starttime', { type: 'UnixTime' }),
     endtime: t.expose('endtime', { type: 'UnixTime', nullable: true, description: 'Null while the mapping is ongoing.' }),
     terminalId: t.exposeString('terminalId', { nullable: true }),
