@@ -39,7 +39,7 @@ function periodColumns(period: TimeRange) {
 }
 
 /** Mappings of the tenant sharing an address with `keys` at some instant of `period`. */
-export function overlappingWhere(
+function overlappingWhere(
   tenant: Tenant,
   keys: { ipFirst: string; ipLast: string },
   period: TimeRange,

@@ -181,6 +181,17 @@ describe('updateMapping, endMapping, deleteMapping', () => {
     expect(await update({ starttime: 10, endtime: 5 })).toMatchObject({ __typename: 'ValidationError', field: 'endtime' });
   });
 
+  it('reports an unknown mapping or customer as NotFoundError', async () => {
+    const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
+    const update = async (id: number, input: Record<string, unknown>) =>
+      (await graphqlData(`mutation($id: Int!, $input: MappingPatch!) { updateMapping(id: $id, input: $input) { ${RESULT} ${NOT_FOUND} } }`, { id, input }))
+        .updateMapping;
+    expect(await update(999999, { starttime: 5 })).toMatchObject({ __typename: 'NotFoundError', entity: 'mapping', key: '999999' });
+    expect(await update(created.id, { userId: 'nobody' })).toMatchObject({ __typename: 'NotFoundError', entity: 'customer', key: 'nobody' });
+    const stored = await prisma.ipMapping.findUniqueOrThrow({ where: { id: created.id }, include: { customer: true } });
+    expect([stored.customer.userId, stored.starttime]).toEqual(['U1001', 0n]);
+  });
+
   it('reports an overlap and leaves the mapping as it was', async () => {
     const first = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, endtime: 50 });
     const second = await createMapping({ userId: 'U2002', ipsubnet: '10.0.0.1', starttime: 51 });
