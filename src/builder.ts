@@ -2,6 +2,9 @@ import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { type AuthScopes, authScopes, refusal } from './authorization.js';
+import { forbidden } from './context.js';
 import type { RequestContext } from './context.js';
 import { prisma } from './db.js';
 import type { IpAddress, IpSubnet } from './domain/ip.js';
@@ -11,6 +14,7 @@ import { getDatamodel } from './generated/pothos-prisma-types.js';
 export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes;
   Context: RequestContext;
+  AuthScopes: AuthScopes;
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: false;
   Scalars: {
@@ -21,7 +25,11 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  scopeAuth: {
+    authScopes,
+    unauthorizedError: (_parent, context, _info, result) => forbidden(refusal(context, result.failure)),
+  },
   defaultFieldNullability: false,
   errors: { directResult: true },
   relay: {
@@ -38,5 +46,6 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.queryType({});
-builder.mutationType({});
+// Every field is guarded by default: reading needs a context, changing needs write access to it.
+builder.queryType({ authScopes: { tenantRead: true } });
+builder.mutationType({ authScopes: { tenantWrite: true } });

@@ -1,24 +1,90 @@
+import { GraphQLError } from 'graphql';
 import type { YogaInitialContext } from 'graphql-yoga';
+import { prisma } from './db.js';
 import { createLoaders, type Loaders } from './loaders.js';
-import { type Tenant, findTenant } from './tenants.js';
+import { rateLimiter } from './rate-limit.js';
+import { type Caller, authenticate } from './store/access.js';
+import { type TenantAccess, type TenantChoice, chooseTenant } from './tenant-access.js';
+
+export type Channel = 'graphql' | 'rest' | 'cli';
 
 /** Who acted, as the audit trail records it. */
 export interface Actor {
   name: string;
-  channel: 'graphql';
+  channel: Channel;
+}
+
+/** What the server adds to a request: the REST layer marks its requests as such. */
+export interface ServerContext {
+  channel?: Channel;
 }
 
 /** Built fresh for every request. */
 export interface RequestContext {
-  tenant: Tenant;
+  caller: Caller;
   actor: Actor;
-  loaders: Loaders;
+  tenantChoice: TenantChoice;
+  /** The context this request acts in; only fields whose scopes guarantee one may read it. */
+  readonly tenant: TenantAccess;
+  readonly loaders: Loaders;
 }
 
-// Until contexts and users are granted per token, every request acts in `default`.
-const DEFAULT_CONTEXT = 'default';
+export function forbidden(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+}
 
-export async function createRequestContext(_initial: YogaInitialContext): Promise<RequestContext> {
-  const tenant = await findTenant(DEFAULT_CONTEXT);
-  return { tenant, actor: { name: 'anonymous', channel: 'graphql' }, loaders: createLoaders(tenant) };
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
+  });
+}
+
+function bearerToken(request: Request): string | null {
+  const header = request.headers.get('authorization');
+  if (header === null) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : '';
+}
+
+async function resolveTenant(caller: Caller, requested: string | null): Promise<TenantChoice> {
+  const choice = chooseTenant(caller, requested);
+  if ('problem' in choice && choice.problem === 'not-allowed' && requested !== null) {
+    const exists = (await prisma.context.count({ where: { name: requested } })) > 0;
+    if (!exists) return { problem: 'unknown-context', message: `Invalid Context name - ${requested}` };
+  }
+  return choice;
+}
+
+export async function createRequestContext(initial: YogaInitialContext & ServerContext): Promise<RequestContext> {
+  const token = bearerToken(initial.request);
+  if (token === null) throw unauthenticated('Missing API token: send it as "Authorization: Bearer <token>"');
+  const caller = token === '' ? null : await authenticate(token);
+  if (!caller) throw unauthenticated('Invalid API token');
+
+  const decision = await rateLimiter.take(String(caller.tokenId));
+  if (!decision.allowed) {
+    throw new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfterSeconds} s`, {
+      extensions: {
+        code: 'RATE_LIMITED',
+        http: { status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) } },
+      },
+    });
+  }
+
+  const tenantChoice = await resolveTenant(caller, initial.request.headers.get('x-context'));
+  let loaders: Loaders | undefined;
+  const context: RequestContext = {
+    caller,
+    actor: { name: caller.username, channel: initial.channel ?? 'graphql' },
+    tenantChoice,
+    get tenant() {
+      if ('problem' in tenantChoice) throw forbidden(tenantChoice.message);
+      return tenantChoice.tenant;
+    },
+    get loaders() {
+      loaders ??= createLoaders(context.tenant);
+      return loaders;
+    },
+  };
+  return context;
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -12,6 +14,31 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number({ error: 'must be a number of connections' }).int().min(1).max(500).default(10),
   /** Where the embedded database keeps its files; `memory://` keeps nothing. */
   DATA_DIR: z.string().min(1).default('./data'),
+
+  // First start on an empty database (see store/access.ts bootstrapAccess).
+  IPDR_CONTEXTS: z
+    .string()
+    .default('default')
+    .transform((list) => list.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .refine((names) => names.length > 0, 'must name at least one context'),
+  IPDR_ADMIN_USER: z.string().min(1).default('admin'),
+  IPDR_ADMIN_TOKEN: z.string().optional(),
+
+  // Hardening. GraphiQL and introspection are on outside production unless turned off.
+  GRAPHIQL: booleanFlag.optional(),
+  INTROSPECTION: booleanFlag.optional(),
+  MAX_DEPTH: z.coerce.number().int().min(1).default(6),
+  MAX_ALIASES: z.coerce.number().int().min(1).default(100),
+  MAX_COST: z.coerce.number().int().min(1).default(20_000),
+  MAX_TOKENS: z.coerce.number().int().min(1).default(5_000),
+  MAX_DIRECTIVES: z.coerce.number().int().min(1).default(20),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+  /** Requests per token per minute; 0 turns the limit off. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Shares rate-limit counters between instances. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Env = z.infer<typeof envSchema>;

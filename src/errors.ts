@@ -27,10 +27,11 @@ export class NotFoundError extends Error {
 export class AlreadyExistsError extends Error {
   override name = 'AlreadyExistsError';
   constructor(
+    readonly entity: string,
     readonly field: string,
     readonly value: string,
   ) {
-    super(`${field}: a customer with ${field} ${value} already exists`);
+    super(`${field}: a ${entity} with ${field} ${value} already exists`);
   }
 }
 

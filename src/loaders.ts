@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { prisma } from './db.js';
 import type { Customer, IpMapping } from './generated/prisma/client.js';
 import { type Lookup, whoHadBatch } from './store/lookups.js';
-import type { Tenant } from './tenants.js';
+import type { Tenant } from './tenant-access.js';
 
 /** Per-request batching: every `whoHad` field of a request becomes one SQL statement. */
 export function createLoaders(tenant: Tenant) {

@@ -3,22 +3,43 @@ import type { AddressInfo } from 'node:net';
 import { closeDatabase, database } from './db.js';
 import { migrate } from './db/migrate.js';
 import { env } from './env.js';
+import { refuseUndeclaredBody } from './http/body-limit.js';
+import { logger } from './logger.js';
+import { rateLimiter } from './rate-limit.js';
+import { bootstrapAccess } from './store/access.js';
 import { yoga } from './yoga.js';
 
 const applied = await migrate(database);
-if (applied.length > 0) console.log(`applied migrations: ${applied.join(', ')}`);
+if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
 
-const server = createServer(yoga);
+const adminToken = await bootstrapAccess({
+  contexts: env.IPDR_CONTEXTS,
+  adminUser: env.IPDR_ADMIN_USER,
+  adminToken: env.IPDR_ADMIN_TOKEN,
+});
+if (adminToken !== null) {
+  // Plain stdout, once: the only copy of this token. It is never logged or shown again.
+  console.log(`Created admin user "${env.IPDR_ADMIN_USER}" with access to: ${env.IPDR_CONTEXTS.join(', ')}`);
+  console.log(`Admin API token (shown once, store it now): ${adminToken}`);
+}
+
+const server = createServer((request, response) => {
+  if (!refuseUndeclaredBody(request, response)) yoga(request, response);
+});
+
 server.listen(env.PORT, env.HOST, () => {
   const { port } = server.address() as AddressInfo;
   const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`;
-  console.log(`ipdr-gateway listening on http://${env.HOST}:${port}/graphql (${where})`);
+  logger.info({ port, database: where }, `ipdr-gateway listening on http://${env.HOST}:${port}/graphql`);
 });
 
+/** Stops accepting connections, lets requests in flight finish, then closes the database. */
 function shutdown(signal: string) {
-  console.log(`${signal}: closing`);
+  logger.info({ signal }, 'shutting down');
   server.close(async () => {
+    await rateLimiter.close();
     await closeDatabase();
+    logger.info('stopped');
     process.exit(0);
   });
   server.closeIdleConnections();

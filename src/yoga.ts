@@ -1,17 +1,39 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createYoga } from 'graphql-yoga';
-import { type RequestContext, createRequestContext } from './context.js';
+import { type RequestContext, type ServerContext, createRequestContext } from './context.js';
 import { env } from './env.js';
+import { useBodyLimit } from './http/body-limit.js';
+import { useOperations } from './http/operations.js';
+import { logger } from './logger.js';
 import { schema } from './schema/index.js';
 
+const production = env.NODE_ENV === 'production';
+
 /** The whole HTTP application, not listening: tests call `yoga.fetch`, server.ts serves it. */
-export const yoga = createYoga<Record<string, never>, RequestContext>({
+export const yoga = createYoga<ServerContext, RequestContext>({
   schema,
   context: createRequestContext,
   graphqlEndpoint: '/graphql',
   landingPage: false,
-  graphiql: env.NODE_ENV !== 'production',
-  // Unexpected errors reach callers as "Unexpected error." with no detail; typed results carry
-  // the expected failures.
+  graphiql: env.GRAPHIQL ?? !production,
+  // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones.
   maskedErrors: true,
-  logging: env.NODE_ENV === 'test' ? false : 'info',
+  logging: logger,
+  plugins: [
+    useOperations(),
+    useBodyLimit(env.BODY_LIMIT_BYTES),
+    // Browsers may not send cross-site GraphQL requests without a preflight.
+    useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+    ...(env.INTROSPECTION ?? !production ? [] : [useDisableIntrospection()]),
+    EnvelopArmorPlugin({
+      maxDepth: { n: env.MAX_DEPTH, ignoreIntrospection: true },
+      maxAliases: { n: env.MAX_ALIASES },
+      costLimit: { maxCost: env.MAX_COST, ignoreIntrospection: true },
+      maxTokens: { n: env.MAX_TOKENS },
+      maxDirectives: { n: env.MAX_DIRECTIVES },
+      blockFieldSuggestion: { enabled: true },
+    }),
+  ],
 });

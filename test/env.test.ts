@@ -3,7 +3,7 @@ import { InvalidEnvironmentError, readEnv } from '../src/env.js';
 
 describe('environment', () => {
   it('has defaults for an embedded database on port 4000', () => {
-    expect(readEnv({})).toEqual({
+    expect(readEnv({})).toMatchObject({
       NODE_ENV: 'development',
       HOST: '0.0.0.0',
       PORT: 4000,

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { prisma } from '../src/db.js';
 import { yoga } from '../src/yoga.js';
+import { ADMIN_TOKEN } from './setup/credentials.js';
 
 export interface GraphQLResponse<Data = Record<string, any>> {
   data?: Data;
@@ -11,10 +12,11 @@ export interface GraphQLResponse<Data = Record<string, any>> {
 export async function graphql<Data = Record<string, any>>(
   query: string,
   variables?: Record<string, unknown>,
+  headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` },
 ): Promise<GraphQLResponse<Data>> {
   const response = await yoga.fetch('http://ipdr.test/graphql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as GraphQLResponse<Data>;

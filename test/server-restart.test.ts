@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN } from './setup/credentials.js';
 
 // Runs the real server (src/server.ts) on a file-backed embedded database, twice.
 
@@ -16,7 +17,15 @@ interface RunningServer {
 }
 
 async function startServer(): Promise<RunningServer> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    IPDR_ADMIN_TOKEN: ADMIN_TOKEN,
+  };
   delete env.DATABASE_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -45,7 +54,7 @@ async function stopServer(server: RunningServer): Promise<number | null> {
 async function post(server: RunningServer, query: string) {
   const response = await fetch(server.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
     body: JSON.stringify({ query }),
   });
   return (await response.json()) as { data: any };
@@ -54,7 +63,7 @@ async function post(server: RunningServer, query: string) {
 describe('embedded database across a restart', () => {
   it('keeps everything written before the restart', async () => {
     const first = await startServer();
-    expect(first.output()).toContain('applied migrations: ');
+    expect(first.output()).toContain('applied migrations');
     const created = await post(
       first,
       `mutation {

@@ -17,6 +17,8 @@ export interface Database {
   adapter: PrismaPg | PrismaPGlite;
   /** A session of its own: PostgreSQL's advisory locks belong to one connection. */
   openMigrationSession(): Promise<MigrationSession>;
+  /** Connections of the PostgreSQL pool; null for PGlite, which has one and no pool. */
+  poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ function openPostgres(connectionString: string, poolSize: number): Database {
         release: async () => client.release(),
       };
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }
@@ -69,6 +72,7 @@ function openPglite(dataDir: string): Database {
         release: async () => {},
       };
     },
+    poolStats: () => null,
     close: () => pglite.close(),
   };
 }

@@ -5,5 +5,6 @@ import './errors.js';
 import './customer.js';
 import './mapping.js';
 import './audit.js';
+import './access.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -64,11 +64,15 @@ builder.scalarType('UnixTime', {
 });
 
 builder.scalarType('DateTime', {
-  description: 'An instant as an ISO 8601 string (record keeping: created and updated times).',
+  ...scalar('DateTime', 'An instant as an ISO 8601 string with a time zone, e.g. 2026-11-23T10:00:00Z.', (value) => {
+    const text = stringValue(value);
+    const instant = new Date(text);
+    if (!/(Z|[+-]\d\d:?\d\d)$/.test(text) || Number.isNaN(instant.getTime())) {
+      throw new InvalidValueError(`"${text}" is not an ISO 8601 date-time with a time zone`);
+    }
+    return instant;
+  }),
   serialize: (value) => value.toISOString(),
-  parseValue: () => {
-    throw new GraphQLError('DateTime is output only');
-  },
 });
 
 builder.scalarType('JSON', {

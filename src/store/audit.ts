@@ -1,6 +1,6 @@
 import type { Actor } from '../context.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenants.js';
+import type { Tenant } from '../tenant-access.js';
 import type { Transaction } from './transaction.js';
 
 export type AuditAction = 'create' | 'update' | 'delete';

@@ -4,7 +4,7 @@ import { prisma } from '../db.js';
 import { optionalText, requiredText } from '../domain/customer.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, checkField } from '../errors.js';
 import type { Customer } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenants.js';
+import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import type { Transaction } from './transaction.js';
 
@@ -61,7 +61,7 @@ async function translateDuplicateUserId<T>(userId: string | undefined, write: ()
   try {
     return await write();
   } catch (error) {
-    if (userId !== undefined && isUniqueViolation(error)) throw new AlreadyExistsError('userId', userId);
+    if (userId !== undefined && isUniqueViolation(error)) throw new AlreadyExistsError('customer', 'userId', userId);
     throw error;
   }
 }

@@ -5,7 +5,7 @@ import { type IpSubnet, addressKey } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
 import { ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenants.js';
+import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import { findCustomerOrThrow } from './customers.js';
 import type { Transaction } from './transaction.js';

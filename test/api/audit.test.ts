@@ -16,7 +16,7 @@ describe('audit trail', () => {
     await graphqlData('mutation { patchCustomer(userId: "U1", input: { name: "Second Name" }) { __typename } }');
     const trail = await events('customer', customer.id);
     expect(trail.map((e: any) => e.action)).toEqual(['create', 'update']);
-    expect(trail[0]).toMatchObject({ actor: 'anonymous', channel: 'graphql', before: null, after: { userId: 'U1', name: 'First Name' } });
+    expect(trail[0]).toMatchObject({ actor: 'admin', channel: 'graphql', before: null, after: { userId: 'U1', name: 'First Name' } });
     expect(trail[1]).toMatchObject({ before: { name: 'First Name' }, after: { name: 'Second Name' } });
     expect(Date.parse(trail[0].at)).not.toBeNaN();
   });

@@ -42,7 +42,7 @@ function readSchemaFields(schema: string): SchemaField[] {
 
 // PostgreSQL's udt_name for each Prisma type (native type first, then Prisma's default).
 function expectedColumnType(field: SchemaField): string {
-  const native: Record<string, string> = { Inet: 'inet', Timestamptz: 'timestamptz', Text: 'text', JsonB: 'jsonb' };
+  const native: Record<string, string> = { Inet: 'inet', Timestamptz: 'timestamptz', Text: 'text', JsonB: 'jsonb', Char: 'bpchar' };
   if (field.nativeType) return native[field.nativeType] ?? field.nativeType.toLowerCase();
   const defaults: Record<string, string> = {
     Int: 'int4',
@@ -63,7 +63,7 @@ describe('schema drift', () => {
 
   it('reads the models of prisma/schema.prisma', () => {
     expect(new Set(fields.map((field) => field.model))).toEqual(
-      new Set(['Context', 'Customer', 'IpMapping', 'AuditEvent']),
+      new Set(['Context', 'Customer', 'IpMapping', 'AuditEvent', 'ApiUser', 'ApiGrant', 'ApiToken']),
     );
   });
 

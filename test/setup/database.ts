@@ -4,9 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll } from 'vitest';
+import { ADMIN_TOKEN } from './credentials.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 process.env.NODE_ENV = 'test';
+// Tests send many requests with one token; rate limiting has tests of its own.
+process.env.RATE_LIMIT_PER_MINUTE = '0';
 let dropDatabase: (() => Promise<void>) | undefined;
 
 if (serverUrl) {
@@ -40,7 +43,9 @@ if (serverUrl) {
 
 const { closeDatabase, database } = await import('../../src/db.js');
 const { migrate } = await import('../../src/db/migrate.js');
+const { bootstrapAccess } = await import('../../src/store/access.js');
 await migrate(database);
+await bootstrapAccess({ contexts: ['default'], adminUser: 'admin', adminToken: ADMIN_TOKEN });
 
 afterAll(async () => {
   await closeDatabase();

@@ -1,0 +1,42 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { database } from '../db.js';
+
+/** Prometheus metrics of this process, served at /metrics. */
+export const metrics = new Registry();
+collectDefaultMetrics({ register: metrics, prefix: 'ipdr_' });
+
+export const requestsTotal = new Counter({
+  name: 'ipdr_http_requests_total',
+  help: 'HTTP requests by GraphQL operation and status',
+  labelNames: ['operation', 'status'] as const,
+  registers: [metrics],
+});
+
+export const requestDuration = new Histogram({
+  name: 'ipdr_http_request_duration_seconds',
+  help: 'HTTP request latency by GraphQL operation',
+  labelNames: ['operation'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [metrics],
+});
+
+export const graphqlErrors = new Counter({
+  name: 'ipdr_graphql_errors_total',
+  help: 'GraphQL errors in responses, by operation and error code',
+  labelNames: ['operation', 'code'] as const,
+  registers: [metrics],
+});
+
+new Gauge({
+  name: 'ipdr_db_pool_connections',
+  help: 'PostgreSQL pool connections by state (absent on the embedded database)',
+  labelNames: ['state'] as const,
+  registers: [metrics],
+  collect() {
+    const stats = database.poolStats();
+    if (!stats) return;
+    this.set({ state: 'total' }, stats.total);
+    this.set({ state: 'idle' }, stats.idle);
+    this.set({ state: 'waiting' }, stats.waiting);
+  },
+});

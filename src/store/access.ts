@@ -1,0 +1,211 @@
+import { isUniqueViolation } from '../db/errors.js';
+import { prisma } from '../db.js';
+import { checkContextName, checkUsername } from '../domain/names.js';
+import { checkTokenFormat, generateToken, hashToken, hashesEqual, tokenHint } from '../domain/token.js';
+import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import type { ApiToken } from '../generated/prisma/client.js';
+
+/** An authenticated caller: the token's user, with the contexts it may use. */
+export interface Caller {
+  userId: number;
+  username: string;
+  isAdmin: boolean;
+  tokenId: number;
+  readOnly: boolean;
+  grants: { contextId: number; contextName: string; canWrite: boolean }[];
+}
+
+// Writing last_used_at on every request would turn every read into a write.
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * The caller a token belongs to, or null. Unknown, malformed, expired and revoked tokens are
+ * all just null, so a caller cannot tell them apart.
+ */
+// One statement per request: the token, its user and the user's grants.
+const TOKEN_SQL = `
+SELECT t.id, t.token_hash AS "tokenHash", t.read_only AS "readOnly", t.expires_at AS "expiresAt",
+       t.revoked_at AS "revokedAt", t.last_used_at AS "lastUsedAt",
+       u.id AS "userId", u.username, u.is_admin AS "isAdmin",
+       coalesce(json_agg(json_build_object('contextId', g.context_id, 'contextName', c.name, 'canWrite', g.can_write)
+                         ORDER BY g.context_id) FILTER (WHERE g.context_id IS NOT NULL), '[]') AS grants
+FROM api_tokens t
+JOIN api_users u ON u.id = t.user_id
+LEFT JOIN api_grants g ON g.user_id = u.id
+LEFT JOIN contexts c ON c.id = g.context_id
+WHERE t.token_hash = $1
+GROUP BY t.id, u.id`;
+
+interface TokenRow {
+  id: number;
+  tokenHash: string;
+  readOnly: boolean;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  userId: number;
+  username: string;
+  isAdmin: boolean;
+  grants: Caller['grants'];
+}
+
+export async function authenticate(token: string, now = new Date()): Promise<Caller | null> {
+  const tokenHash = hashToken(token);
+  const [row] = await prisma.$queryRawUnsafe<TokenRow[]>(TOKEN_SQL, tokenHash);
+  if (!row || !hashesEqual(row.tokenHash, tokenHash)) return null;
+  if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return null;
+  if (row.lastUsedAt === null || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    await prisma.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+  }
+  return {
+    userId: row.userId,
+    username: row.username,
+    isAdmin: row.isAdmin,
+    tokenId: row.id,
+    readOnly: row.readOnly,
+    grants: row.grants,
+  };
+}
+
+async function uniquely<T>(entity: string, field: string, value: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new AlreadyExistsError(entity, field, value);
+    throw error;
+  }
+}
+
+export function listContexts() {
+  return prisma.context.findMany({ orderBy: { name: 'asc' } });
+}
+
+export function createContext(name: string) {
+  const checked = checkField('name', () => checkContextName(name));
+  return uniquely('context', 'name', checked, () => prisma.context.create({ data: { name: checked } }));
+}
+
+async function findContextOrThrow(name: string) {
+  const context = await prisma.context.findUnique({ where: { name } });
+  if (!context) throw new NotFoundError('context', name);
+  return context;
+}
+
+async function findUserOrThrow(username: string) {
+  const user = await prisma.apiUser.findUnique({ where: { username } });
+  if (!user) throw new NotFoundError('user', username);
+  return user;
+}
+
+export function listUsers() {
+  return prisma.apiUser.findMany({ orderBy: { username: 'asc' }, include: { grants: { include: { context: true } } } });
+}
+
+export function createUser(username: string, isAdmin: boolean) {
+  const checked = checkField('username', () => checkUsername(username));
+  return uniquely('user', 'username', checked, () => prisma.apiUser.create({ data: { username: checked, isAdmin } }));
+}
+
+/** Gives a user read (or read and write) access to a context, replacing any earlier grant. */
+export async function grantAccess(username: string, contextName: string, canWrite: boolean) {
+  const [user, context] = [await findUserOrThrow(username), await findContextOrThrow(contextName)];
+  return prisma.apiGrant.upsert({
+    where: { userId_contextId: { userId: user.id, contextId: context.id } },
+    create: { userId: user.id, contextId: context.id, canWrite },
+    update: { canWrite },
+    include: { context: true, user: true },
+  });
+}
+
+export async function revokeAccess(username: string, contextName: string) {
+  const [user, context] = [await findUserOrThrow(username), await findContextOrThrow(contextName)];
+  const { count } = await prisma.apiGrant.deleteMany({ where: { userId: user.id, contextId: context.id } });
+  if (count === 0) throw new NotFoundError('grant', `${username} on ${contextName}`);
+  return user;
+}
+
+/** What is stored of a token: its hash and a hint, never the token. */
+function tokenColumns(token: string) {
+  return { tokenHash: hashToken(token), hint: tokenHint(token) };
+}
+
+export interface TokenOptions {
+  readOnly?: boolean;
+  expiresAt?: Date | null;
+  label?: string | null;
+  /** An existing token to register (a legacy caller's); otherwise a new one is generated. */
+  token?: string | null;
+}
+
+/** Creates a token; the returned `token` is the only time it is ever shown. */
+export async function createToken(username: string, options: TokenOptions = {}): Promise<{ token: string; record: ApiToken }> {
+  const user = await findUserOrThrow(username);
+  const token = options.token == null ? generateToken() : checkField('token', () => checkTokenFormat(options.token!));
+  if (options.expiresAt && options.expiresAt.getTime() <= Date.now()) {
+    throw new ValidationError('expiresAt', 'must be in the future');
+  }
+  const record = await uniquely('token', 'token', tokenHint(token), () =>
+    prisma.apiToken.create({
+      data: {
+        userId: user.id,
+        label: options.label ?? null,
+        readOnly: options.readOnly ?? false,
+        expiresAt: options.expiresAt ?? null,
+        ...tokenColumns(token),
+      },
+    }),
+  );
+  return { token, record };
+}
+
+export async function listTokens(username?: string | null) {
+  const user = username == null ? null : await findUserOrThrow(username);
+  return prisma.apiToken.findMany({
+    where: user ? { userId: user.id } : {},
+    orderBy: { id: 'asc' },
+    include: { user: true },
+  });
+}
+
+export async function revokeToken(id: number) {
+  const token = await prisma.apiToken.findUnique({ where: { id } });
+  if (!token) throw new NotFoundError('token', String(id));
+  return prisma.apiToken.update({
+    where: { id },
+    data: { revokedAt: token.revokedAt ?? new Date() },
+    include: { user: true },
+  });
+}
+
+export interface BootstrapSettings {
+  contexts: string[];
+  adminUser: string;
+  adminToken?: string | undefined;
+}
+
+// Held while bootstrapping, so two instances starting on an empty database make one admin.
+const BOOTSTRAP_LOCK_KEY = 72707370;
+
+/**
+ * On a database without users: the configured contexts, and an admin user granted all of them
+ * with a token. Returns the token when it was generated here (to be shown once); null when the
+ * database already had users or the token came from the settings.
+ */
+export async function bootstrapAccess(settings: BootstrapSettings): Promise<string | null> {
+  const contexts = settings.contexts.map((name) => checkField('IPDR_CONTEXTS', () => checkContextName(name)));
+  const adminUser = checkField('IPDR_ADMIN_USER', () => checkUsername(settings.adminUser));
+  const token =
+    settings.adminToken === undefined ? generateToken() : checkField('IPDR_ADMIN_TOKEN', () => checkTokenFormat(settings.adminToken!));
+  const created = await prisma.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', BOOTSTRAP_LOCK_KEY);
+    if ((await tx.apiUser.count()) > 0) return false;
+    const user = await tx.apiUser.create({ data: { username: adminUser, isAdmin: true } });
+    for (const name of contexts) {
+      const context = await tx.context.upsert({ where: { name }, create: { name }, update: {} });
+      await tx.apiGrant.create({ data: { userId: user.id, contextId: context.id, canWrite: true } });
+    }
+    await tx.apiToken.create({ data: { userId: user.id, label: 'bootstrap', ...tokenColumns(token) } });
+    return true;
+  });
+  return created && settings.adminToken === undefined ? token : null;
+}

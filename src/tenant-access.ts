@@ -1,0 +1,43 @@
+import type { Caller } from './store/access.js';
+
+/** A Trisul context: the partition a request reads and writes. */
+export interface Tenant {
+  id: number;
+  name: string;
+}
+
+/** The context a request acts in, and whether the caller may write there. */
+export interface TenantAccess extends Tenant {
+  canWrite: boolean;
+}
+
+export type TenantChoice =
+  | { tenant: TenantAccess }
+  | { problem: TenantProblem; message: string };
+
+export type TenantProblem = 'context-required' | 'not-allowed' | 'unknown-context' | 'no-contexts';
+
+/**
+ * Picks the context for a request: the one named (X-Context header), else the caller's only
+ * one. Trisul's wording is kept for the refusals, which legacy callers match on. A read-only
+ * token never writes, whatever the grant says.
+ */
+export function chooseTenant(caller: Caller, requested: string | null): TenantChoice {
+  const grant = requested === null && caller.grants.length === 1 ? caller.grants[0] : caller.grants.find((g) => g.contextName === requested);
+  if (grant) {
+    return { tenant: { id: grant.contextId, name: grant.contextName, canWrite: grant.canWrite && !caller.readOnly } };
+  }
+  if (requested !== null) {
+    return {
+      problem: 'not-allowed',
+      message: `The user (${caller.username}) is not allowed to access the context ${requested}`,
+    };
+  }
+  if (caller.grants.length === 0) {
+    return { problem: 'no-contexts', message: `The user (${caller.username}) has no access to any context` };
+  }
+  return {
+    problem: 'context-required',
+    message: `Name a context in the X-Context header; ${caller.username} may use ${caller.grants.map((g) => g.contextName).join(', ')}`,
+  };
+}
