@@ -19,7 +19,12 @@ const envSchema = z.object({
   IPDR_CONTEXTS: z
     .string()
     .default('default')
-    .transform((list) => list.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .transform((list) =>
+      list
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    )
     .refine((names) => names.length > 0, 'must name at least one context'),
   IPDR_ADMIN_USER: z.string().min(1).default('admin'),
   IPDR_ADMIN_TOKEN: z.string().optional(),
@@ -32,11 +37,18 @@ const envSchema = z.object({
   MAX_COST: z.coerce.number().int().min(1).default(20_000),
   MAX_TOKENS: z.coerce.number().int().min(1).default(5_000),
   MAX_DIRECTIVES: z.coerce.number().int().min(1).default(20),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(2 * 1024 * 1024),
   /** Requests per token per minute; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   /** Shares rate-limit counters between instances. */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -39,7 +39,9 @@ export class AlreadyExistsError extends Error {
 export class ConflictError extends Error {
   override name = 'ConflictError';
   constructor(readonly conflicts: IpMapping[]) {
-    const described = conflicts.map((m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`);
+    const described = conflicts.map(
+      (m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`,
+    );
     super(`overlaps ${described.length > 0 ? described.join(', ') : 'a mapping written concurrently'}`);
   }
 }

@@ -21,7 +21,9 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
   if (settings.perMinute === 0) return { take: async () => ({ allowed: true }), close: async () => {} };
   const window = { points: settings.perMinute, duration: 60 };
   const memory = new RateLimiterMemory(window);
-  const redis = settings.redisUrl ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
+  const redis = settings.redisUrl
+    ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    : null;
   // While Redis is unreachable each instance counts on its own, rather than refusing everyone.
   const limiter = redis
     ? new RateLimiterRedis({ ...window, storeClient: redis, keyPrefix: 'ipdr-rate', insuranceLimiter: memory })

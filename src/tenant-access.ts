@@ -11,9 +11,7 @@ export interface TenantAccess extends Tenant {
   canWrite: boolean;
 }
 
-export type TenantChoice =
-  | { tenant: TenantAccess }
-  | { problem: TenantProblem; message: string };
+export type TenantChoice = { tenant: TenantAccess } | { problem: TenantProblem; message: string };
 
 export type TenantProblem = 'context-required' | 'not-allowed' | 'unknown-context' | 'no-contexts';
 
@@ -23,7 +21,10 @@ export type TenantProblem = 'context-required' | 'not-allowed' | 'unknown-contex
  * token never writes, whatever the grant says.
  */
 export function chooseTenant(caller: Caller, requested: string | null): TenantChoice {
-  const grant = requested === null && caller.grants.length === 1 ? caller.grants[0] : caller.grants.find((g) => g.contextName === requested);
+  const grant =
+    requested === null && caller.grants.length === 1
+      ? caller.grants[0]
+      : caller.grants.find((g) => g.contextName === requested);
   if (grant) {
     return { tenant: { id: grant.contextId, name: grant.contextName, canWrite: grant.canWrite && !caller.readOnly } };
   }

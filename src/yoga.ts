@@ -26,7 +26,7 @@ export const yoga = createYoga<ServerContext, RequestContext>({
     useBodyLimit(env.BODY_LIMIT_BYTES),
     // Browsers may not send cross-site GraphQL requests without a preflight.
     useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
-    ...(env.INTROSPECTION ?? !production ? [] : [useDisableIntrospection()]),
+    ...((env.INTROSPECTION ?? !production) ? [] : [useDisableIntrospection()]),
     EnvelopArmorPlugin({
       maxDepth: { n: env.MAX_DEPTH, ignoreIntrospection: true },
       maxAliases: { n: env.MAX_ALIASES },

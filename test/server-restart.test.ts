@@ -27,7 +27,10 @@ async function startServer(): Promise<RunningServer> {
     IPDR_ADMIN_TOKEN: ADMIN_TOKEN,
   };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -84,7 +87,11 @@ describe('embedded database across a restart', () => {
            auditEvents { totalCount } }`,
       );
       expect(read.data).toEqual({
-        customer: { name: 'Kept', email: 'kept@example.net', mappings: [{ ipsubnet: '2001:db8::/48', starttime: 100, terminalId: 'T1' }] },
+        customer: {
+          name: 'Kept',
+          email: 'kept@example.net',
+          mappings: [{ ipsubnet: '2001:db8::/48', starttime: 100, terminalId: 'T1' }],
+        },
         whoHad: { customer: { userId: 'U1' } },
         auditEvents: { totalCount: 2 },
       });

@@ -4,6 +4,7 @@ import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.js';
 
 /** The statements the migration runner needs, below Prisma (multi-statement scripts, locks). */
 export interface MigrationSession {
@@ -58,6 +59,7 @@ function openPostgres(connectionString: string, poolSize: number): Database {
 function openPglite(dataDir: string): Database {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const unlock = inMemory ? () => {} : lockDataDir(dataDir);
   const pglite = new PGlite(dataDir, { extensions: { btree_gist } });
   return {
     kind: 'pglite',
@@ -73,6 +75,9 @@ function openPglite(dataDir: string): Database {
       };
     },
     poolStats: () => null,
-    close: () => pglite.close(),
+    close: async () => {
+      await pglite.close();
+      unlock();
+    },
   };
 }

@@ -60,7 +60,10 @@ export function useOperations(): Plugin<RequestContext> {
       const results = Array.isArray(result) ? result : [result];
       for (const single of results) {
         for (const error of ('errors' in single ? single.errors : undefined) ?? []) {
-          graphqlErrors.inc({ operation: info?.operation ?? 'anonymous', code: String(error.extensions?.code ?? 'UNKNOWN') });
+          graphqlErrors.inc({
+            operation: info?.operation ?? 'anonymous',
+            code: String(error.extensions?.code ?? 'UNKNOWN'),
+          });
         }
       }
     },

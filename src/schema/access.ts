@@ -51,7 +51,11 @@ const ApiTokenRef = builder.prismaObject('ApiToken', {
     readOnly: t.exposeBoolean('readOnly'),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
-    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'Updated at most once a minute.' }),
+    lastUsedAt: t.expose('lastUsedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Updated at most once a minute.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -134,7 +138,12 @@ builder.mutationFields((t) => ({
       token: t.arg.string(),
     },
     resolve: (_root, args) =>
-      createToken(args.username, { readOnly: args.readOnly ?? false, expiresAt: args.expiresAt, label: args.label, token: args.token }),
+      createToken(args.username, {
+        readOnly: args.readOnly ?? false,
+        expiresAt: args.expiresAt,
+        label: args.label,
+        token: args.token,
+      }),
   }),
   revokeToken: t.field({
     type: ApiTokenRef,

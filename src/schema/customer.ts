@@ -71,7 +71,10 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { userId: t.arg.string({ required: true }) },
     resolve: (query, _root, args, ctx) =>
-      prisma.customer.findUnique({ ...query, where: { contextId_userId: { contextId: ctx.tenant.id, userId: args.userId } } }),
+      prisma.customer.findUnique({
+        ...query,
+        where: { contextId_userId: { contextId: ctx.tenant.id, userId: args.userId } },
+      }),
   }),
   customers: t.prismaConnection({
     type: 'Customer',

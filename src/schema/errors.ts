@@ -1,6 +1,12 @@
 import { builder } from '../builder.js';
 import { IpMappingRef } from './mapping.js';
-import { AlreadyExistsError, ConflictError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  CustomerHasMappingsError,
+  NotFoundError,
+  ValidationError,
+} from '../errors.js';
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'An expected failure: the operation did not happen, and this says why.',

@@ -41,7 +41,11 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
     firstAddress: t.field({ type: 'IPAddress', resolve: (mapping) => subnetOf(mapping).first.text }),
     lastAddress: t.field({ type: 'IPAddress', resolve: (mapping) => subnetOf(mapping).last.text }),
     starttime: t.expose('starttime', { type: 'UnixTime' }),
-    endtime: t.expose('endtime', { type: 'UnixTime', nullable: true, description: 'Null while the mapping is ongoing.' }),
+    endtime: t.expose('endtime', {
+      type: 'UnixTime',
+      nullable: true,
+      description: 'Null while the mapping is ongoing.',
+    }),
     terminalId: t.exposeString('terminalId', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -170,7 +174,14 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const terminalId = checkTerminalId(args.terminalId);
-      const { opened } = await reassignMapping(ctx.tenant, ctx.actor, args.ipsubnet, args.toUserId, args.at, terminalId);
+      const { opened } = await reassignMapping(
+        ctx.tenant,
+        ctx.actor,
+        args.ipsubnet,
+        args.toUserId,
+        args.at,
+        terminalId,
+      );
       return opened;
     },
   }),

@@ -138,7 +138,10 @@ export interface TokenOptions {
 }
 
 /** Creates a token; the returned `token` is the only time it is ever shown. */
-export async function createToken(username: string, options: TokenOptions = {}): Promise<{ token: string; record: ApiToken }> {
+export async function createToken(
+  username: string,
+  options: TokenOptions = {},
+): Promise<{ token: string; record: ApiToken }> {
   const user = await findUserOrThrow(username);
   const token = options.token == null ? generateToken() : checkField('token', () => checkTokenFormat(options.token!));
   if (options.expiresAt && options.expiresAt.getTime() <= Date.now()) {
@@ -195,7 +198,9 @@ export async function bootstrapAccess(settings: BootstrapSettings): Promise<stri
   const contexts = settings.contexts.map((name) => checkField('IPDR_CONTEXTS', () => checkContextName(name)));
   const adminUser = checkField('IPDR_ADMIN_USER', () => checkUsername(settings.adminUser));
   const token =
-    settings.adminToken === undefined ? generateToken() : checkField('IPDR_ADMIN_TOKEN', () => checkTokenFormat(settings.adminToken!));
+    settings.adminToken === undefined
+      ? generateToken()
+      : checkField('IPDR_ADMIN_TOKEN', () => checkTokenFormat(settings.adminToken!));
   const created = await prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', BOOTSTRAP_LOCK_KEY);
     if ((await tx.apiUser.count()) > 0) return false;

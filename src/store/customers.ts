@@ -93,7 +93,13 @@ export function updateCustomer(
     prisma.$transaction(async (tx) => {
       const before = await findCustomerOrThrow(tx, tenant, userId);
       const after = await tx.customer.update({ where: { id: before.id }, data: fields });
-      await recordAudit(tx, tenant, actor, { action: 'update', entityType: 'customer', entityId: after.id, before, after });
+      await recordAudit(tx, tenant, actor, {
+        action: 'update',
+        entityType: 'customer',
+        entityId: after.id,
+        before,
+        after,
+      });
       return after;
     }),
   );

@@ -125,7 +125,10 @@ export function updateMapping(tenant: Tenant, actor: Actor, id: number, patch: M
         ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
         customerId: customer.id,
       };
-      attempt.holding = { keys: { ipFirst: data.ipFirst ?? before.ipFirst, ipLast: data.ipLast ?? before.ipLast }, period };
+      attempt.holding = {
+        keys: { ipFirst: data.ipFirst ?? before.ipFirst, ipLast: data.ipLast ?? before.ipLast },
+        period,
+      };
       attempt.excludeIds = [id];
       const after = await tx.ipMapping.update({ where: { id }, data });
       await recordAudit(tx, tenant, actor, {
@@ -189,7 +192,10 @@ export function reassignMapping(
           throw new ValidationError('toUserId', `${toUserId} already holds ${previous.ipsubnet} at ${at}`);
         }
         if (previous.starttime === BigInt(at)) {
-          throw new ValidationError('at', `the current mapping ${previous.id} starts at ${at}; a cutover must come after its start`);
+          throw new ValidationError(
+            'at',
+            `the current mapping ${previous.id} starts at ${at}; a cutover must come after its start`,
+          );
         }
         ended = await tx.ipMapping.update({ where: { id: previous.id }, data: { endtime: BigInt(at - 1) } });
         attempt.excludeIds = [previous.id];

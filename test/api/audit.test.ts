@@ -16,15 +16,28 @@ describe('audit trail', () => {
     await graphqlData('mutation { patchCustomer(userId: "U1", input: { name: "Second Name" }) { __typename } }');
     const trail = await events('customer', customer.id);
     expect(trail.map((e: any) => e.action)).toEqual(['create', 'update']);
-    expect(trail[0]).toMatchObject({ actor: 'admin', channel: 'graphql', before: null, after: { userId: 'U1', name: 'First Name' } });
+    expect(trail[0]).toMatchObject({
+      actor: 'admin',
+      channel: 'graphql',
+      before: null,
+      after: { userId: 'U1', name: 'First Name' },
+    });
     expect(trail[1]).toMatchObject({ before: { name: 'First Name' }, after: { name: 'Second Name' } });
     expect(Date.parse(trail[0].at)).not.toBeNaN();
   });
 
   it('keeps a deleted customer and its mappings readable in full', async () => {
     await createCustomer('U1', 'Gone Customer');
-    await graphqlData('mutation { patchCustomer(userId: "U1", input: { email: "gone@example.net", address: "Old Street 1" }) { __typename } }');
-    const mapping = await createMapping({ userId: 'U1', ipsubnet: '192.168.1.25/16', starttime: 1723431899, endtime: 1723444899, terminalId: 'T9' });
+    await graphqlData(
+      'mutation { patchCustomer(userId: "U1", input: { email: "gone@example.net", address: "Old Street 1" }) { __typename } }',
+    );
+    const mapping = await createMapping({
+      userId: 'U1',
+      ipsubnet: '192.168.1.25/16',
+      starttime: 1723431899,
+      endtime: 1723444899,
+      terminalId: 'T9',
+    });
     const deleted = await graphqlData('mutation { deleteCustomer(userId: "U1", cascade: true) { __typename } }');
     expect(deleted.deleteCustomer.__typename).toBe('Customer');
 

@@ -25,8 +25,11 @@ const full = {
 };
 
 async function create(input: Record<string, unknown>) {
-  return (await graphqlData(`mutation($input: CustomerInput!) { createCustomer(input: $input) { ${CREATE_RESULT} } }`, { input }))
-    .createCustomer;
+  return (
+    await graphqlData(`mutation($input: CustomerInput!) { createCustomer(input: $input) { ${CREATE_RESULT} } }`, {
+      input,
+    })
+  ).createCustomer;
 }
 
 beforeEach(resetData);
@@ -36,7 +39,9 @@ describe('createCustomer', () => {
     const customer = await create(full);
     expect(customer).toMatchObject({ __typename: 'Customer', ...full });
     expect(Date.parse(customer.createdAt)).not.toBeNaN();
-    const read = await graphqlData(`query($u: String!) { customer(userId: $u) { ${CUSTOMER_FIELDS} } }`, { u: 'U1001' });
+    const read = await graphqlData(`query($u: String!) { customer(userId: $u) { ${CUSTOMER_FIELDS} } }`, {
+      u: 'U1001',
+    });
     expect(read.customer).toMatchObject(full);
   });
 
@@ -67,7 +72,13 @@ describe('createCustomer', () => {
   });
 
   it('rejects a request without a required field as a GraphQL error naming it', async () => {
-    const result = await graphql(`mutation { createCustomer(input: { userId: "U9" }) { __typename } }`);
+    const result = await graphql(`
+      mutation {
+        createCustomer(input: { userId: "U9" }) {
+          __typename
+        }
+      }
+    `);
     expect(result.errors?.[0]?.message).toMatch(/name/);
   });
 });
@@ -76,38 +87,53 @@ describe('updateCustomer and patchCustomer', () => {
   it('replaces every field, clearing the optional ones not sent', async () => {
     await create(full);
     const result = (
-      await graphqlData(`mutation($u: String!, $input: CustomerInput!) { updateCustomer(userId: $u, input: $input) { ${UPDATE_RESULT} } }`, {
-        u: 'U1001',
-        input: { userId: 'U1001', name: 'Acme 2', email: 'new@acme.example' },
-      })
+      await graphqlData(
+        `mutation($u: String!, $input: CustomerInput!) { updateCustomer(userId: $u, input: $input) { ${UPDATE_RESULT} } }`,
+        {
+          u: 'U1001',
+          input: { userId: 'U1001', name: 'Acme 2', email: 'new@acme.example' },
+        },
+      )
     ).updateCustomer;
-    expect(result).toMatchObject({ __typename: 'Customer', name: 'Acme 2', email: 'new@acme.example', address: null, phoneNumber: null });
+    expect(result).toMatchObject({
+      __typename: 'Customer',
+      name: 'Acme 2',
+      email: 'new@acme.example',
+      address: null,
+      phoneNumber: null,
+    });
   });
 
   it('can rename the UserID, but not onto another customer', async () => {
     await create(full);
     await create({ userId: 'U2', name: 'Two' });
     const renamed = (
-      await graphqlData(`mutation { updateCustomer(userId: "U1001", input: { userId: "U1", name: "Acme" }) { ${UPDATE_RESULT} } }`)
+      await graphqlData(
+        `mutation { updateCustomer(userId: "U1001", input: { userId: "U1", name: "Acme" }) { ${UPDATE_RESULT} } }`,
+      )
     ).updateCustomer;
     expect(renamed).toMatchObject({ __typename: 'Customer', userId: 'U1' });
-    const clash = (await graphqlData(`mutation { patchCustomer(userId: "U1", input: { userId: "U2" }) { ${UPDATE_RESULT} } }`))
-      .patchCustomer;
+    const clash = (
+      await graphqlData(`mutation { patchCustomer(userId: "U1", input: { userId: "U2" }) { ${UPDATE_RESULT} } }`)
+    ).patchCustomer;
     expect(clash).toMatchObject({ __typename: 'AlreadyExistsError', field: 'userId', value: 'U2' });
   });
 
   it('patches only the fields sent; null clears an optional field', async () => {
     await create(full);
     const result = (
-      await graphqlData(`mutation { patchCustomer(userId: "U1001", input: { phoneNumber: "+1 555 0199", email: null }) { ${UPDATE_RESULT} } }`)
+      await graphqlData(
+        `mutation { patchCustomer(userId: "U1001", input: { phoneNumber: "+1 555 0199", email: null }) { ${UPDATE_RESULT} } }`,
+      )
     ).patchCustomer;
     expect(result).toMatchObject({ ...full, phoneNumber: '+1 555 0199', email: null });
   });
 
   it('refuses to clear the name', async () => {
     await create(full);
-    const result = (await graphqlData(`mutation { patchCustomer(userId: "U1001", input: { name: null }) { ${UPDATE_RESULT} } }`))
-      .patchCustomer;
+    const result = (
+      await graphqlData(`mutation { patchCustomer(userId: "U1001", input: { name: null }) { ${UPDATE_RESULT} } }`)
+    ).patchCustomer;
     expect(result).toMatchObject({ __typename: 'ValidationError', field: 'name' });
   });
 
@@ -125,7 +151,8 @@ describe('updateCustomer and patchCustomer', () => {
 describe('deleteCustomer', () => {
   it('deletes a customer without mappings and returns it', async () => {
     await create(full);
-    const result = (await graphqlData(`mutation { deleteCustomer(userId: "U1001") { ${DELETE_RESULT} } }`)).deleteCustomer;
+    const result = (await graphqlData(`mutation { deleteCustomer(userId: "U1001") { ${DELETE_RESULT} } }`))
+      .deleteCustomer;
     expect(result).toMatchObject({ __typename: 'Customer', ...full });
     expect((await graphqlData('{ customer(userId: "U1001") { id } }')).customer).toBeNull();
   });
@@ -134,17 +161,20 @@ describe('deleteCustomer', () => {
     await create(full);
     await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
     await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.2', starttime: 0 });
-    const refused = (await graphqlData(`mutation { deleteCustomer(userId: "U1001") { ${DELETE_RESULT} } }`)).deleteCustomer;
+    const refused = (await graphqlData(`mutation { deleteCustomer(userId: "U1001") { ${DELETE_RESULT} } }`))
+      .deleteCustomer;
     expect(refused).toMatchObject({ __typename: 'CustomerHasMappingsError', userId: 'U1001', mappingCount: 2 });
     expect((await graphqlData('{ mappings { totalCount } }')).mappings.totalCount).toBe(2);
-    const deleted = (await graphqlData(`mutation { deleteCustomer(userId: "U1001", cascade: true) { ${DELETE_RESULT} } }`))
-      .deleteCustomer;
+    const deleted = (
+      await graphqlData(`mutation { deleteCustomer(userId: "U1001", cascade: true) { ${DELETE_RESULT} } }`)
+    ).deleteCustomer;
     expect(deleted.__typename).toBe('Customer');
     expect((await graphqlData('{ mappings { totalCount } customers { totalCount } }')).mappings.totalCount).toBe(0);
   });
 
   it('reports an unknown UserID as NotFoundError', async () => {
-    const result = (await graphqlData(`mutation { deleteCustomer(userId: "nobody") { ${DELETE_RESULT} } }`)).deleteCustomer;
+    const result = (await graphqlData(`mutation { deleteCustomer(userId: "nobody") { ${DELETE_RESULT} } }`))
+      .deleteCustomer;
     expect(result).toMatchObject({ __typename: 'NotFoundError', key: 'nobody' });
   });
 });
@@ -161,9 +191,12 @@ describe('customer queries', () => {
     );
     expect(first.customers.totalCount).toBe(5);
     expect(first.customers.edges.map((e: any) => e.node.userId)).toEqual(['U1', 'U2']);
-    const next = await graphqlData('query($after: String) { customers(first: 10, after: $after) { edges { node { userId } } pageInfo { hasNextPage } } }', {
-      after: first.customers.pageInfo.endCursor,
-    });
+    const next = await graphqlData(
+      'query($after: String) { customers(first: 10, after: $after) { edges { node { userId } } pageInfo { hasNextPage } } }',
+      {
+        after: first.customers.pageInfo.endCursor,
+      },
+    );
     expect(next.customers.edges.map((e: any) => e.node.userId)).toEqual(['U3', 'U4', 'U5']);
     expect(next.customers.pageInfo.hasNextPage).toBe(false);
     const odd = await graphqlData('{ customers(nameContains: "odd") { totalCount edges { node { userId } } } }');

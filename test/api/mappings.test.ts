@@ -38,7 +38,12 @@ describe('createMapping', () => {
   });
 
   it('accepts IPv6 and times beyond 2038, and returns them unchanged', async () => {
-    const mapping = await createMapping({ userId: 'U1001', ipsubnet: '2001:DB8:ABCD:12::/64', starttime: 4102444800, endtime: 253402300799 });
+    const mapping = await createMapping({
+      userId: 'U1001',
+      ipsubnet: '2001:DB8:ABCD:12::/64',
+      starttime: 4102444800,
+      endtime: 253402300799,
+    });
     expect(mapping).toMatchObject({
       ipsubnet: '2001:DB8:ABCD:12::/64',
       network: '2001:db8:abcd:12::/64',
@@ -53,7 +58,9 @@ describe('createMapping', () => {
 
   it('treats an absent or null end as ongoing', async () => {
     expect((await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 })).endtime).toBeNull();
-    expect((await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.2', starttime: 0, endtime: null })).endtime).toBeNull();
+    expect(
+      (await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.2', starttime: 0, endtime: null })).endtime,
+    ).toBeNull();
   });
 
   it('rejects an end before the start as a ValidationError on endtime', async () => {
@@ -78,7 +85,16 @@ describe('createMapping', () => {
     ['endtime', { endtime: '17234.5' }, /endtime.*digits only/],
   ])('rejects a bad %s as a GraphQL error naming the field and reason', async (_field, change, pattern) => {
     const input = { userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, ...change };
-    const result = await graphql(`mutation($input: MappingInput!) { createMapping(input: $input) { __typename } }`, { input });
+    const result = await graphql(
+      `
+        mutation ($input: MappingInput!) {
+          createMapping(input: $input) {
+            __typename
+          }
+        }
+      `,
+      { input },
+    );
     expect(result.data).toBeUndefined();
     expect(result.errors?.[0]?.message).toMatch(pattern);
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -94,9 +110,12 @@ describe('createMapping', () => {
 describe('mapping and mappings', () => {
   it('reads one mapping by id, null when unknown', async () => {
     const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
-    const data = await graphqlData(`query($id: Int!) { mapping(id: $id) { ${MAPPING_FIELDS} } missing: mapping(id: 999999) { id } }`, {
-      id: created.id,
-    });
+    const data = await graphqlData(
+      `query($id: Int!) { mapping(id: $id) { ${MAPPING_FIELDS} } missing: mapping(id: 999999) { id } }`,
+      {
+        id: created.id,
+      },
+    );
     const { __typename, ...fields } = created;
     expect(data.mapping).toEqual(fields);
     expect(data.missing).toBeNull();
@@ -108,7 +127,9 @@ describe('mapping and mappings', () => {
     const c = await createMapping({ userId: 'U1001', ipsubnet: '10.2.0.7', starttime: 50 });
     const d = await createMapping({ userId: 'U2002', ipsubnet: '2001:db8::/48', starttime: 0 });
     const ids = async (args: string) =>
-      (await graphqlData(`{ mappings${args ? `(${args})` : ""} { totalCount edges { node { id } } } }`)).mappings.edges.map((e: any) => e.node.id);
+      (
+        await graphqlData(`{ mappings${args ? `(${args})` : ''} { totalCount edges { node { id } } } }`)
+      ).mappings.edges.map((e: any) => e.node.id);
     expect(await ids('')).toEqual([a.id, b.id, c.id, d.id]);
     expect(await ids('userId: "U1001"')).toEqual([a.id, c.id]);
     expect(await ids('containsIp: "10.1.2.3"')).toEqual([a.id, b.id]);
@@ -119,12 +140,17 @@ describe('mapping and mappings', () => {
     expect(await ids('containsIp: "2001:db8::1"')).toEqual([d.id]);
     expect(await ids('containsIp: "::ffff:10.2.0.7"')).toEqual([c.id]);
     expect(await ids('activeAt: 75')).toEqual([a.id, c.id, d.id]);
-    const page = await graphqlData('{ mappings(first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }');
+    const page = await graphqlData(
+      '{ mappings(first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }',
+    );
     expect(page.mappings.totalCount).toBe(4);
     expect(page.mappings.pageInfo.hasNextPage).toBe(true);
-    const rest = await graphqlData('query($after: String) { mappings(first: 3, after: $after) { edges { node { id } } } }', {
-      after: page.mappings.pageInfo.endCursor,
-    });
+    const rest = await graphqlData(
+      'query($after: String) { mappings(first: 3, after: $after) { edges { node { id } } } }',
+      {
+        after: page.mappings.pageInfo.endCursor,
+      },
+    );
     expect(rest.mappings.edges.map((e: any) => e.node.id)).toEqual([d.id]);
   });
 });
@@ -164,12 +190,23 @@ describe('whoHad', () => {
 
 describe('updateMapping, endMapping, deleteMapping', () => {
   it('changes only the fields sent; a null end makes it ongoing again', async () => {
-    const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, endtime: 50, terminalId: 'T1' });
+    const created = await createMapping({
+      userId: 'U1001',
+      ipsubnet: '10.0.0.1',
+      starttime: 0,
+      endtime: 50,
+      terminalId: 'T1',
+    });
     const update = async (input: Record<string, unknown>) =>
-      (await graphqlData(`mutation($id: Int!, $input: MappingPatch!) { updateMapping(id: $id, input: $input) { ${RESULT} ${VALIDATION} ${CONFLICT} } }`, {
-        id: created.id,
-        input,
-      })).updateMapping;
+      (
+        await graphqlData(
+          `mutation($id: Int!, $input: MappingPatch!) { updateMapping(id: $id, input: $input) { ${RESULT} ${VALIDATION} ${CONFLICT} } }`,
+          {
+            id: created.id,
+            input,
+          },
+        )
+      ).updateMapping;
     expect(await update({ ipsubnet: '10.0.0.0/30', userId: 'U2002' })).toMatchObject({
       ipsubnet: '10.0.0.0/30',
       starttime: 0,
@@ -178,16 +215,31 @@ describe('updateMapping, endMapping, deleteMapping', () => {
       customer: { userId: 'U2002' },
     });
     expect(await update({ endtime: null, terminalId: null })).toMatchObject({ endtime: null, terminalId: null });
-    expect(await update({ starttime: 10, endtime: 5 })).toMatchObject({ __typename: 'ValidationError', field: 'endtime' });
+    expect(await update({ starttime: 10, endtime: 5 })).toMatchObject({
+      __typename: 'ValidationError',
+      field: 'endtime',
+    });
   });
 
   it('reports an unknown mapping or customer as NotFoundError', async () => {
     const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
     const update = async (id: number, input: Record<string, unknown>) =>
-      (await graphqlData(`mutation($id: Int!, $input: MappingPatch!) { updateMapping(id: $id, input: $input) { ${RESULT} ${NOT_FOUND} } }`, { id, input }))
-        .updateMapping;
-    expect(await update(999999, { starttime: 5 })).toMatchObject({ __typename: 'NotFoundError', entity: 'mapping', key: '999999' });
-    expect(await update(created.id, { userId: 'nobody' })).toMatchObject({ __typename: 'NotFoundError', entity: 'customer', key: 'nobody' });
+      (
+        await graphqlData(
+          `mutation($id: Int!, $input: MappingPatch!) { updateMapping(id: $id, input: $input) { ${RESULT} ${NOT_FOUND} } }`,
+          { id, input },
+        )
+      ).updateMapping;
+    expect(await update(999999, { starttime: 5 })).toMatchObject({
+      __typename: 'NotFoundError',
+      entity: 'mapping',
+      key: '999999',
+    });
+    expect(await update(created.id, { userId: 'nobody' })).toMatchObject({
+      __typename: 'NotFoundError',
+      entity: 'customer',
+      key: 'nobody',
+    });
     const stored = await prisma.ipMapping.findUniqueOrThrow({ where: { id: created.id }, include: { customer: true } });
     expect([stored.customer.userId, stored.starttime]).toEqual(['U1001', 0n]);
   });
@@ -196,7 +248,10 @@ describe('updateMapping, endMapping, deleteMapping', () => {
     const first = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, endtime: 50 });
     const second = await createMapping({ userId: 'U2002', ipsubnet: '10.0.0.1', starttime: 51 });
     const result = (
-      await graphqlData(`mutation($id: Int!) { updateMapping(id: $id, input: { endtime: 60 }) { ${RESULT} ${CONFLICT} } }`, { id: first.id })
+      await graphqlData(
+        `mutation($id: Int!) { updateMapping(id: $id, input: { endtime: 60 }) { ${RESULT} ${CONFLICT} } }`,
+        { id: first.id },
+      )
     ).updateMapping;
     expect(result.__typename).toBe('ConflictError');
     expect(result.conflicts).toEqual([{ id: second.id, ipsubnet: '10.0.0.1', customer: { userId: 'U2002' } }]);
@@ -205,20 +260,36 @@ describe('updateMapping, endMapping, deleteMapping', () => {
 
   it('ends a mapping at an instant, keeping it in history', async () => {
     const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 100 });
-    const ended = (await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 150) { ${RESULT} } }`, { id: created.id })).endMapping;
+    const ended = (
+      await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 150) { ${RESULT} } }`, { id: created.id })
+    ).endMapping;
     expect(ended).toMatchObject({ __typename: 'IpMapping', starttime: 100, endtime: 150 });
-    const early = (await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 99) { ${RESULT} ${VALIDATION} } }`, { id: created.id })).endMapping;
+    const early = (
+      await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 99) { ${RESULT} ${VALIDATION} } }`, {
+        id: created.id,
+      })
+    ).endMapping;
     expect(early).toMatchObject({ __typename: 'ValidationError', field: 'endtime' });
-    const missing = (await graphqlData(`mutation { endMapping(id: 999999, at: 99) { ${RESULT} ${NOT_FOUND} } }`)).endMapping;
+    const missing = (await graphqlData(`mutation { endMapping(id: 999999, at: 99) { ${RESULT} ${NOT_FOUND} } }`))
+      .endMapping;
     expect(missing).toMatchObject({ __typename: 'NotFoundError', entity: 'mapping', key: '999999' });
   });
 
   it('deletes a mapping and returns it', async () => {
     const created = await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 100 });
-    const deleted = (await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { ${RESULT} } }`, { id: created.id })).deleteMapping;
-    expect(deleted).toMatchObject({ __typename: 'IpMapping', id: created.id, ipsubnet: '10.0.0.1', customer: { userId: 'U1001' } });
+    const deleted = (
+      await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { ${RESULT} } }`, { id: created.id })
+    ).deleteMapping;
+    expect(deleted).toMatchObject({
+      __typename: 'IpMapping',
+      id: created.id,
+      ipsubnet: '10.0.0.1',
+      customer: { userId: 'U1001' },
+    });
     expect(await prisma.ipMapping.count()).toBe(0);
-    const again = (await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { ${RESULT} ${NOT_FOUND} } }`, { id: created.id })).deleteMapping;
+    const again = (
+      await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { ${RESULT} ${NOT_FOUND} } }`, { id: created.id })
+    ).deleteMapping;
     expect(again.__typename).toBe('NotFoundError');
   });
 });
@@ -235,7 +306,12 @@ describe('reassignMapping', () => {
   it('ends the current holder at at-1 and opens the new holder at at', async () => {
     const old = await createMapping({ userId: 'U1001', ipsubnet: '100.64.0.0/24', starttime: 1000 });
     const opened = await reassign({ ipsubnet: '100.64.0.0/24', to: 'U2002', at: 2000 });
-    expect(opened).toMatchObject({ __typename: 'IpMapping', starttime: 2000, endtime: null, customer: { userId: 'U2002' } });
+    expect(opened).toMatchObject({
+      __typename: 'IpMapping',
+      starttime: 2000,
+      endtime: null,
+      customer: { userId: 'U2002' },
+    });
     expect(Number((await prisma.ipMapping.findUniqueOrThrow({ where: { id: old.id } })).endtime)).toBe(1999);
     const data = await graphqlData(`{
       a: whoHad(ip: "100.64.0.1", at: 1999) { customer { userId } }
@@ -259,7 +335,9 @@ describe('reassignMapping', () => {
       __typename: 'ValidationError',
       field: 'at',
     });
-    expect(await reassign({ ipsubnet: '100.64.0.0/24', to: 'nobody', at: 2000 })).toMatchObject({ __typename: 'NotFoundError' });
+    expect(await reassign({ ipsubnet: '100.64.0.0/24', to: 'nobody', at: 2000 })).toMatchObject({
+      __typename: 'NotFoundError',
+    });
     expect(await prisma.ipMapping.count()).toBe(1);
   });
 

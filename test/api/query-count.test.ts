@@ -18,7 +18,9 @@ async function countStatements(run: () => Promise<unknown>): Promise<number> {
 async function seed(customers: number, mappingsPerCustomer: number) {
   const context = await prisma.context.findUniqueOrThrow({ where: { name: 'default' } });
   for (let c = 0; c < customers; c++) {
-    const customer = await prisma.customer.create({ data: { contextId: context.id, userId: `U${c}`, name: `Customer ${c}` } });
+    const customer = await prisma.customer.create({
+      data: { contextId: context.id, userId: `U${c}`, name: `Customer ${c}` },
+    });
     await prisma.ipMapping.createMany({
       data: Array.from({ length: mappingsPerCustomer }, (_, m) => {
         const hex = (c * mappingsPerCustomer + m).toString(16).padStart(4, '0');
@@ -46,7 +48,9 @@ describe('no N+1', () => {
 
   it('lists 10 or 100 mappings with their customers in the same number of statements', async () => {
     const query = (first: number) =>
-      graphqlData(`{ mappings(first: ${first}) { totalCount edges { node { id ipsubnet customer { userId name } } } } }`);
+      graphqlData(
+        `{ mappings(first: ${first}) { totalCount edges { node { id ipsubnet customer { userId name } } } } }`,
+      );
     const ten = await countStatements(() => query(10));
     const hundred = await countStatements(async () => {
       const data = await query(100);
@@ -59,7 +63,8 @@ describe('no N+1', () => {
   });
 
   it('lists customers with their mappings in the same number of statements for 5 or 50', async () => {
-    const query = (first: number) => graphqlData(`{ customers(first: ${first}) { edges { node { userId mappings { ipsubnet } } } } }`);
+    const query = (first: number) =>
+      graphqlData(`{ customers(first: ${first}) { edges { node { userId mappings { ipsubnet } } } } }`);
     const five = await countStatements(() => query(5));
     const fifty = await countStatements(() => query(50));
     expect(fifty).toBe(five);
@@ -67,7 +72,10 @@ describe('no N+1', () => {
 
   it('answers 100 whoHad fields of one request with one lookup statement and one customer statement', async () => {
     const baseline = await countStatements(() => graphqlData('{ __typename }'));
-    const fields = Array.from({ length: 100 }, (_, i) => `q${i}: whoHad(ip: "10.9.${i % 50}.${i % 4}", at: 10) { customer { userId } }`);
+    const fields = Array.from(
+      { length: 100 },
+      (_, i) => `q${i}: whoHad(ip: "10.9.${i % 50}.${i % 4}", at: 10) { customer { userId } }`,
+    );
     const statements = await countStatements(async () => {
       const data = await graphqlData(`{ ${fields.join('\n')} }`);
       expect(data.q7.customer.userId).toBe('U7');

@@ -49,17 +49,29 @@ const conflictsWith = (model: ModelMapping[], candidate: Omit<ModelMapping, 'id'
   model.some(
     (m) =>
       !except.includes(m.id) &&
-      holdingsConflict({ subnet: m.subnet, period: { start: m.start, end: m.end } }, {
-        subnet: candidate.subnet,
-        period: { start: candidate.start, end: candidate.end },
-      }),
+      holdingsConflict(
+        { subnet: m.subnet, period: { start: m.start, end: m.end } },
+        {
+          subnet: candidate.subnet,
+          period: { start: candidate.start, end: candidate.end },
+        },
+      ),
   );
 
 async function apply(model: ModelMapping[], op: Operation): Promise<ModelMapping[]> {
   switch (op.kind) {
     case 'create': {
-      const candidate = { subnet: parseIpSubnet(op.subnet), start: op.start, end: op.length === null ? null : op.start + op.length };
-      const result = await createMapping({ userId: op.userId, ipsubnet: op.subnet, starttime: candidate.start, endtime: candidate.end });
+      const candidate = {
+        subnet: parseIpSubnet(op.subnet),
+        start: op.start,
+        end: op.length === null ? null : op.start + op.length,
+      };
+      const result = await createMapping({
+        userId: op.userId,
+        ipsubnet: op.subnet,
+        starttime: candidate.start,
+        endtime: candidate.end,
+      });
       if (conflictsWith(model, candidate)) {
         expect(result.__typename).toBe('ConflictError');
         return model;
@@ -70,10 +82,13 @@ async function apply(model: ModelMapping[], op: Operation): Promise<ModelMapping
     case 'end': {
       if (model.length === 0) return model;
       const target = model[op.pick % model.length]!;
-      const data = await graphqlData(`mutation($id: Int!, $at: UnixTime!) { endMapping(id: $id, at: $at) { __typename } }`, {
-        id: target.id,
-        at: op.at,
-      });
+      const data = await graphqlData(
+        `mutation($id: Int!, $at: UnixTime!) { endMapping(id: $id, at: $at) { __typename } }`,
+        {
+          id: target.id,
+          at: op.at,
+        },
+      );
       const changed = { ...target, end: op.at };
       if (op.at < target.start) {
         expect(data.endMapping.__typename).toBe('ValidationError');
@@ -89,7 +104,9 @@ async function apply(model: ModelMapping[], op: Operation): Promise<ModelMapping
     case 'delete': {
       if (model.length === 0) return model;
       const target = model[op.pick % model.length]!;
-      const data = await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { __typename } }`, { id: target.id });
+      const data = await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { __typename } }`, {
+        id: target.id,
+      });
       expect(data.deleteMapping.__typename).toBe('IpMapping');
       return model.filter((m) => m.id !== target.id);
     }
@@ -124,14 +141,18 @@ async function expectWhoHadAgrees(model: ModelMapping[]) {
   // At most 100 aliases a request (MAX_ALIASES).
   for (let first = 0; first < probes.length; first += 100) {
     const chunk = probes.slice(first, first + 100);
-    const query = chunk.map((p, i) => `p${i}: whoHad(ip: "${p.ip}", at: ${p.at}) { id customer { userId } }`).join('\n');
+    const query = chunk
+      .map((p, i) => `p${i}: whoHad(ip: "${p.ip}", at: ${p.at}) { id customer { userId } }`)
+      .join('\n');
     const data = await graphqlData(`{ ${query} }`);
     chunk.forEach((probe, i) => {
       const address = parseIpAddress(probe.ip);
       const holder = model.find(
         (m) => subnetContains(m.subnet, address) && rangeContains({ start: m.start, end: m.end }, probe.at),
       );
-      expect(data[`p${i}`], `${probe.ip} at ${probe.at}`).toEqual(holder ? { id: holder.id, customer: { userId: holder.userId } } : null);
+      expect(data[`p${i}`], `${probe.ip} at ${probe.at}`).toEqual(
+        holder ? { id: holder.id, customer: { userId: holder.userId } } : null,
+      );
     });
   }
 }

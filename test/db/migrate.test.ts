@@ -63,7 +63,9 @@ describe('migration runner', () => {
 
   it('rolls a failing migration back whole and records nothing', async () => {
     const failing = extraMigration('29990101000000_failing', 'CREATE TABLE half_done (id int); SELECT 1/0;');
-    await expect(migrate(database, [...readMigrationFiles(), failing])).rejects.toThrow(/29990101000000_failing failed/);
+    await expect(migrate(database, [...readMigrationFiles(), failing])).rejects.toThrow(
+      /29990101000000_failing failed/,
+    );
     expect(await tableExists('half_done')).toBe(false);
     expect((await history()).map((row) => row.migration_name)).not.toContain(failing.name);
   });

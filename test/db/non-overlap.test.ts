@@ -15,7 +15,16 @@ beforeEach(async () => {
 
 /** Sends one createMapping and returns the type of its result. */
 async function createMappingKind(input: Record<string, unknown>): Promise<string> {
-  const result = await graphql(`mutation($input: MappingInput!) { createMapping(input: $input) { __typename } }`, { input });
+  const result = await graphql(
+    `
+      mutation ($input: MappingInput!) {
+        createMapping(input: $input) {
+          __typename
+        }
+      }
+    `,
+    { input },
+  );
   return result.data!.createMapping.__typename;
 }
 
@@ -97,8 +106,12 @@ describe('non-overlap constraint', () => {
     );
     // Host bits in the network column, an end before the start and negative times are refused too.
     await expect(prisma.ipMapping.create({ data: { ...row, network: '10.8.0.1/16' } })).rejects.toThrow();
-    await expect(prisma.ipMapping.create({ data: { ...row, network: '10.7.0.0/16', starttime: 5n, endtime: 4n } })).rejects.toThrow();
-    await expect(prisma.ipMapping.create({ data: { ...row, network: '10.6.0.0/16', starttime: -1n } })).rejects.toThrow();
+    await expect(
+      prisma.ipMapping.create({ data: { ...row, network: '10.7.0.0/16', starttime: 5n, endtime: 4n } }),
+    ).rejects.toThrow();
+    await expect(
+      prisma.ipMapping.create({ data: { ...row, network: '10.6.0.0/16', starttime: -1n } }),
+    ).rejects.toThrow();
     expect(await prisma.ipMapping.count()).toBe(1);
   });
 

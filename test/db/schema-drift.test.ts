@@ -42,7 +42,13 @@ function readSchemaFields(schema: string): SchemaField[] {
 
 // PostgreSQL's udt_name for each Prisma type (native type first, then Prisma's default).
 function expectedColumnType(field: SchemaField): string {
-  const native: Record<string, string> = { Inet: 'inet', Timestamptz: 'timestamptz', Text: 'text', JsonB: 'jsonb', Char: 'bpchar' };
+  const native: Record<string, string> = {
+    Inet: 'inet',
+    Timestamptz: 'timestamptz',
+    Text: 'text',
+    JsonB: 'jsonb',
+    Char: 'bpchar',
+  };
   if (field.nativeType) return native[field.nativeType] ?? field.nativeType.toLowerCase();
   const defaults: Record<string, string> = {
     Int: 'int4',
@@ -68,8 +74,10 @@ describe('schema drift', () => {
   });
 
   it('has a column of a compatible type for every field of every model', async () => {
-    const columns = await prisma.$queryRawUnsafe<{ table_name: string; column_name: string; udt_name: string; is_nullable: string }[]>(
-      "SELECT table_name, column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_schema = current_schema()",
+    const columns = await prisma.$queryRawUnsafe<
+      { table_name: string; column_name: string; udt_name: string; is_nullable: string }[]
+    >(
+      'SELECT table_name, column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_schema = current_schema()',
     );
     const byName = new Map(columns.map((column) => [`${column.table_name}.${column.column_name}`, column]));
     const problems: string[] = [];
@@ -84,7 +92,9 @@ describe('schema drift', () => {
         problems.push(`${where}: column is ${column.udt_name}, schema says ${expectedColumnType(field)}`);
       }
       if ((column.is_nullable === 'YES') !== field.optional) {
-        problems.push(`${where}: column ${column.is_nullable === 'YES' ? 'allows' : 'forbids'} NULL, field is ${field.optional ? 'optional' : 'required'}`);
+        problems.push(
+          `${where}: column ${column.is_nullable === 'YES' ? 'allows' : 'forbids'} NULL, field is ${field.optional ? 'optional' : 'required'}`,
+        );
       }
     }
     expect(problems).toEqual([]);

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Runs the TypeScript CLI through tsx, wherever it is called from.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli/admin.ts');

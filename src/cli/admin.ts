@@ -1,0 +1,135 @@
+// ipdr-admin: contexts, users, grants and tokens, on the embedded database or DATABASE_URL.
+// The same store functions serve the admin GraphQL mutations (src/schema/access.ts).
+import { Command, InvalidArgumentError } from 'commander';
+import { closeDatabase, database } from '../db.js';
+import { migrate } from '../db/migrate.js';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
+import {
+  createContext,
+  createToken,
+  createUser,
+  grantAccess,
+  listContexts,
+  listTokens,
+  listUsers,
+  revokeAccess,
+  revokeToken,
+} from '../store/access.js';
+
+const expected = [ValidationError, NotFoundError, AlreadyExistsError];
+
+function parseDate(value: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError('not a date (use ISO 8601, e.g. 2027-01-31T00:00:00Z)');
+  return date;
+}
+
+function parseId(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('not a token id');
+  return Number(value);
+}
+
+const iso = (date: Date | null) => (date ? date.toISOString() : '-');
+
+function table(rows: Record<string, unknown>[]) {
+  if (rows.length === 0) return console.log('(none)');
+  const columns = Object.keys(rows[0]!);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) =>
+    console.log(
+      cells
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+  line(columns);
+  for (const row of rows) line(columns.map((c) => String(row[c])));
+}
+
+const program = new Command('ipdr-admin').description('Manage contexts, API users and tokens of ipdr-gateway');
+
+const contexts = program.command('contexts').description('contexts (partitions of customers and mappings)');
+contexts.command('list').action(async () => table((await listContexts()).map((c) => ({ name: c.name, id: c.id }))));
+contexts
+  .command('create <name>')
+  .action(async (name: string) => console.log(`created context ${(await createContext(name)).name}`));
+
+const users = program.command('users').description('API users and their access to contexts');
+users.command('list').action(async () =>
+  table(
+    (await listUsers()).map((u) => ({
+      username: u.username,
+      admin: u.isAdmin ? 'yes' : 'no',
+      contexts: u.grants.map((g) => `${g.context.name}(${g.canWrite ? 'rw' : 'r'})`).join(' ') || '-',
+    })),
+  ),
+);
+users
+  .command('create <username>')
+  .option('--admin', 'may manage contexts, users and tokens')
+  .action(async (username: string, options: { admin?: boolean }) => {
+    const user = await createUser(username, options.admin ?? false);
+    console.log(`created ${user.isAdmin ? 'admin ' : ''}user ${user.username}`);
+  });
+users
+  .command('grant <username> <context>')
+  .option('--write', 'may also change data (default: read only)')
+  .action(async (username: string, context: string, options: { write?: boolean }) => {
+    const grant = await grantAccess(username, context, options.write ?? false);
+    console.log(`${username} may now ${grant.canWrite ? 'read and write' : 'read'} in ${context}`);
+  });
+users.command('revoke <username> <context>').action(async (username: string, context: string) => {
+  await revokeAccess(username, context);
+  console.log(`${username} no longer has access to ${context}`);
+});
+
+const tokens = program.command('tokens').description('API tokens (stored only as hashes)');
+tokens.command('list [username]').action(async (username?: string) =>
+  table(
+    (await listTokens(username)).map((t) => ({
+      id: t.id,
+      user: t.user.username,
+      hint: t.hint,
+      label: t.label ?? '-',
+      readOnly: t.readOnly ? 'yes' : 'no',
+      expires: iso(t.expiresAt),
+      revoked: iso(t.revokedAt),
+      lastUsed: iso(t.lastUsedAt),
+    })),
+  ),
+);
+tokens
+  .command('create <username>')
+  .option('--read-only', 'the token may only read')
+  .option('--expires <date>', 'expiry, ISO 8601', parseDate)
+  .option('--label <text>', 'what the token is for')
+  .option('--token <existing>', "register an existing token (a legacy caller's) instead of generating one")
+  .action(async (username: string, options: { readOnly?: boolean; expires?: Date; label?: string; token?: string }) => {
+    const { token, record } = await createToken(username, {
+      readOnly: options.readOnly ?? false,
+      expiresAt: options.expires ?? null,
+      label: options.label ?? null,
+      token: options.token ?? null,
+    });
+    console.log(`created token ${record.id} for ${username}${record.readOnly ? ' (read-only)' : ''}`);
+    if (!options.token) console.log(`token (shown once, store it now): ${token}`);
+  });
+tokens
+  .command('revoke')
+  .argument('<id>', 'the token id (see tokens list)', parseId)
+  .action(async (id: number) => {
+    const revoked = await revokeToken(id);
+    console.log(`revoked token ${revoked.id} of ${revoked.user.username}`);
+  });
+
+try {
+  await migrate(database);
+  await program.parseAsync();
+} catch (error) {
+  if (!expected.some((type) => error instanceof type)) throw error;
+  console.error(`error: ${(error as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await closeDatabase();
+}
