@@ -2,12 +2,13 @@ import type { AuthFailure } from '@pothos/plugin-scope-auth';
 import type { RequestContext } from './context.js';
 
 /**
- * What each scope means. Query fields need `tenantRead`, Mutation fields `tenantWrite` (set on
- * the types, so a new field is guarded by default); admin fields opt out and need `admin`.
+ * What each scope means: reading in the request's context, changing it, and managing contexts,
+ * users and tokens (admins; changes also need a writable token).
  */
 export function authScopes(ctx: RequestContext) {
   const tenant = 'tenant' in ctx.tenantChoice ? ctx.tenantChoice.tenant : null;
   return {
+    caller: true,
     tenantRead: tenant !== null,
     tenantWrite: tenant?.canWrite === true,
     admin: ctx.caller.isAdmin,
@@ -42,3 +43,13 @@ export function refusal(ctx: RequestContext, failure: AuthFailure): string {
   if (scope === 'admin' || scope === 'adminWrite') return `The user (${caller.username}) is not an admin`;
   return 'Not authorized';
 }
+
+/** Scope options for root fields, spread into a field's options. */
+export const needs = {
+  tenantRead: { authScopes: { tenantRead: true } },
+  tenantWrite: { authScopes: { tenantWrite: true } },
+  admin: { authScopes: { admin: true } },
+  adminWrite: { authScopes: { adminWrite: true } },
+  /** Any authenticated caller (authentication happens for every request, in context.ts). */
+  caller: { authScopes: { caller: true } },
+} as const;

@@ -46,6 +46,6 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-// Every field is guarded by default: reading needs a context, changing needs write access to it.
-builder.queryType({ authScopes: { tenantRead: true } });
-builder.mutationType({ authScopes: { tenantWrite: true } });
+// Every root field names its scopes (test/api/access-scopes.test.ts checks that none is missing).
+builder.queryType({});
+builder.mutationType({});

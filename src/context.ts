@@ -24,9 +24,25 @@ export interface RequestContext {
   caller: Caller;
   actor: Actor;
   tenantChoice: TenantChoice;
-  /** The context this request acts in; only fields whose scopes guarantee one may read it. */
-  readonly tenant: TenantAccess;
-  readonly loaders: Loaders;
+  /** The context this request acts in, if one could be chosen; read it through `tenantOf`. */
+  tenant: TenantAccess | null;
+  loaders: Loaders | null;
+}
+
+// Envelop copies the context object, so these are plain values and the checks are functions.
+
+const noTenant = (ctx: RequestContext) =>
+  forbidden('problem' in ctx.tenantChoice ? ctx.tenantChoice.message : 'No context was chosen');
+
+/** The request's context; only fields whose scopes guarantee one call this. */
+export function tenantOf(ctx: RequestContext): TenantAccess {
+  if (ctx.tenant === null) throw noTenant(ctx);
+  return ctx.tenant;
+}
+
+export function loadersOf(ctx: RequestContext): Loaders {
+  if (ctx.loaders === null) throw noTenant(ctx);
+  return ctx.loaders;
 }
 
 export function forbidden(message: string): GraphQLError {
@@ -72,19 +88,12 @@ export async function createRequestContext(initial: YogaInitialContext & ServerC
   }
 
   const tenantChoice = await resolveTenant(caller, initial.request.headers.get('x-context'));
-  let loaders: Loaders | undefined;
-  const context: RequestContext = {
+  const tenant = 'tenant' in tenantChoice ? tenantChoice.tenant : null;
+  return {
     caller,
     actor: { name: caller.username, channel: initial.channel ?? 'graphql' },
     tenantChoice,
-    get tenant() {
-      if ('problem' in tenantChoice) throw forbidden(tenantChoice.message);
-      return tenantChoice.tenant;
-    },
-    get loaders() {
-      loaders ??= createLoaders(context.tenant);
-      return loaders;
-    },
+    tenant,
+    loaders: tenant ? createLoaders(tenant) : null,
   };
-  return context;
 }

@@ -1,3 +1,4 @@
+import { needs } from '../authorization.js';
 import { builder } from '../builder.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import {
@@ -67,13 +68,10 @@ const CreatedTokenRef = builder.objectRef<Awaited<ReturnType<typeof createToken>
   }),
 });
 
-const admin = { skipTypeScopes: true, authScopes: { admin: true } } as const;
-const adminWrite = { skipTypeScopes: true, authScopes: { adminWrite: true } } as const;
-
 builder.queryFields((t) => ({
   contexts: t.field({
     type: [ContextRef],
-    skipTypeScopes: true,
+    ...needs.caller,
     description: 'The contexts the caller may use (all of them, for an admin).',
     resolve: async (_root, _args, ctx) => {
       const contexts = await listContexts();
@@ -82,10 +80,10 @@ builder.queryFields((t) => ({
       return contexts.filter((context) => granted.has(context.id));
     },
   }),
-  users: t.field({ type: [ApiUserRef], ...admin, resolve: () => listUsers() }),
+  users: t.field({ type: [ApiUserRef], ...needs.admin, resolve: () => listUsers() }),
   tokens: t.field({
     type: [ApiTokenRef],
-    ...admin,
+    ...needs.admin,
     args: { username: t.arg.string() },
     resolve: (_root, args) => listTokens(args.username),
   }),
@@ -94,21 +92,21 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createContext: t.field({
     type: ContextRef,
-    ...adminWrite,
+    ...needs.adminWrite,
     errors: { types: [ValidationError, AlreadyExistsError] },
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args) => createContext(args.name),
   }),
   createUser: t.field({
     type: ApiUserRef,
-    ...adminWrite,
+    ...needs.adminWrite,
     errors: { types: [ValidationError, AlreadyExistsError] },
     args: { username: t.arg.string({ required: true }), isAdmin: t.arg.boolean({ defaultValue: false }) },
     resolve: (_root, args) => createUser(args.username, args.isAdmin ?? false),
   }),
   grantAccess: t.field({
     type: GrantRef,
-    ...adminWrite,
+    ...needs.adminWrite,
     description: 'Lets a user read (or, with canWrite, also change) a context; replaces an earlier grant.',
     errors: { types: [NotFoundError] },
     args: {
@@ -120,14 +118,14 @@ builder.mutationFields((t) => ({
   }),
   revokeAccess: t.field({
     type: ApiUserRef,
-    ...adminWrite,
+    ...needs.adminWrite,
     errors: { types: [NotFoundError] },
     args: { username: t.arg.string({ required: true }), context: t.arg.string({ required: true }) },
     resolve: (_root, args) => revokeAccess(args.username, args.context),
   }),
   createToken: t.field({
     type: CreatedTokenRef,
-    ...adminWrite,
+    ...needs.adminWrite,
     description: 'Creates a token for a user, or registers an existing one (`token`) so a legacy caller keeps working.',
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
     args: {
@@ -147,7 +145,7 @@ builder.mutationFields((t) => ({
   }),
   revokeToken: t.field({
     type: ApiTokenRef,
-    ...adminWrite,
+    ...needs.adminWrite,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.int({ required: true }) },
     resolve: (_root, args) => revokeToken(args.id),

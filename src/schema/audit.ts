@@ -1,4 +1,6 @@
+import { needs } from '../authorization.js';
 import { builder } from '../builder.js';
+import { tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
@@ -26,12 +28,13 @@ function auditWhere(contextId: number, args: { entityType?: string | null; entit
 
 builder.queryFields((t) => ({
   auditEvents: t.prismaConnection({
+    ...needs.tenantRead,
     type: 'AuditEvent',
     cursor: 'id',
     description: 'The audit trail in the order it was written, optionally for one entity.',
     args: { entityType: t.arg.string(), entityId: t.arg.int() },
-    totalCount: (_connection, args, ctx) => prisma.auditEvent.count({ where: auditWhere(ctx.tenant.id, args) }),
+    totalCount: (_connection, args, ctx) => prisma.auditEvent.count({ where: auditWhere(tenantOf(ctx).id, args) }),
     resolve: (query, _root, args, ctx) =>
-      prisma.auditEvent.findMany({ ...query, where: auditWhere(ctx.tenant.id, args), orderBy: { id: 'asc' } }),
+      prisma.auditEvent.findMany({ ...query, where: auditWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
   }),
 }));

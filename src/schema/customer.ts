@@ -1,4 +1,6 @@
+import { needs } from '../authorization.js';
 import { builder } from '../builder.js';
+import { tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -67,54 +69,61 @@ function customersWhere(contextId: number, args: { userId?: string | null; nameC
 
 builder.queryFields((t) => ({
   customer: t.prismaField({
+    ...needs.tenantRead,
     type: 'Customer',
     nullable: true,
     args: { userId: t.arg.string({ required: true }) },
     resolve: (query, _root, args, ctx) =>
       prisma.customer.findUnique({
         ...query,
-        where: { contextId_userId: { contextId: ctx.tenant.id, userId: args.userId } },
+        where: { contextId_userId: { contextId: tenantOf(ctx).id, userId: args.userId } },
       }),
   }),
   customers: t.prismaConnection({
+    ...needs.tenantRead,
     type: 'Customer',
     cursor: 'id',
     description: 'Customers in id order, optionally only one UserID or names containing a text (any case).',
     args: { userId: t.arg.string(), nameContains: t.arg.string() },
-    totalCount: (_connection, args, ctx) => prisma.customer.count({ where: customersWhere(ctx.tenant.id, args) }),
+    totalCount: (_connection, args, ctx) => prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
     resolve: (query, _root, args, ctx) =>
-      prisma.customer.findMany({ ...query, where: customersWhere(ctx.tenant.id, args), orderBy: { id: 'asc' } }),
+      prisma.customer.findMany({ ...query, where: customersWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
   }),
 }));
 
 builder.mutationFields((t) => ({
   createCustomer: t.field({
+    ...needs.tenantWrite,
     type: CustomerRef,
     errors: { types: [ValidationError, AlreadyExistsError] },
     args: { input: t.arg({ type: CustomerInput, required: true }) },
-    resolve: (_root, args, ctx) => createCustomer(ctx.tenant, ctx.actor, completeCustomerFields(args.input)),
+    resolve: (_root, args, ctx) => createCustomer(tenantOf(ctx), ctx.actor, completeCustomerFields(args.input)),
   }),
   updateCustomer: t.field({
+    ...needs.tenantWrite,
     type: CustomerRef,
     description: 'Replaces every field of the customer (UserID included); absent optional fields are cleared.',
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
     args: { userId: t.arg.string({ required: true }), input: t.arg({ type: CustomerInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      updateCustomer(ctx.tenant, ctx.actor, args.userId, completeCustomerFields(args.input)),
+      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, completeCustomerFields(args.input)),
   }),
   patchCustomer: t.field({
+    ...needs.tenantWrite,
     type: CustomerRef,
     description: 'Changes only the fields given.',
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
     args: { userId: t.arg.string({ required: true }), input: t.arg({ type: CustomerPatch, required: true }) },
-    resolve: (_root, args, ctx) => updateCustomer(ctx.tenant, ctx.actor, args.userId, checkCustomerInput(args.input)),
+    resolve: (_root, args, ctx) =>
+      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, checkCustomerInput(args.input)),
   }),
   deleteCustomer: t.field({
+    ...needs.tenantWrite,
     type: CustomerRef,
     description:
       'Deletes a customer and returns it. With mappings it fails unless `cascade` is true; what is deleted stays readable in the audit trail.',
     errors: { types: [NotFoundError, CustomerHasMappingsError] },
     args: { userId: t.arg.string({ required: true }), cascade: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_root, args, ctx) => deleteCustomer(ctx.tenant, ctx.actor, args.userId, args.cascade ?? false),
+    resolve: (_root, args, ctx) => deleteCustomer(tenantOf(ctx), ctx.actor, args.userId, args.cascade ?? false),
   }),
 }));

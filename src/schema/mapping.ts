@@ -1,4 +1,6 @@
+import { needs } from '../authorization.js';
 import { builder } from '../builder.js';
+import { loadersOf, tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
@@ -29,7 +31,7 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
     customer: t.field({
       type: CustomerRef,
       // Batched per request: a page of mappings loads its customers in one statement.
-      resolve: (mapping, _args, ctx) => ctx.loaders.customerById.load(mapping.customerId),
+      resolve: (mapping, _args, ctx) => loadersOf(ctx).customerById.load(mapping.customerId),
     }),
     ipsubnet: t.expose('ipsubnet', { type: 'IPSubnet', description: 'The address or subnet as it was sent.' }),
     network: t.string({
@@ -93,13 +95,15 @@ function mappingsWhere(contextId: number, args: MappingsFilter): Prisma.IpMappin
 
 builder.queryFields((t) => ({
   mapping: t.prismaField({
+    ...needs.tenantRead,
     type: 'IpMapping',
     nullable: true,
     args: { id: t.arg.int({ required: true }) },
     resolve: (query, _root, args, ctx) =>
-      prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: ctx.tenant.id } }),
+      prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: tenantOf(ctx).id } }),
   }),
   mappings: t.prismaConnection({
+    ...needs.tenantRead,
     type: 'IpMapping',
     cursor: 'id',
     description: 'Mappings in id order, filtered by every argument given.',
@@ -109,37 +113,40 @@ builder.queryFields((t) => ({
       withinSubnet: t.arg({ type: 'IPSubnet', description: 'Only mappings inside this subnet.' }),
       activeAt: t.arg({ type: 'UnixTime', description: 'Only mappings held at this instant.' }),
     },
-    totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(ctx.tenant.id, args) }),
+    totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
     resolve: (query, _root, args, ctx) =>
-      prisma.ipMapping.findMany({ ...query, where: mappingsWhere(ctx.tenant.id, args), orderBy: { id: 'asc' } }),
+      prisma.ipMapping.findMany({ ...query, where: mappingsWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
   }),
   whoHad: t.field({
+    ...needs.tenantRead,
     type: IpMappingRef,
     nullable: true,
     description: 'The mapping (and so the customer) that held `ip` at instant `at` (default: now), or null.',
     args: { ip: t.arg({ type: 'IPAddress', required: true }), at: t.arg({ type: 'UnixTime' }) },
-    resolve: (_root, args, ctx) => ctx.loaders.whoHad.load({ ip: args.ip.text, at: args.at ?? nowUnixTime() }),
+    resolve: (_root, args, ctx) => loadersOf(ctx).whoHad.load({ ip: args.ip.text, at: args.at ?? nowUnixTime() }),
   }),
 }));
 
 builder.mutationFields((t) => ({
   createMapping: t.field({
+    ...needs.tenantWrite,
     type: IpMappingRef,
     errors: { types: mappingErrors },
     args: { input: t.arg({ type: MappingInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      createMapping(ctx.tenant, ctx.actor, input.userId, {
+      createMapping(tenantOf(ctx), ctx.actor, input.userId, {
         subnet: input.ipsubnet,
         period: { start: input.starttime, end: input.endtime ?? null },
         terminalId: checkTerminalId(input.terminalId),
       }),
   }),
   updateMapping: t.field({
+    ...needs.tenantWrite,
     type: IpMappingRef,
     errors: { types: mappingErrors },
     args: { id: t.arg.int({ required: true }), input: t.arg({ type: MappingPatch, required: true }) },
     resolve: (_root, { id, input }, ctx) =>
-      updateMapping(ctx.tenant, ctx.actor, id, {
+      updateMapping(tenantOf(ctx), ctx.actor, id, {
         userId: input.userId ?? undefined,
         subnet: input.ipsubnet ?? undefined,
         starttime: input.starttime ?? undefined,
@@ -148,20 +155,23 @@ builder.mutationFields((t) => ({
       }),
   }),
   deleteMapping: t.field({
+    ...needs.tenantWrite,
     type: IpMappingRef,
     description: 'Deletes a mapping and returns it; prefer endMapping, which keeps history for old reports.',
     errors: { types: [NotFoundError] },
     args: { id: t.arg.int({ required: true }) },
-    resolve: (_root, args, ctx) => deleteMapping(ctx.tenant, ctx.actor, args.id),
+    resolve: (_root, args, ctx) => deleteMapping(tenantOf(ctx), ctx.actor, args.id),
   }),
   endMapping: t.field({
+    ...needs.tenantWrite,
     type: IpMappingRef,
     description: 'Sets the last instant the mapping is held (inclusive).',
     errors: { types: mappingErrors },
     args: { id: t.arg.int({ required: true }), at: t.arg({ type: 'UnixTime', required: true }) },
-    resolve: (_root, args, ctx) => updateMapping(ctx.tenant, ctx.actor, args.id, { endtime: args.at }),
+    resolve: (_root, args, ctx) => updateMapping(tenantOf(ctx), ctx.actor, args.id, { endtime: args.at }),
   }),
   reassignMapping: t.field({
+    ...needs.tenantWrite,
     type: IpMappingRef,
     description:
       'Moves a subnet to another customer at `at`, atomically: the mapping holding exactly this subnet then ends at `at - 1`, and the returned mapping opens at `at`.',
@@ -175,7 +185,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const terminalId = checkTerminalId(args.terminalId);
       const { opened } = await reassignMapping(
-        ctx.tenant,
+        tenantOf(ctx),
         ctx.actor,
         args.ipsubnet,
         args.toUserId,
