@@ -22,7 +22,7 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
   const window = { points: settings.perMinute, duration: 60 };
   const memory = new RateLimiterMemory(window);
   const redis = settings.redisUrl
-    ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 1000 })
     : null;
   // While Redis is unreachable each instance counts on its own, rather than refusing everyone.
   const limiter = redis

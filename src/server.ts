@@ -33,7 +33,10 @@ server.listen(env.PORT, env.HOST, () => {
   logger.info({ port, database: where }, `ipdr-gateway listening on http://${env.HOST}:${port}/graphql`);
 });
 
-/** Stops accepting connections, lets requests in flight finish, then closes the database. */
+/**
+ * Stops accepting connections and closes idle ones; requests in flight finish, then the
+ * database closes. (Node's close() ends each keep-alive connection once its response is sent.)
+ */
 function shutdown(signal: string) {
   logger.info({ signal }, 'shutting down');
   server.close(async () => {
@@ -42,7 +45,6 @@ function shutdown(signal: string) {
     logger.info('stopped');
     process.exit(0);
   });
-  server.closeIdleConnections();
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'));
 process.once('SIGINT', () => shutdown('SIGINT'));

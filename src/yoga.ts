@@ -16,6 +16,7 @@ export const yoga = createYoga<ServerContext, RequestContext>({
   schema,
   context: createRequestContext,
   graphqlEndpoint: '/graphql',
+  healthCheckEndpoint: '/health',
   landingPage: false,
   graphiql: env.GRAPHIQL ?? !production,
   // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones.

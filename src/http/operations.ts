@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../context.js';
 import { prisma } from '../db.js';
@@ -23,13 +24,12 @@ function json(body: unknown, status: number, fetchAPI: { Response: typeof Respon
 }
 
 /**
- * Operations: /health (the process is up), /ready (the database answers), /metrics
- * (Prometheus); a request id, a latency measurement and one structured log line per request.
+ * Operations: /ready (the database answers) and /metrics (Prometheus) beside Yoga's own /health
+ * (the process is up); a request id, a latency measurement and one structured log line per request.
  */
 export function useOperations(): Plugin<RequestContext> {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
-      if (url.pathname === '/health') return endResponse(json({ status: 'ok' }, 200, fetchAPI));
       if (url.pathname === '/ready') {
         try {
           await prisma.$queryRawUnsafe('SELECT 1');
@@ -46,6 +46,7 @@ export function useOperations(): Plugin<RequestContext> {
       const given = request.headers.get('x-request-id');
       const id = given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
       requests.set(request, { id, startedAt: process.hrtime.bigint(), operation: 'anonymous' });
+      logger.debug({ requestId: id, method: request.method, path: url.pathname }, 'request received');
     },
     onParams({ params, request }) {
       const info = requests.get(request);
@@ -53,7 +54,9 @@ export function useOperations(): Plugin<RequestContext> {
     },
     onExecute({ args }) {
       const info = requests.get(args.contextValue.request);
-      if (info) info.username = args.contextValue.caller.username;
+      if (!info) return;
+      info.username = args.contextValue.caller.username;
+      info.operation = operationLabel(getOperationAST(args.document, args.operationName)?.name?.value);
     },
     onExecutionResult({ result, context }) {
       const info = requests.get(context.request);

@@ -1,0 +1,54 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+// Runs the real server (src/server.ts) as a child process, for what only a process shows:
+// start-up, restarts, signals, stdout.
+
+export interface RunningServer {
+  process: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
+  if (!env.DATABASE_URL) delete childEnv.DATABASE_URL;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const match = /listening on (http:\/\/[\d.]+:\d+\/graphql)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  return { process: child, url, output: () => output };
+}
+
+export async function stopServer(server: RunningServer): Promise<number | null> {
+  if (server.process.exitCode !== null) return server.process.exitCode;
+  const exited = new Promise<number | null>((resolve) => server.process.once('exit', resolve));
+  server.process.kill('SIGTERM');
+  return exited;
+}
+
+export async function post(server: RunningServer, token: string, query: string, headers: Record<string, string> = {}) {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify({ query }),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as { data?: any; errors?: any[] },
+  };
+}
