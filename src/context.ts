@@ -17,6 +17,10 @@ export interface Actor {
 /** What the server adds to a request: the REST layer marks its requests as such. */
 export interface ServerContext {
   channel?: Channel;
+  /** Trisul's API sends a username beside the token; it must be the token's user. */
+  expectedUsername?: string;
+  /** A GET whose parameters came in a body (see rest/get-with-body.ts). */
+  restMethod?: 'GET';
 }
 
 /** Built fresh for every request. */
@@ -75,7 +79,9 @@ export async function createRequestContext(initial: YogaInitialContext & ServerC
   const token = bearerToken(initial.request);
   if (token === null) throw unauthenticated('Missing API token: send it as "Authorization: Bearer <token>"');
   const caller = token === '' ? null : await authenticate(token);
-  if (!caller) throw unauthenticated('Invalid API token');
+  if (!caller || (initial.expectedUsername !== undefined && initial.expectedUsername !== caller.username)) {
+    throw unauthenticated('Invalid API token');
+  }
 
   const decision = await rateLimiter.take(String(caller.tokenId));
   if (!decision.allowed) {

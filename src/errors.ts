@@ -46,6 +46,19 @@ export class ConflictError extends Error {
   }
 }
 
+/** A request names a customer where it means one mapping, and the customer has several. */
+export class AmbiguousMappingError extends Error {
+  override name = 'AmbiguousMappingError';
+  constructor(
+    readonly userId: string,
+    readonly candidates: IpMapping[],
+  ) {
+    super(
+      `customer ${userId} has ${candidates.length} mappings (ids ${candidates.map((m) => m.id).join(', ')}); name one with "id" or "ipsubnet"`,
+    );
+  }
+}
+
 export class CustomerHasMappingsError extends Error {
   override name = 'CustomerHasMappingsError';
   constructor(

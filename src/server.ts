@@ -5,6 +5,7 @@ import { migrate } from './db/migrate.js';
 import { env } from './env.js';
 import { refuseUndeclaredBody } from './http/body-limit.js';
 import { logger } from './logger.js';
+import { isGetWithBody, serveGetWithBody } from './rest/get-with-body.js';
 import { rateLimiter } from './rate-limit.js';
 import { bootstrapAccess } from './store/access.js';
 import { yoga } from './yoga.js';
@@ -24,7 +25,9 @@ if (adminToken !== null) {
 }
 
 const server = createServer((request, response) => {
-  if (!refuseUndeclaredBody(request, response)) yoga(request, response);
+  if (refuseUndeclaredBody(request, response)) return;
+  if (isGetWithBody(request)) return void serveGetWithBody(request, response, yoga);
+  yoga(request, response);
 });
 
 server.listen(env.PORT, env.HOST, () => {

@@ -1,18 +1,19 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { createYoga } from 'graphql-yoga';
+import { type YogaServerInstance, createYoga } from 'graphql-yoga';
 import { type RequestContext, type ServerContext, createRequestContext } from './context.js';
 import { env } from './env.js';
 import { useBodyLimit } from './http/body-limit.js';
 import { useOperations } from './http/operations.js';
 import { logger } from './logger.js';
+import { useRestApi } from './rest/handler.js';
 import { schema } from './schema/index.js';
 
 const production = env.NODE_ENV === 'production';
 
 /** The whole HTTP application, not listening: tests call `yoga.fetch`, server.ts serves it. */
-export const yoga = createYoga<ServerContext, RequestContext>({
+export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYoga<ServerContext, RequestContext>({
   schema,
   context: createRequestContext,
   graphqlEndpoint: '/graphql',
@@ -25,6 +26,7 @@ export const yoga = createYoga<ServerContext, RequestContext>({
   plugins: [
     useOperations(),
     useBodyLimit(env.BODY_LIMIT_BYTES),
+    useRestApi(() => yoga),
     // Browsers may not send cross-site GraphQL requests without a preflight.
     useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
     ...((env.INTROSPECTION ?? !production) ? [] : [useDisableIntrospection()]),

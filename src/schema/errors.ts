@@ -2,6 +2,7 @@ import { builder } from '../builder.js';
 import { IpMappingRef } from './mapping.js';
 import {
   AlreadyExistsError,
+  AmbiguousMappingError,
   ConflictError,
   CustomerHasMappingsError,
   NotFoundError,
@@ -39,6 +40,7 @@ builder.objectType(AlreadyExistsError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof AlreadyExistsError,
   fields: (t) => ({
+    entity: t.exposeString('entity'),
     field: t.exposeString('field'),
     value: t.exposeString('value'),
   }),
@@ -61,5 +63,16 @@ builder.objectType(CustomerHasMappingsError, {
   fields: (t) => ({
     userId: t.exposeString('userId'),
     mappingCount: t.exposeInt('mappingCount'),
+  }),
+});
+
+builder.objectType(AmbiguousMappingError, {
+  name: 'AmbiguousMappingError',
+  description: 'The customer has several mappings and the request did not say which one it means.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof AmbiguousMappingError,
+  fields: (t) => ({
+    userId: t.exposeString('userId'),
+    candidates: t.field({ type: [IpMappingRef], resolve: (error) => error.candidates }),
   }),
 });

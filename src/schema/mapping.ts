@@ -5,9 +5,17 @@ import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
-import { ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { IpMapping, Prisma } from '../generated/prisma/client.js';
-import { createMapping, deleteMapping, reassignMapping, updateMapping } from '../store/mappings.js';
+import {
+  type MappingPatch,
+  createMapping,
+  deleteCustomerMapping,
+  deleteMapping,
+  reassignMapping,
+  updateCustomerMapping,
+  updateMapping,
+} from '../store/mappings.js';
 import { CustomerRef } from './customer.js';
 import { activeAtWhere, containsIpWhere, withinSubnetWhere } from './mapping-filters.js';
 
@@ -64,7 +72,7 @@ const MappingInput = builder.inputType('MappingInput', {
   }),
 });
 
-const MappingPatch = builder.inputType('MappingPatch', {
+const MappingPatchInput = builder.inputType('MappingPatch', {
   description: 'Some fields of a mapping: absent fields stay as they are; null endtime makes it ongoing.',
   fields: (t) => ({
     userId: t.string(),
@@ -75,7 +83,33 @@ const MappingPatch = builder.inputType('MappingPatch', {
   }),
 });
 
+const MappingChoice = builder.inputType('MappingChoice', {
+  description: "Which of a customer's mappings is meant, when it has several: by id, or by subnet.",
+  fields: (t) => ({
+    id: t.int(),
+    ipsubnet: t.field({ type: 'IPSubnet', description: 'Only the mapping with this network.' }),
+    ipsubnetHint: t.field({
+      type: 'IPSubnet',
+      description: 'Picks the mapping with this network among several; ignored when the customer has just one.',
+    }),
+  }),
+});
+
 const checkTerminalId = (value: string | null | undefined) => checkField('terminalId', () => optionalText(value));
+
+function choiceOf(choose: typeof MappingChoice.$inferInput | null | undefined) {
+  return { id: choose?.id, subnet: choose?.ipsubnet, subnetHint: choose?.ipsubnetHint };
+}
+
+function patchOf(input: typeof MappingPatchInput.$inferInput): MappingPatch {
+  return {
+    userId: input.userId ?? undefined,
+    subnet: input.ipsubnet ?? undefined,
+    starttime: input.starttime ?? undefined,
+    endtime: input.endtime,
+    terminalId: input.terminalId === undefined ? undefined : checkTerminalId(input.terminalId),
+  };
+}
 
 interface MappingsFilter {
   userId?: string | null | undefined;
@@ -144,15 +178,31 @@ builder.mutationFields((t) => ({
     ...needs.tenantWrite,
     type: IpMappingRef,
     errors: { types: mappingErrors },
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: MappingPatch, required: true }) },
-    resolve: (_root, { id, input }, ctx) =>
-      updateMapping(tenantOf(ctx), ctx.actor, id, {
-        userId: input.userId ?? undefined,
-        subnet: input.ipsubnet ?? undefined,
-        starttime: input.starttime ?? undefined,
-        endtime: input.endtime,
-        terminalId: input.terminalId === undefined ? undefined : checkTerminalId(input.terminalId),
-      }),
+    args: { id: t.arg.int({ required: true }), input: t.arg({ type: MappingPatchInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) => updateMapping(tenantOf(ctx), ctx.actor, id, patchOf(input)),
+  }),
+  updateCustomerMapping: t.field({
+    type: IpMappingRef,
+    ...needs.tenantWrite,
+    description:
+      "Changes a customer's mapping: its only one, or the one `choose` names (Trisul's PUT /api/ipdrcustomers_mapping/{UserID}). Never changes more than one.",
+    errors: { types: [...mappingErrors, AmbiguousMappingError] },
+    args: {
+      userId: t.arg.string({ required: true }),
+      choose: t.arg({ type: MappingChoice }),
+      input: t.arg({ type: MappingPatchInput, required: true }),
+    },
+    resolve: (_root, { userId, choose, input }, ctx) =>
+      updateCustomerMapping(tenantOf(ctx), ctx.actor, userId, choiceOf(choose), patchOf(input)),
+  }),
+  deleteCustomerMapping: t.field({
+    type: IpMappingRef,
+    ...needs.tenantWrite,
+    description: "Deletes a customer's mapping: its only one, or the one `choose` names.",
+    errors: { types: [NotFoundError, AmbiguousMappingError] },
+    args: { userId: t.arg.string({ required: true }), choose: t.arg({ type: MappingChoice }) },
+    resolve: (_root, { userId, choose }, ctx) =>
+      deleteCustomerMapping(tenantOf(ctx), ctx.actor, userId, choiceOf(choose)),
   }),
   deleteMapping: t.field({
     ...needs.tenantWrite,

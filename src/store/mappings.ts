@@ -3,7 +3,7 @@ import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
 import { type IpSubnet, addressKey } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
-import { ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
@@ -109,53 +109,122 @@ export function createMapping(tenant: Tenant, actor: Actor, userId: string, fiel
   );
 }
 
+type MappingWithCustomer = IpMapping & { customer: Customer };
+
+/** Which of a customer's mappings a request means. */
+export interface MappingChoice {
+  id?: number | null | undefined;
+  /** Only the mapping with this network. */
+  subnet?: IpSubnet | null | undefined;
+  /** Picks by network among several mappings; ignored when the customer has just one. */
+  subnetHint?: IpSubnet | null | undefined;
+}
+
+const sameNetwork = (mapping: IpMapping, subnet: IpSubnet) =>
+  mapping.ipFirst === addressKey(subnet.first) && mapping.ipLast === addressKey(subnet.last);
+
+/**
+ * The one mapping of customer `userId` that `choice` names; with no choice, the customer's only
+ * mapping. Trisul's API names a customer where it means a mapping; this never guesses.
+ */
+async function chooseCustomerMapping(
+  tx: Transaction,
+  tenant: Tenant,
+  userId: string,
+  choice: MappingChoice,
+): Promise<MappingWithCustomer> {
+  const customer = await findCustomerOrThrow(tx, tenant, userId);
+  const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
+  let candidates = mappings.filter(
+    (m) => (choice.id == null || m.id === choice.id) && (choice.subnet == null || sameNetwork(m, choice.subnet)),
+  );
+  if (candidates.length > 1 && choice.subnetHint) candidates = candidates.filter((m) => sameNetwork(m, choice.subnetHint!));
+  if (candidates.length === 0) {
+    const named = choice.id != null ? `id ${choice.id}` : (choice.subnet ?? choice.subnetHint)?.input;
+    throw new NotFoundError('mapping', named ? `${named} of customer ${userId}` : `of customer ${userId}`);
+  }
+  if (candidates.length > 1) throw new AmbiguousMappingError(userId, candidates);
+  return { ...candidates[0]!, customer };
+}
+
+async function applyPatch(
+  tx: Transaction,
+  tenant: Tenant,
+  actor: Actor,
+  current: MappingWithCustomer,
+  patch: MappingPatch,
+  attempt: OverlapAttempt,
+) {
+  const { customer: currentCustomer, ...before } = current;
+  const customer = patch.userId === undefined ? currentCustomer : await findCustomerOrThrow(tx, tenant, patch.userId);
+  const period = checkPeriod({
+    start: patch.starttime ?? Number(before.starttime),
+    end: patch.endtime === undefined ? (before.endtime === null ? null : Number(before.endtime)) : patch.endtime,
+  });
+  const data = {
+    ...(patch.subnet ? subnetColumns(patch.subnet) : {}),
+    ...periodColumns(period),
+    ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
+    customerId: customer.id,
+  };
+  attempt.holding = { keys: { ipFirst: data.ipFirst ?? before.ipFirst, ipLast: data.ipLast ?? before.ipLast }, period };
+  attempt.excludeIds = [before.id];
+  const after = await tx.ipMapping.update({ where: { id: before.id }, data });
+  await recordAudit(tx, tenant, actor, {
+    action: 'update',
+    entityType: 'mapping',
+    entityId: before.id,
+    before: mappingImage(before, currentCustomer),
+    after: mappingImage(after, customer),
+  });
+  return after;
+}
+
+async function applyDelete(tx: Transaction, tenant: Tenant, actor: Actor, current: MappingWithCustomer) {
+  const { customer, ...mapping } = current;
+  await tx.ipMapping.delete({ where: { id: mapping.id } });
+  await recordAudit(tx, tenant, actor, {
+    action: 'delete',
+    entityType: 'mapping',
+    entityId: mapping.id,
+    before: mappingImage(mapping, customer),
+    after: null,
+  });
+  return mapping;
+}
+
 export function updateMapping(tenant: Tenant, actor: Actor, id: number, patch: MappingPatch) {
   return guardOverlap(tenant, (attempt) =>
-    prisma.$transaction(async (tx) => {
-      const { customer: currentCustomer, ...before } = await findMappingOrThrow(tx, tenant, id);
-      const customer =
-        patch.userId === undefined ? currentCustomer : await findCustomerOrThrow(tx, tenant, patch.userId);
-      const period = checkPeriod({
-        start: patch.starttime ?? Number(before.starttime),
-        end: patch.endtime === undefined ? (before.endtime === null ? null : Number(before.endtime)) : patch.endtime,
-      });
-      const data = {
-        ...(patch.subnet ? subnetColumns(patch.subnet) : {}),
-        ...periodColumns(period),
-        ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
-        customerId: customer.id,
-      };
-      attempt.holding = {
-        keys: { ipFirst: data.ipFirst ?? before.ipFirst, ipLast: data.ipLast ?? before.ipLast },
-        period,
-      };
-      attempt.excludeIds = [id];
-      const after = await tx.ipMapping.update({ where: { id }, data });
-      await recordAudit(tx, tenant, actor, {
-        action: 'update',
-        entityType: 'mapping',
-        entityId: id,
-        before: mappingImage(before, currentCustomer),
-        after: mappingImage(after, customer),
-      });
-      return after;
-    }),
+    prisma.$transaction(async (tx) =>
+      applyPatch(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id), patch, attempt),
+    ),
+  );
+}
+
+/** Changes the one mapping of a customer that `choice` names (see chooseCustomerMapping). */
+export function updateCustomerMapping(
+  tenant: Tenant,
+  actor: Actor,
+  userId: string,
+  choice: MappingChoice,
+  patch: MappingPatch,
+) {
+  return guardOverlap(tenant, (attempt) =>
+    prisma.$transaction(async (tx) =>
+      applyPatch(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice), patch, attempt),
+    ),
   );
 }
 
 export function deleteMapping(tenant: Tenant, actor: Actor, id: number) {
-  return prisma.$transaction(async (tx) => {
-    const { customer, ...mapping } = await findMappingOrThrow(tx, tenant, id);
-    await tx.ipMapping.delete({ where: { id } });
-    await recordAudit(tx, tenant, actor, {
-      action: 'delete',
-      entityType: 'mapping',
-      entityId: id,
-      before: mappingImage(mapping, customer),
-      after: null,
-    });
-    return mapping;
-  });
+  return prisma.$transaction(async (tx) => applyDelete(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id)));
+}
+
+/** Deletes the one mapping of a customer that `choice` names. */
+export function deleteCustomerMapping(tenant: Tenant, actor: Actor, userId: string, choice: MappingChoice) {
+  return prisma.$transaction(async (tx) =>
+    applyDelete(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice)),
+  );
 }
 
 /**

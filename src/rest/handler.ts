@@ -1,0 +1,94 @@
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { RequestContext, ServerContext } from '../context.js';
+import { type OperationName, documents } from './documents.js';
+import { type Endpoint, type Method, resources } from './endpoints.js';
+import { type ApiStatuses, RestError, restField } from './errors.js';
+import { type Body, type RestAuth, authOf, readBody } from './requests.js';
+import { type ResultData, failureOf } from './shapes.js';
+
+type Yoga = YogaServerInstance<ServerContext, RequestContext>;
+
+interface GraphQLResult {
+  data?: Record<string, any> | null;
+  errors?: { message: string; extensions?: { code?: string; reason?: string } }[];
+}
+
+const route = /^\/api\/(ipdrcustomers|ipdrcustomers_mapping)(?:\/([^/]+))?\/?$/;
+
+/** The REST error for a GraphQL error: Trisul's documented answers first. */
+function errorOf(error: NonNullable<GraphQLResult['errors']>[number], api: ApiStatuses): RestError {
+  const { code, reason } = error.extensions ?? {};
+  if (code === 'UNAUTHENTICATED') return new RestError(api.invalidToken, 'Invalid API token', 'ERROR');
+  if (code === 'FORBIDDEN') {
+    if (error.message.startsWith('Invalid Context name')) return new RestError(api.invalidContext, error.message);
+    if (error.message.includes('is not allowed to access the context')) return new RestError(200, error.message);
+    return new RestError(422, error.message);
+  }
+  if (code === 'RATE_LIMITED') return new RestError(429, error.message);
+  if (code === 'BAD_USER_INPUT') {
+    // 'Variable "$input" got invalid value "x" at "input.starttime"; invalid UnixTime: ...'
+    const path = /at "([^"]+)"/.exec(error.message)?.[1] ?? /Variable "\$(\w+)"/.exec(error.message)?.[1] ?? 'input';
+    return new RestError(422, `${restField(path.split('.').pop()!)}: ${reason ?? error.message}`);
+  }
+  return new RestError(500, 'Internal error');
+}
+
+/** Runs one named operation through the app itself: same auth, limits, audit and masking. */
+async function execute(yoga: Yoga, operation: OperationName, variables: Record<string, unknown>, auth: RestAuth) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-context': auth.context };
+  if (auth.token !== null) headers.authorization = `Bearer ${auth.token}`;
+  const response = await yoga.fetch(
+    'http://rest.internal/graphql',
+    { method: 'POST', headers, body: JSON.stringify({ query: documents[operation], operationName: operation, variables }) },
+    { channel: 'rest', ...(auth.username === undefined ? {} : { expectedUsername: auth.username }) },
+  );
+  return (await response.json()) as GraphQLResult;
+}
+
+async function run(yoga: Yoga, endpoint: Endpoint, body: Body, userId: string): Promise<unknown> {
+  const auth = authOf(body);
+  const variables = endpoint.variables(body, userId);
+  if (endpoint.list) {
+    const rows: unknown[] = [];
+    for (let after: string | null = null; ; ) {
+      const result = await execute(yoga, endpoint.operation, { ...variables, after }, auth);
+      if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
+      const page = result.data!.page as { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: unknown }[] };
+      for (const edge of page.edges) rows.push(endpoint.shape(edge.node));
+      if (!page.pageInfo.hasNextPage) return rows;
+      after = page.pageInfo.endCursor;
+    }
+  }
+  const result = await execute(yoga, endpoint.operation, variables, auth);
+  if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
+  const data = result.data!.result as ResultData;
+  if (data.__typename === 'Customer' || data.__typename === 'IpMapping') return endpoint.shape(data);
+  throw failureOf(data, endpoint.requested?.(body) ?? null);
+}
+
+/** Trisul's REST API (/api/ipdrcustomers, /api/ipdrcustomers_mapping) on top of the GraphQL API. */
+export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerContext> {
+  return {
+    async onRequest({ request, url, endResponse, serverContext }) {
+      const match = route.exec(url.pathname);
+      if (!url.pathname.startsWith('/api/')) return;
+      try {
+        const resource = match ? resources[match[1]!] : undefined;
+        if (!match || !resource) throw new RestError(404, `No such endpoint: ${url.pathname}`);
+        const userId = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+        const endpoints = userId === undefined ? resource.collection : resource.item;
+        const method = (serverContext.restMethod ?? request.method) as Method;
+        const endpoint = endpoints[method];
+        if (!endpoint) {
+          throw new RestError(405, `${request.method} is not allowed here`, 'Error', { allow: Object.keys(endpoints).join(', ') });
+        }
+        const body = await readBody(request, url.searchParams);
+        const answer = await run(getYoga(), endpoint, body, userId ?? '');
+        endResponse(new Response(JSON.stringify(answer), { headers: { 'content-type': 'application/json' } }));
+      } catch (error) {
+        if (!(error instanceof RestError)) throw error;
+        endResponse(error.toResponse());
+      }
+    },
+  };
+}

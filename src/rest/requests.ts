@@ -1,0 +1,87 @@
+import { RestError } from './errors.js';
+
+export type Body = Record<string, unknown>;
+
+// Authentication and context travel in the body in Trisul's API; every endpoint accepts these.
+const AUTH_FIELDS = ['api_token', 'username', 'contextname', 'context'];
+
+export interface RestAuth {
+  token: string | null;
+  username: string | undefined;
+  context: string;
+}
+
+export async function readBody(request: Request, query: URLSearchParams): Promise<Body> {
+  const text = await request.text();
+  const body: Body = {};
+  // GET parameters may also come in the query string.
+  for (const [key, value] of query) body[key] = value;
+  if (text.trim() === '') return body;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new RestError(422, `Malformed JSON body: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new RestError(422, 'The request body must be a JSON object');
+  }
+  return { ...body, ...(parsed as Body) };
+}
+
+export function authOf(body: Body): RestAuth {
+  const token = body.api_token;
+  const username = body.username;
+  // Both spellings on both APIs; the oldest callers send neither and mean `default`.
+  const context = body.contextname ?? body.context ?? 'default';
+  return {
+    token: typeof token === 'string' && token !== '' ? token : null,
+    username: typeof username === 'string' ? username : undefined,
+    context: typeof context === 'string' && context !== '' ? context : 'default',
+  };
+}
+
+/** Refuses fields the endpoint does not know, so a misspelt field is not silently ignored. */
+export function onlyFields(body: Body, allowed: readonly string[]) {
+  const unknown = Object.keys(body).filter((key) => !allowed.includes(key) && !AUTH_FIELDS.includes(key));
+  if (unknown.length > 0) {
+    throw new RestError(422, `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+  }
+}
+
+/** A text field: a string, or (when optional) absent or null. */
+export function textField(body: Body, field: string, required: boolean): string | null | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) {
+    if (required) throw new RestError(422, `${field} is required`);
+    return value;
+  }
+  if (typeof value !== 'string') throw new RestError(422, `${field} must be a string`);
+  return value;
+}
+
+export function requireFields(body: Body, fields: readonly string[]) {
+  const missing = fields.filter((field) => body[field] === undefined);
+  if (missing.length > 0) throw new RestError(422, `Missing required field${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+}
+
+/** A time as Trisul sends it: digits as a string, or a number. Checked by the GraphQL scalar. */
+export function timeField(body: Body, field: string): string | number | null | undefined {
+  const value = body[field];
+  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'number') return value;
+  throw new RestError(422, `${field} must be a unix time (digits or a number)`);
+}
+
+/** An end time: absent, null or "" mean ongoing. */
+export function endTimeField(body: Body): string | number | null {
+  const value = timeField(body, 'endtime');
+  return value === undefined || value === '' ? null : value;
+}
+
+export function idField(body: Body): number | undefined {
+  const value = body.id;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  if (typeof value === 'string' && /^[1-9]\d{0,9}$/.test(value)) return Number(value);
+  throw new RestError(422, 'id must be a mapping id (a positive whole number)');
+}

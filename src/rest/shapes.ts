@@ -1,0 +1,102 @@
+import { parseIpSubnet } from '../domain/ip.js';
+import { RestError, restField } from './errors.js';
+
+// What the GraphQL operations return, and Trisul's JSON for it.
+
+export interface CustomerData {
+  id: number;
+  userId: string;
+  name: string;
+  address: string | null;
+  email: string | null;
+  phoneNumber: string | null;
+  altPhoneNumber: string | null;
+}
+
+export interface MappingData {
+  id: number;
+  ipsubnet: string;
+  starttime: number;
+  endtime: number | null;
+  terminalId: string | null;
+  customer: { id: number; userId: string };
+}
+
+/** A typed result of a mutation: the record, or one of the Error types. */
+export interface ResultData {
+  __typename: string;
+  message?: string;
+  field?: string;
+  reason?: string;
+  conflicts?: MappingData[];
+  candidates?: { id: number; ipsubnet: string }[];
+}
+
+// Trisul's fields are strings: an empty one is "", not null.
+export const customerJson = (c: CustomerData) => ({
+  id: c.id,
+  Name: c.name,
+  Address: c.address ?? '',
+  Email: c.email ?? '',
+  PhoneNumber: c.phoneNumber ?? '',
+  AltPhoneNumber: c.altPhoneNumber ?? '',
+  UserID: c.userId,
+});
+
+export const mappingJson = (m: MappingData) => ({
+  id: m.id,
+  ipdr_customer_id: m.customer.id,
+  ipsubnet: m.ipsubnet,
+  starttime: m.starttime,
+  endtime: m.endtime,
+  terminalid: m.terminalId ?? '',
+});
+
+const period = (m: MappingData) => `${m.starttime} to ${m.endtime ?? 'ongoing'}`;
+
+/** What the caller asked to hold, to tell a duplicate from an overlap. */
+export interface RequestedMapping {
+  userId: string;
+  ipsubnet: string;
+  starttime: number;
+  endtime: number | null;
+}
+
+function conflictError(conflicts: MappingData[], requested: RequestedMapping | null): RestError {
+  const duplicate =
+    requested &&
+    conflicts.some(
+      (m) =>
+        m.customer.userId === requested.userId &&
+        parseIpSubnet(m.ipsubnet).network === parseIpSubnet(requested.ipsubnet).network &&
+        m.starttime === requested.starttime &&
+        m.endtime === requested.endtime,
+    );
+  if (duplicate) return new RestError(422, `Duplicate Mapping for UserID : ${requested.userId}`);
+  const described = conflicts.map((m) => `mapping ${m.id} (${m.ipsubnet} of UserID ${m.customer.userId}, ${period(m)})`);
+  return new RestError(
+    422,
+    `ipsubnet overlaps ${described.join(', ') || 'a mapping written at the same time'}: one customer per IP at a time`,
+  );
+}
+
+/** The REST error for a typed GraphQL failure. */
+export function failureOf(result: ResultData, requested: RequestedMapping | null = null): RestError {
+  switch (result.__typename) {
+    case 'NotFoundError':
+      return new RestError(422, /^customer /.test(result.message ?? '') ? 'IPDR Customer not found' : result.message!);
+    case 'ValidationError':
+      return new RestError(422, `${restField(result.field!)}: ${result.reason}`);
+    case 'AlreadyExistsError':
+      return new RestError(422, result.message!.replace(/\buserId\b/g, 'UserID'));
+    case 'ConflictError':
+      return conflictError(result.conflicts ?? [], requested);
+    case 'AmbiguousMappingError':
+      return new RestError(
+        422,
+        `The customer has ${result.candidates!.length} mappings (${result.candidates!.map((m) => `id ${m.id}: ${m.ipsubnet}`).join(', ')}); add "id" or "ipsubnet" to the body to say which one`,
+      );
+    default:
+      return new RestError(422, result.message ?? 'The request was refused');
+  }
+}
