@@ -43,8 +43,8 @@ export const builder = new SchemaBuilder<{
     exposeDescriptions: false,
     filterConnectionTotalCount: true,
     onUnusedQuery: null,
-    // Pages of up to 1000: the REST layer reads whole lists through them.
-    maxConnectionSize: 1000,
+    // Pages of up to 250: the REST layer reads whole lists through them.
+    maxConnectionSize: 250,
   },
 });
 

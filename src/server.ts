@@ -26,7 +26,14 @@ if (adminToken !== null) {
 
 const server = createServer((request, response) => {
   if (refuseUndeclaredBody(request, response)) return;
-  if (isGetWithBody(request)) return void serveGetWithBody(request, response, yoga);
+  if (isGetWithBody(request)) {
+    serveGetWithBody(request, response, yoga).catch((error: unknown) => {
+      logger.error({ err: error }, 'REST GET with a body failed');
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ status: 'Error', message: 'Internal error' }));
+    });
+    return;
+  }
   yoga(request, response);
 });
 

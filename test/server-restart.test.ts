@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,22 @@ import { post, startServer, stopServer } from './server-process.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-restart-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function getWithBody(url: string, body: string) {
+  return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      { method: 'GET', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) }));
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
 
 const TOKEN_LINE = /Admin API token \(shown once, store it now\): (\S+)/;
 
@@ -46,6 +63,25 @@ describe('embedded database across a restart', () => {
         },
         whoHad: { customer: { userId: 'U1' } },
         auditEvents: { totalCount: 2 },
+      });
+      // Trisul's callers send GET requests with a JSON body, as curl -X GET -d does.
+      const listed = await getWithBody(
+        second.url.replace('/graphql', '/api/ipdrcustomers'),
+        JSON.stringify({ api_token: token, username: 'admin', contextname: 'default' }),
+      );
+      expect(listed).toEqual({
+        status: 200,
+        body: [
+          {
+            id: 1,
+            Name: 'Kept',
+            Address: '',
+            Email: 'kept@example.net',
+            PhoneNumber: '',
+            AltPhoneNumber: '',
+            UserID: 'U1',
+          },
+        ],
       });
     } finally {
       expect(await stopServer(second)).toBe(0);

@@ -4,36 +4,37 @@
 const CUSTOMER = 'id userId name address email phoneNumber altPhoneNumber';
 const MAPPING = 'id ipsubnet starttime endtime terminalId customer { id userId }';
 const CONFLICT = `... on ConflictError { conflicts { ${MAPPING} } }`;
-const ERRORS = `__typename ... on Error { message } ... on ValidationError { field reason }
-  ... on AmbiguousMappingError { candidates { id ipsubnet } }`;
+const ERRORS = '__typename ... on Error { message }';
+const VALIDATION = '... on ValidationError { field reason }';
+const AMBIGUOUS = '... on AmbiguousMappingError { candidates { id ipsubnet } }';
 
 export const documents = {
   RestListCustomers: `query RestListCustomers($after: String) {
-    page: customers(first: 1000, after: $after) { pageInfo { hasNextPage endCursor } edges { node { ${CUSTOMER} } } }
+    page: customers(first: 250, after: $after) { pageInfo { hasNextPage endCursor } edges { node { ${CUSTOMER} } } }
   }`,
   RestCreateCustomer: `mutation RestCreateCustomer($input: CustomerInput!) {
-    result: createCustomer(input: $input) { ${ERRORS} ... on Customer { ${CUSTOMER} } }
+    result: createCustomer(input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
   }`,
   RestReplaceCustomer: `mutation RestReplaceCustomer($userId: String!, $input: CustomerInput!) {
-    result: updateCustomer(userId: $userId, input: $input) { ${ERRORS} ... on Customer { ${CUSTOMER} } }
+    result: updateCustomer(userId: $userId, input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
   }`,
   RestPatchCustomer: `mutation RestPatchCustomer($userId: String!, $input: CustomerPatch!) {
-    result: patchCustomer(userId: $userId, input: $input) { ${ERRORS} ... on Customer { ${CUSTOMER} } }
+    result: patchCustomer(userId: $userId, input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
   }`,
   RestDeleteCustomer: `mutation RestDeleteCustomer($userId: String!) {
     result: deleteCustomer(userId: $userId, cascade: true) { ${ERRORS} ... on Customer { ${CUSTOMER} } }
   }`,
   RestListMappings: `query RestListMappings($after: String) {
-    page: mappings(first: 1000, after: $after) { pageInfo { hasNextPage endCursor } edges { node { ${MAPPING} } } }
+    page: mappings(first: 250, after: $after) { pageInfo { hasNextPage endCursor } edges { node { ${MAPPING} } } }
   }`,
   RestCreateMapping: `mutation RestCreateMapping($input: MappingInput!) {
-    result: createMapping(input: $input) { ${ERRORS} ${CONFLICT} ... on IpMapping { ${MAPPING} } }
+    result: createMapping(input: $input) { ${ERRORS} ${VALIDATION} ${CONFLICT} ... on IpMapping { ${MAPPING} } }
   }`,
   RestUpdateMapping: `mutation RestUpdateMapping($userId: String!, $choose: MappingChoice, $input: MappingPatch!) {
-    result: updateCustomerMapping(userId: $userId, choose: $choose, input: $input) { ${ERRORS} ${CONFLICT} ... on IpMapping { ${MAPPING} } }
+    result: updateCustomerMapping(userId: $userId, choose: $choose, input: $input) { ${ERRORS} ${VALIDATION} ${CONFLICT} ${AMBIGUOUS} ... on IpMapping { ${MAPPING} } }
   }`,
   RestDeleteMapping: `mutation RestDeleteMapping($userId: String!, $choose: MappingChoice) {
-    result: deleteCustomerMapping(userId: $userId, choose: $choose) { ${ERRORS} ... on IpMapping { ${MAPPING} } }
+    result: deleteCustomerMapping(userId: $userId, choose: $choose) { ${ERRORS} ${AMBIGUOUS} ... on IpMapping { ${MAPPING} } }
   }`,
 } as const;
 

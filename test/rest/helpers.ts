@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { prisma } from '../../src/db.js';
+import { addressKey, parseIpSubnet } from '../../src/domain/ip.js';
+import { yoga } from '../../src/yoga.js';
+
+export const SPEC_DIR = new URL('../../../shared/spec/', import.meta.url);
+
+export interface CurlExample {
+  method: string;
+  path: string;
+  body: Record<string, unknown>;
+}
+
+/** Every `curl -X METHOD 'URL' ... -d '{...}'` example of a spec file, in order. */
+export function curlExamples(file: string): CurlExample[] {
+  const text = readFileSync(new URL(file, SPEC_DIR), 'utf8');
+  return [...text.matchAll(/curl -X (GET|POST|PUT|PATCH|DELETE) '([^']+)'[\s\S]*?-d '([^']*)'/g)].map(
+    ([, method, url, body]) => ({ method: method!, path: new URL(url!).pathname, body: JSON.parse(body!) }),
+  );
+}
+
+/**
+ * Sends a REST request through the app. A GET carries its parameters in a JSON body, which the
+ * Fetch API cannot send, so it goes as the HTTP server passes it on (rest/get-with-body.ts).
+ */
+export async function rest(method: string, path: string, body?: unknown) {
+  const init = {
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  };
+  const response =
+    method === 'GET' && body !== undefined
+      ? await yoga.fetch(`http://ipdr.test${path}`, { ...init, method: 'POST' }, { restMethod: 'GET' })
+      : await yoga.fetch(`http://ipdr.test${path}`, { ...init, method });
+  const text = await response.text();
+  return { status: response.status, body: JSON.parse(text) as unknown, text };
+}
+
+/** Empties the data tables and sets the next ids, so a documented response's ids come out. */
+export async function resetData(next: { customer?: number; mapping?: number } = {}) {
+  await prisma.$executeRawUnsafe(
+    'TRUNCATE audit_events, ipdr_customers_mapping, ipdr_customers RESTART IDENTITY CASCADE',
+  );
+  if (next.customer)
+    await prisma.$queryRawUnsafe(`SELECT setval(pg_get_serial_sequence('ipdr_customers', 'id'), ${next.customer - 1})`);
+  if (next.mapping) {
+    await prisma.$queryRawUnsafe(
+      `SELECT setval(pg_get_serial_sequence('ipdr_customers_mapping', 'id'), ${next.mapping - 1})`,
+    );
+  }
+}
+
+async function contextId(name: string) {
+  return (await prisma.context.findUniqueOrThrow({ where: { name } })).id;
+}
+
+/** A stored customer with a given id, as an earlier Trisul request would have left it. */
+export async function seedCustomer(
+  id: number,
+  fields: {
+    UserID: string;
+    Name: string;
+    Address?: string;
+    Email?: string;
+    PhoneNumber?: string;
+    AltPhoneNumber?: string;
+  },
+  context = 'default',
+) {
+  await prisma.customer.create({
+    data: {
+      id,
+      contextId: await contextId(context),
+      userId: fields.UserID,
+      name: fields.Name,
+      address: fields.Address ?? null,
+      email: fields.Email ?? null,
+      phoneNumber: fields.PhoneNumber ?? null,
+      altPhoneNumber: fields.AltPhoneNumber ?? null,
+    },
+  });
+}
+
+/** A stored mapping with a given id; its terminal id is kept exactly (Trisul's have leading spaces). */
+export async function seedMapping(
+  id: number,
+  customerId: number,
+  ipsubnet: string,
+  starttime: number,
+  endtime: number | null,
+  terminalid: string,
+  context = 'default',
+) {
+  const subnet = parseIpSubnet(ipsubnet);
+  await prisma.ipMapping.create({
+    data: {
+      id,
+      contextId: await contextId(context),
+      customerId,
+      ipsubnet,
+      network: subnet.network,
+      ipFirst: addressKey(subnet.first),
+      ipLast: addressKey(subnet.last),
+      starttime: BigInt(starttime),
+      endtime: endtime === null ? null : BigInt(endtime),
+      terminalId: terminalid,
+    },
+  });
+}
