@@ -95,11 +95,6 @@ export async function createRequestContext(initial: YogaInitialContext & ServerC
 
   const tenantChoice = await resolveTenant(caller, initial.request.headers.get('x-context'));
   const tenant = 'tenant' in tenantChoice ? tenantChoice.tenant : null;
-  return {
-    caller,
-    actor: { name: caller.username, channel: initial.channel ?? 'graphql' },
-    tenantChoice,
-    tenant,
-    loaders: tenant ? createLoaders(tenant) : null,
-  };
+  const actor: Actor = { name: caller.username, channel: initial.channel ?? 'graphql' };
+  return { caller, actor, tenantChoice, tenant, loaders: tenant ? createLoaders(tenant, actor) : null };
 }

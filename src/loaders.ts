@@ -3,10 +3,20 @@ import { prisma } from './db.js';
 import type { Customer, IpMapping } from './generated/prisma/client.js';
 import { type Lookup, whoHadBatch } from './store/lookups.js';
 import type { Tenant } from './tenant-access.js';
+import type { Actor } from './context.js';
+import { type LookupRecord, recordLookups } from './store/lookup-log.js';
 
 /** Per-request batching: every `whoHad` field of a request becomes one SQL statement. */
-export function createLoaders(tenant: Tenant) {
+export function createLoaders(tenant: Tenant, actor: Actor) {
   return {
+    /** Lookups made with a reason; one insert for all of a request's. */
+    lookupLog: new DataLoader<LookupRecord, void, LookupRecord>(
+      async (records) => {
+        await recordLookups(tenant, actor, records);
+        return records.map(() => undefined);
+      },
+      { cache: false },
+    ),
     whoHad: new DataLoader<Lookup, IpMapping | null, string>((lookups) => whoHadBatch(tenant.id, lookups), {
       cacheKeyFn: (lookup) => `${lookup.ip}@${lookup.at}`,
     }),

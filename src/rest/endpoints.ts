@@ -1,14 +1,6 @@
 import type { OperationName } from './documents.js';
 import { type ApiStatuses, customerApi, mappingApi } from './errors.js';
-import {
-  type Body,
-  endTimeField,
-  idField,
-  onlyFields,
-  requireFields,
-  textField,
-  timeField,
-} from './requests.js';
+import { type Body, endTimeField, idField, onlyFields, requireFields, textField, timeField } from './requests.js';
 import { type CustomerData, type MappingData, type RequestedMapping, customerJson, mappingJson } from './shapes.js';
 
 // Trisul's REST API as a table: each endpoint is one named GraphQL operation (documents.ts),
@@ -165,7 +157,10 @@ export const resources: Record<string, Resource> = {
       DELETE: {
         api: mappingApi,
         operation: 'RestDeleteMapping',
-        variables: (body, userId) => (onlyFields(body, ['id', 'ipsubnet']), { userId, choose: mappingChoice(body, false) }),
+        variables: (body, userId) => (
+          onlyFields(body, ['id', 'ipsubnet']),
+          { userId, choose: mappingChoice(body, false) }
+        ),
         shape: mappingResult,
       },
     },

@@ -7,7 +7,11 @@ import type { RequestContext, ServerContext } from '../context.js';
 // the REST layer itself, as a POST marked as the GET it was.
 
 export function isGetWithBody(request: IncomingMessage): boolean {
-  return request.method === 'GET' && (request.url ?? '').startsWith('/api/') && Number(request.headers['content-length'] ?? 0) > 0;
+  return (
+    request.method === 'GET' &&
+    (request.url ?? '').startsWith('/api/') &&
+    Number(request.headers['content-length'] ?? 0) > 0
+  );
 }
 
 export async function serveGetWithBody(

@@ -39,7 +39,11 @@ async function execute(yoga: Yoga, operation: OperationName, variables: Record<s
   if (auth.token !== null) headers.authorization = `Bearer ${auth.token}`;
   const response = await yoga.fetch(
     'http://rest.internal/graphql',
-    { method: 'POST', headers, body: JSON.stringify({ query: documents[operation], operationName: operation, variables }) },
+    {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: documents[operation], operationName: operation, variables }),
+    },
     { channel: 'rest', ...(auth.username === undefined ? {} : { expectedUsername: auth.username }) },
   );
   return (await response.json()) as GraphQLResult;
@@ -50,10 +54,13 @@ async function run(yoga: Yoga, endpoint: Endpoint, body: Body, userId: string): 
   const variables = endpoint.variables(body, userId);
   if (endpoint.list) {
     const rows: unknown[] = [];
-    for (let after: string | null = null; ; ) {
+    for (let after: string | null = null; ;) {
       const result = await execute(yoga, endpoint.operation, { ...variables, after }, auth);
       if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
-      const page = result.data!.page as { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: unknown }[] };
+      const page = result.data!.page as {
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+        edges: { node: unknown }[];
+      };
       for (const edge of page.edges) rows.push(endpoint.shape(edge.node));
       if (!page.pageInfo.hasNextPage) return rows;
       after = page.pageInfo.endCursor;
@@ -80,7 +87,9 @@ export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerCo
         const method = (serverContext.restMethod ?? request.method) as Method;
         const endpoint = endpoints[method];
         if (!endpoint) {
-          throw new RestError(405, `${request.method} is not allowed here`, 'Error', { allow: Object.keys(endpoints).join(', ') });
+          throw new RestError(405, `${request.method} is not allowed here`, 'Error', {
+            allow: Object.keys(endpoints).join(', '),
+          });
         }
         const body = await readBody(request, url.searchParams);
         const answer = await run(getYoga(), endpoint, body, userId ?? '');

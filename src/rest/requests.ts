@@ -62,7 +62,8 @@ export function textField(body: Body, field: string, required: boolean): string 
 
 export function requireFields(body: Body, fields: readonly string[]) {
   const missing = fields.filter((field) => body[field] === undefined);
-  if (missing.length > 0) throw new RestError(422, `Missing required field${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new RestError(422, `Missing required field${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
 }
 
 /** A time as Trisul sends it: digits as a string, or a number. Checked by the GraphQL scalar. */

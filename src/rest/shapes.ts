@@ -73,7 +73,9 @@ function conflictError(conflicts: MappingData[], requested: RequestedMapping | n
         m.endtime === requested.endtime,
     );
   if (duplicate) return new RestError(422, `Duplicate Mapping for UserID : ${requested.userId}`);
-  const described = conflicts.map((m) => `mapping ${m.id} (${m.ipsubnet} of UserID ${m.customer.userId}, ${period(m)})`);
+  const described = conflicts.map(
+    (m) => `mapping ${m.id} (${m.ipsubnet} of UserID ${m.customer.userId}, ${period(m)})`,
+  );
   return new RestError(
     422,
     `ipsubnet overlaps ${described.join(', ') || 'a mapping written at the same time'}: one customer per IP at a time`,

@@ -6,5 +6,6 @@ import './customer.js';
 import './mapping.js';
 import './audit.js';
 import './access.js';
+import './lookups.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -15,3 +15,19 @@ export function containsIpWhere(ip: IpAddress): Prisma.IpMappingWhereInput {
 export function withinSubnetWhere(subnet: IpSubnet): Prisma.IpMappingWhereInput {
   return { ipFirst: { gte: addressKey(subnet.first) }, ipLast: { lte: addressKey(subnet.last) } };
 }
+
+/** Mappings held at some instant of [from, to] (either end may be open). */
+export function overlapsWindowWhere(
+  from: number | null | undefined,
+  to: number | null | undefined,
+): Prisma.IpMappingWhereInput {
+  return {
+    ...(to == null ? {} : { starttime: { lte: BigInt(to) } }),
+    ...(from == null ? {} : { OR: [{ endtime: null }, { endtime: { gte: BigInt(from) } }] }),
+  };
+}
+
+/** Mappings sharing at least one address with `subnet`. */
+export function overlapsSubnetWhere(subnet: IpSubnet): Prisma.IpMappingWhereInput {
+  return { ipFirst: { lte: addressKey(subnet.last) }, ipLast: { gte: addressKey(subnet.first) } };
+}

@@ -4,7 +4,6 @@ import { loadersOf, tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
-import { nowUnixTime } from '../domain/time.js';
 import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { IpMapping, Prisma } from '../generated/prisma/client.js';
 import {
@@ -17,7 +16,7 @@ import {
   updateMapping,
 } from '../store/mappings.js';
 import { CustomerRef } from './customer.js';
-import { activeAtWhere, containsIpWhere, withinSubnetWhere } from './mapping-filters.js';
+import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from './mapping-filters.js';
 
 const mappingErrors = [ValidationError, NotFoundError, ConflictError];
 
@@ -116,6 +115,8 @@ interface MappingsFilter {
   containsIp?: Parameters<typeof containsIpWhere>[0] | null | undefined;
   withinSubnet?: Parameters<typeof withinSubnetWhere>[0] | null | undefined;
   activeAt?: number | null | undefined;
+  from?: number | null | undefined;
+  to?: number | null | undefined;
 }
 
 function mappingsWhere(contextId: number, args: MappingsFilter): Prisma.IpMappingWhereInput {
@@ -124,6 +125,7 @@ function mappingsWhere(contextId: number, args: MappingsFilter): Prisma.IpMappin
   if (args.containsIp != null) and.push(containsIpWhere(args.containsIp));
   if (args.withinSubnet != null) and.push(withinSubnetWhere(args.withinSubnet));
   if (args.activeAt != null) and.push(activeAtWhere(args.activeAt));
+  if (args.from != null || args.to != null) and.push(overlapsWindowWhere(args.from, args.to));
   return { AND: and };
 }
 
@@ -146,18 +148,12 @@ builder.queryFields((t) => ({
       containsIp: t.arg({ type: 'IPAddress', description: 'Only mappings whose subnet contains this address.' }),
       withinSubnet: t.arg({ type: 'IPSubnet', description: 'Only mappings inside this subnet.' }),
       activeAt: t.arg({ type: 'UnixTime', description: 'Only mappings held at this instant.' }),
+      from: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant from this one on.' }),
+      to: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant up to this one.' }),
     },
     totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
     resolve: (query, _root, args, ctx) =>
       prisma.ipMapping.findMany({ ...query, where: mappingsWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
-  }),
-  whoHad: t.field({
-    ...needs.tenantRead,
-    type: IpMappingRef,
-    nullable: true,
-    description: 'The mapping (and so the customer) that held `ip` at instant `at` (default: now), or null.',
-    args: { ip: t.arg({ type: 'IPAddress', required: true }), at: t.arg({ type: 'UnixTime' }) },
-    resolve: (_root, args, ctx) => loadersOf(ctx).whoHad.load({ ip: args.ip.text, at: args.at ?? nowUnixTime() }),
   }),
 }));
 

@@ -138,7 +138,8 @@ async function chooseCustomerMapping(
   let candidates = mappings.filter(
     (m) => (choice.id == null || m.id === choice.id) && (choice.subnet == null || sameNetwork(m, choice.subnet)),
   );
-  if (candidates.length > 1 && choice.subnetHint) candidates = candidates.filter((m) => sameNetwork(m, choice.subnetHint!));
+  if (candidates.length > 1 && choice.subnetHint)
+    candidates = candidates.filter((m) => sameNetwork(m, choice.subnetHint!));
   if (candidates.length === 0) {
     const named = choice.id != null ? `id ${choice.id}` : (choice.subnet ?? choice.subnetHint)?.input;
     throw new NotFoundError('mapping', named ? `${named} of customer ${userId}` : `of customer ${userId}`);

@@ -69,7 +69,7 @@ describe('schema drift', () => {
 
   it('reads the models of prisma/schema.prisma', () => {
     expect(new Set(fields.map((field) => field.model))).toEqual(
-      new Set(['Context', 'Customer', 'IpMapping', 'AuditEvent', 'ApiUser', 'ApiGrant', 'ApiToken']),
+      new Set(['Context', 'Customer', 'IpMapping', 'AuditEvent', 'ApiUser', 'ApiGrant', 'ApiToken', 'LookupLogEntry']),
     );
   });
 

@@ -1,0 +1,163 @@
+import { GraphQLError } from 'graphql';
+import { needs } from '../authorization.js';
+import { builder } from '../builder.js';
+import { type RequestContext, loadersOf, tenantOf } from '../context.js';
+import { prisma } from '../db.js';
+import { optionalText } from '../domain/customer.js';
+import { InvalidValueError } from '../domain/invalid-value.js';
+import { nowUnixTime } from '../domain/time.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import type { LookupRecord } from '../store/lookup-log.js';
+import { whoHadBatch } from '../store/lookups.js';
+import { IpMappingRef } from './mapping.js';
+import { overlapsSubnetWhere, overlapsWindowWhere } from './mapping-filters.js';
+
+// The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
+// the whole ownership timeline of an address range. With a `reason` (a case reference) each is
+// recorded in the lookup log.
+
+export const MAX_LOOKUPS = 10_000;
+
+function badInput(field: string, reason: string) {
+  return new GraphQLError(`${field}: ${reason}`, { extensions: { code: 'BAD_USER_INPUT', reason } });
+}
+
+function checkReason(reason: string | null | undefined): string | null {
+  try {
+    return optionalText(reason);
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw badInput('reason', error.reason);
+    throw error;
+  }
+}
+
+// A connection's total count and its page are resolved apart (either may be asked alone); the
+// lookup behind them is logged once.
+const loggedLookups = new WeakMap<RequestContext, Set<string>>();
+
+/** Records the lookup when it was made with a reason; batched with the request's others. */
+async function logLookup(ctx: RequestContext, reason: string | null | undefined, record: Omit<LookupRecord, 'reason'>) {
+  const checked = checkReason(reason);
+  if (checked === null) return;
+  if (record.operation === 'ipHistory') {
+    const key = JSON.stringify([checked, record.asked]);
+    const logged = loggedLookups.get(ctx) ?? new Set<string>();
+    loggedLookups.set(ctx, logged);
+    if (logged.has(key)) return;
+    logged.add(key);
+  }
+  await loadersOf(ctx).lookupLog.load({ ...record, reason: checked });
+}
+
+const historyRecord = (args: { ip: { input: string }; from?: number | null; to?: number | null }) => ({
+  operation: 'ipHistory' as const,
+  asked: [{ ip: args.ip.input, from: args.from ?? null, to: args.to ?? null }],
+});
+
+const WhoHadLookup = builder.inputType('WhoHadLookup', {
+  fields: (t) => ({
+    ip: t.field({ type: 'IPAddress', required: true }),
+    at: t.field({ type: 'UnixTime', description: 'Default: now.' }),
+  }),
+});
+
+builder.prismaObject('LookupLogEntry', {
+  description: 'A lookup made with a reason.',
+  fields: (t) => ({
+    id: t.string({ resolve: (entry) => String(entry.id) }),
+    at: t.expose('at', { type: 'DateTime' }),
+    username: t.exposeString('username'),
+    channel: t.exposeString('channel'),
+    operation: t.exposeString('operation'),
+    reason: t.exposeString('reason'),
+    lookups: t.exposeInt('lookups', { description: 'How many pairs or ranges were asked about.' }),
+    detail: t.expose('detail', { type: 'JSON', description: 'What was asked (the first 100 of a batch).' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  whoHad: t.field({
+    type: IpMappingRef,
+    nullable: true,
+    ...needs.tenantRead,
+    description: 'The mapping (and so the customer) that held `ip` at instant `at` (default: now), or null.',
+    args: {
+      ip: t.arg({ type: 'IPAddress', required: true }),
+      at: t.arg({ type: 'UnixTime' }),
+      reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const lookup = { ip: args.ip.text, at: args.at ?? nowUnixTime() };
+      await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
+      return loadersOf(ctx).whoHad.load(lookup);
+    },
+  }),
+  whoHadMany: t.field({
+    type: [IpMappingRef],
+    nullable: { list: false, items: true },
+    ...needs.tenantRead,
+    description: `Who held each address at each instant: one result per lookup, in input order (null where nobody did). Up to ${MAX_LOOKUPS} lookups, answered by one statement.`,
+    args: {
+      lookups: t.arg({ type: [WhoHadLookup], required: true }),
+      reason: t.arg.string({ description: 'A case reference: the lookups are recorded with it.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      if (args.lookups.length > MAX_LOOKUPS) {
+        throw badInput('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
+      }
+      const now = nowUnixTime();
+      const lookups = args.lookups.map((lookup) => ({ ip: lookup.ip.text, at: lookup.at ?? now }));
+      await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
+      return lookups.length === 0 ? [] : whoHadBatch(tenantOf(ctx).id, lookups);
+    },
+  }),
+  ipHistory: t.prismaConnection({
+    type: 'IpMapping',
+    cursor: 'id',
+    ...needs.tenantRead,
+    description:
+      'The ownership timeline of an address or subnet: every mapping sharing an address with it and held at some instant of [from, to], in time order, with its customer.',
+    args: {
+      ip: t.arg({ type: 'IPSubnet', required: true, description: 'An address or a subnet.' }),
+      from: t.arg({ type: 'UnixTime' }),
+      to: t.arg({ type: 'UnixTime' }),
+      reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
+    },
+    totalCount: async (_connection, args, ctx) => {
+      await logLookup(ctx, args.reason, historyRecord(args));
+      return prisma.ipMapping.count({ where: historyWhere(tenantOf(ctx).id, args) });
+    },
+    resolve: async (query, _root, args, ctx) => {
+      await logLookup(ctx, args.reason, historyRecord(args));
+      return prisma.ipMapping.findMany({
+        ...query,
+        where: historyWhere(tenantOf(ctx).id, args),
+        orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
+      });
+    },
+  }),
+  lookupLog: t.prismaConnection({
+    type: 'LookupLogEntry',
+    cursor: 'id',
+    ...needs.admin,
+    description: "The lookups made with a reason in the request's context, newest first.",
+    args: { reason: t.arg.string(), username: t.arg.string() },
+    resolve: (query, _root, args, ctx) =>
+      prisma.lookupLogEntry.findMany({
+        ...query,
+        where: {
+          contextId: tenantOf(ctx).id,
+          ...(args.reason == null ? {} : { reason: args.reason }),
+          ...(args.username == null ? {} : { username: args.username }),
+        },
+        orderBy: { id: 'desc' },
+      }),
+  }),
+}));
+
+function historyWhere(
+  contextId: number,
+  args: { ip: Parameters<typeof overlapsSubnetWhere>[0]; from?: number | null; to?: number | null },
+): Prisma.IpMappingWhereInput {
+  return { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
+}

@@ -1,0 +1,28 @@
+import type { Actor } from '../context.js';
+import { prisma } from '../db.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import type { Tenant } from '../tenant-access.js';
+
+export interface LookupRecord {
+  operation: 'whoHad' | 'whoHadMany' | 'ipHistory';
+  reason: string;
+  /** Every (ip, time) pair or range asked about; only the first 100 are kept. */
+  asked: Prisma.InputJsonValue[];
+}
+
+const KEPT_LOOKUPS = 100;
+
+/** Writes lookups made with a reason, many at once (see loaders.ts). */
+export async function recordLookups(tenant: Tenant, actor: Actor, records: readonly LookupRecord[]) {
+  await prisma.lookupLogEntry.createMany({
+    data: records.map((record) => ({
+      contextId: tenant.id,
+      username: actor.name,
+      channel: actor.channel,
+      operation: record.operation,
+      reason: record.reason,
+      lookups: record.asked.length,
+      detail: { asked: record.asked.slice(0, KEPT_LOOKUPS), complete: record.asked.length <= KEPT_LOOKUPS },
+    })),
+  });
+}

@@ -1,0 +1,193 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { prisma } from '../../src/db.js';
+import { createToken, createUser, grantAccess } from '../../src/store/access.js';
+import { createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
+
+let statementsSent = 0;
+(prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
+  statementsSent++;
+});
+async function countStatements(run: () => Promise<unknown>) {
+  const before = statementsSent;
+  await run();
+  return statementsSent - before;
+}
+
+const ids: Record<string, number> = {};
+
+beforeAll(async () => {
+  await resetData();
+  for (const userId of ['A', 'B', 'C']) await createCustomer(userId);
+  ids.a1 = (await createMapping({ userId: 'A', ipsubnet: '10.0.0.0/24', starttime: 100, endtime: 199 })).id;
+  ids.b = (await createMapping({ userId: 'B', ipsubnet: '10.0.0.7', starttime: 200, endtime: 299 })).id;
+  ids.c = (await createMapping({ userId: 'C', ipsubnet: '10.0.0.0/16', starttime: 300 })).id;
+  ids.v6 = (await createMapping({ userId: 'A', ipsubnet: '2001:db8::/56', starttime: 0 })).id;
+});
+
+const WHO_HAD_MANY = `query($lookups: [WhoHadLookup!]!, $reason: String) {
+  whoHadMany(lookups: $lookups, reason: $reason) { id customer { userId } } }`;
+
+describe('whoHadMany', () => {
+  it('answers each lookup in input order, null where nobody held the address', async () => {
+    const data = await graphqlData(WHO_HAD_MANY, {
+      lookups: [
+        { ip: '10.0.0.7', at: 250 },
+        { ip: '10.0.0.7', at: 150 },
+        { ip: '10.0.0.7', at: 50 },
+        { ip: '10.0.9.9', at: '400' },
+        { ip: '2001:db8::ff' },
+        { ip: '10.0.0.7', at: 250 },
+      ],
+    });
+    expect(data.whoHadMany).toEqual([
+      { id: ids.b, customer: { userId: 'B' } },
+      { id: ids.a1, customer: { userId: 'A' } },
+      null,
+      { id: ids.c, customer: { userId: 'C' } },
+      { id: ids.v6, customer: { userId: 'A' } },
+      { id: ids.b, customer: { userId: 'B' } },
+    ]);
+  });
+
+  it('answers 10,000 lookups with as many statements as 10', async () => {
+    const lookups = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ ip: `10.0.${(i >> 8) & 255}.${i & 255}`, at: 100 + (i % 400) }));
+    const ten = await countStatements(() => graphqlData(WHO_HAD_MANY, { lookups: lookups(10) }));
+    let answered: unknown[] = [];
+    const tenThousand = await countStatements(async () => {
+      answered = (await graphqlData(WHO_HAD_MANY, { lookups: lookups(10_000) })).whoHadMany;
+    });
+    expect(answered).toHaveLength(10_000);
+    expect(tenThousand).toBe(ten);
+  });
+
+  it('refuses more than 10,000 lookups, saying so', async () => {
+    const result = await graphql(WHO_HAD_MANY, { lookups: Array.from({ length: 10_001 }, () => ({ ip: '10.0.0.1' })) });
+    expect(result.errors?.[0]?.message).toBe('lookups: at most 10000 per request (got 10001)');
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('ipHistory', () => {
+  const HISTORY = `query($ip: IPSubnet!, $from: UnixTime, $to: UnixTime) {
+    ipHistory(ip: $ip, from: $from, to: $to) { totalCount edges { node { id starttime endtime customer { userId } } } } }`;
+  const history = async (vars: Record<string, unknown>) =>
+    (await graphqlData(HISTORY, vars)).ipHistory.edges.map((e: any) => [e.node.customer.userId, e.node.starttime]);
+
+  it('gives the ownership timeline of an address, in time order', async () => {
+    expect(await history({ ip: '10.0.0.7' })).toEqual([
+      ['A', 100],
+      ['B', 200],
+      ['C', 300],
+    ]);
+  });
+
+  it('limits the timeline to a window and covers every mapping sharing an address with a subnet', async () => {
+    expect(await history({ ip: '10.0.0.7', from: 150, to: 250 })).toEqual([
+      ['A', 100],
+      ['B', 200],
+    ]);
+    expect(await history({ ip: '10.0.0.7', from: 301 })).toEqual([['C', 300]]);
+    expect(await history({ ip: '10.0.0.128/25' })).toEqual([
+      ['A', 100],
+      ['C', 300],
+    ]);
+    expect(await history({ ip: '2001:db8::/32' })).toEqual([['A', 0]]);
+    expect(await history({ ip: '10.1.0.0/16' })).toEqual([]);
+  });
+});
+
+describe('mappings in a time window', () => {
+  it('keeps those held at some instant of [from, to]', async () => {
+    const ids = async (args: string) =>
+      (
+        await graphqlData(`{ mappings(${args}) { edges { node { customer { userId } starttime } } } }`)
+      ).mappings.edges.map((e: any) => `${e.node.customer.userId}@${e.node.starttime}`);
+    expect(await ids('from: 150, to: 210')).toEqual(['A@100', 'B@200', 'A@0']);
+    expect(await ids('from: 199, to: 199, containsIp: "10.0.0.7"')).toEqual(['A@100']);
+    expect(await ids('to: 50')).toEqual(['A@0']);
+  });
+});
+
+describe('the lookup log', () => {
+  it('records lookups made with a reason, with the caller, in one statement per request', async () => {
+    await prisma.lookupLogEntry.deleteMany();
+    await graphqlData('{ whoHad(ip: "10.0.0.7", at: 150) { id } }');
+    const statements = await countStatements(() =>
+      graphqlData(`{
+        a: whoHad(ip: "10.0.0.7", at: 150, reason: "CASE-17") { id }
+        b: whoHad(ip: "10.0.0.8", at: 150, reason: "CASE-17") { id }
+        c: ipHistory(ip: "10.0.0.7", reason: "CASE-18") { totalCount }
+      }`),
+    );
+    await graphqlData(WHO_HAD_MANY, {
+      lookups: [
+        { ip: '10.0.0.1', at: 5 },
+        { ip: '10.0.0.2', at: 6 },
+      ],
+      reason: 'CASE-19',
+    });
+    const log = await graphqlData(
+      `{ lookupLog { edges { node { username channel operation reason lookups detail } } } }`,
+    );
+    expect(log.lookupLog.edges.map((e: any) => e.node)).toEqual([
+      {
+        username: 'admin',
+        channel: 'graphql',
+        operation: 'whoHadMany',
+        reason: 'CASE-19',
+        lookups: 2,
+        detail: {
+          asked: [
+            { ip: '10.0.0.1', at: 5 },
+            { ip: '10.0.0.2', at: 6 },
+          ],
+          complete: true,
+        },
+      },
+      {
+        username: 'admin',
+        channel: 'graphql',
+        operation: 'ipHistory',
+        reason: 'CASE-18',
+        lookups: 1,
+        detail: { asked: [{ ip: '10.0.0.7', from: null, to: null }], complete: true },
+      },
+      {
+        username: 'admin',
+        channel: 'graphql',
+        operation: 'whoHad',
+        reason: 'CASE-17',
+        lookups: 1,
+        detail: { asked: [{ ip: '10.0.0.8', at: 150 }], complete: true },
+      },
+      {
+        username: 'admin',
+        channel: 'graphql',
+        operation: 'whoHad',
+        reason: 'CASE-17',
+        lookups: 1,
+        detail: { asked: [{ ip: '10.0.0.7', at: 150 }], complete: true },
+      },
+    ]);
+    // Beyond authentication: one batch of lookups, the ipHistory count, and one insert for all three.
+    const baseline = await countStatements(() => graphqlData('{ __typename }'));
+    expect(statements - baseline).toBe(3);
+    const filtered = await graphqlData('{ lookupLog(reason: "CASE-17") { edges { node { operation } } } }');
+    expect(filtered.lookupLog.edges).toHaveLength(2);
+  });
+
+  it('is for admins only, and a bad reason is refused', async () => {
+    await createUser('analyst', false);
+    await grantAccess('analyst', 'default', false);
+    const { token } = await createToken('analyst');
+    const denied = await graphql(
+      '{ lookupLog { edges { node { reason } } } }',
+      {},
+      { authorization: `Bearer ${token}` },
+    );
+    expect(denied.errors?.[0]?.message).toBe('The user (analyst) is not an admin');
+    const bad = await graphql('{ whoHad(ip: "10.0.0.7", reason: "line\\nbreak") { id } }');
+    expect(bad.errors?.[0]?.message).toBe('reason: must not contain control characters');
+  });
+});
