@@ -185,22 +185,8 @@ const pages: Record<string, Case[]> = {
   ],
 };
 
-// The older pages: the same operations, sent with `contextname` or with no context at all.
-const olderPage: Case[] = [
-  { seed: () => seedListExample(), status: 200, body: listExample },
-  { seed: () => resetData({ customer: 7 }), status: 200, body: json(7, trisul) },
-  { seed: async () => (await resetData(), await seedCustomer(3, trisul)), status: 200, body: json(3, analyzer) },
-  {
-    seed: async () => (await resetData(), await seedCustomer(3, analyzer)),
-    status: 200,
-    body: json(3, { ...analyzer, Address: 'Partially Updated' }),
-  },
-  {
-    seed: async () => (await resetData(), await seedCustomer(3, { ...analyzer, Address: 'Partially Updated' })),
-    status: 200,
-    body: json(3, { ...analyzer, Address: 'Partially Updated' }),
-  },
-];
+// The older pages: the same operations and responses, sent with `contextname` or no context.
+const olderPage = pages['trisul-ipdr-customer-management-api.txt']!;
 pages['trisul-ipdr-customers-rest-api-older.txt'] = olderPage;
 pages['trisul-ipdr-customers-rest-api-older.md'] = olderPage;
 
