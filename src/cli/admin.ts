@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { closeDatabase, database } from '../db.js';
 import { migrate } from '../db/migrate.js';
+import { exportCsv, importCsv, printSummary } from './csv.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import {
   createContext,
@@ -122,6 +123,21 @@ tokens
     const revoked = await revokeToken(id);
     console.log(`revoked token ${revoked.id} of ${revoked.user.username}`);
   });
+
+program
+  .command('import <file>')
+  .description("import Trisul's CSV of static IP customers (merging: customers upserted by UserID, mappings added)")
+  .requiredOption('--context <name>', 'the context to import into')
+  .option('--dry-run', 'check and count everything, write nothing')
+  .action(async (file: string, options: { context: string; dryRun?: boolean }) => {
+    const summary = await importCsv(file, options.context, options.dryRun ?? false);
+    printSummary(summary, options.dryRun ?? false);
+  });
+program
+  .command('export [file]')
+  .description("export a context as Trisul's CSV (to stdout without a file)")
+  .requiredOption('--context <name>', 'the context to export')
+  .action((file: string | undefined, options: { context: string }) => exportCsv(options.context, file));
 
 try {
   await migrate(database);

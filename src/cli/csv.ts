@@ -1,0 +1,91 @@
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { SingleBar } from 'cli-progress';
+import { parse } from 'csv-parse';
+import { stringify } from 'csv-stringify';
+import type { Actor } from '../context.js';
+import { prisma } from '../db.js';
+import { InvalidValueError } from '../domain/invalid-value.js';
+import { CSV_HEADER, isHeaderRow, parseCsvRow } from '../domain/trisul-csv.js';
+import { NotFoundError } from '../errors.js';
+import { exportRows } from '../store/csv-export.js';
+import { type ImportRow, type ImportSummary, importRows } from '../store/csv-import.js';
+import type { Tenant } from '../tenant-access.js';
+
+// `ipdr-admin import` and `ipdr-admin export`: Trisul's CSV of static IP customers.
+
+const cliActor = (): Actor => ({ name: `cli:${userInfo().username}`, channel: 'cli' });
+
+async function findTenant(name: string): Promise<Tenant> {
+  const context = await prisma.context.findUnique({ where: { name } });
+  if (!context) throw new NotFoundError('context', name);
+  return context;
+}
+
+/** Parsed rows of a CSV file, streamed; a bad row becomes an error naming its line. */
+async function* readRows(
+  path: string,
+  onBytes: (bytes: number) => void,
+): AsyncGenerator<ImportRow | { line: number; error: string }> {
+  const input = createReadStream(path);
+  input.on('data', (chunk) => onBytes(chunk.length));
+  const parser = input.pipe(parse({ relax_column_count: true, skip_empty_lines: true, bom: true, info: true }));
+  let first = true;
+  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    const line = info.lines;
+    if (first && isHeaderRow(record)) {
+      first = false;
+      continue;
+    }
+    first = false;
+    try {
+      yield { line, record: parseCsvRow(record) };
+    } catch (error) {
+      if (!(error instanceof InvalidValueError)) throw error;
+      yield { line, error: error.message };
+    }
+  }
+}
+
+export async function importCsv(path: string, contextName: string, dryRun: boolean): Promise<ImportSummary> {
+  const tenant = await findTenant(contextName);
+  const size = statSync(path).size;
+  const bar = process.stderr.isTTY
+    ? new SingleBar({ format: 'importing [{bar}] {percentage}% {value}/{total} bytes' })
+    : null;
+  bar?.start(size, 0);
+  let read = 0;
+  try {
+    return await importRows(
+      tenant,
+      cliActor(),
+      readRows(path, (bytes) => bar?.update((read += bytes))),
+      { dryRun },
+    );
+  } finally {
+    bar?.stop();
+  }
+}
+
+export function printSummary(summary: ImportSummary, dryRun: boolean) {
+  console.log(`${dryRun ? 'dry run (nothing was written): ' : ''}${summary.rowsRead} rows read`);
+  console.log(`customers created: ${summary.customersCreated}`);
+  console.log(`customers updated: ${summary.customersUpdated}`);
+  console.log(`customers unchanged: ${summary.customersUnchanged}`);
+  console.log(`mappings created: ${summary.mappingsCreated}`);
+  console.log(`duplicate mappings skipped: ${summary.duplicatesSkipped}`);
+  console.log(`rows skipped: ${summary.rowsSkipped.length}`);
+  for (const skipped of summary.rowsSkipped) console.log(`  line ${skipped.line}: ${skipped.reason}`);
+}
+
+export async function exportCsv(contextName: string, path: string | undefined): Promise<void> {
+  const tenant = await findTenant(contextName);
+  const output = path ? createWriteStream(path) : process.stdout;
+  async function* rows() {
+    yield CSV_HEADER;
+    yield* exportRows(tenant);
+  }
+  await pipeline(Readable.from(rows()), stringify(), output, { end: output !== process.stdout });
+}

@@ -1,0 +1,124 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { exportCsv, importCsv } from '../src/cli/csv.js';
+import { prisma } from '../src/db.js';
+import { createContext } from '../src/store/access.js';
+import { resetData } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ipdr-csv-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, lines: string[]) {
+  const path = join(dir, name);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+const HEADER = 'Subnet/IP,Cust Name,Address,Email,Phone No ,Alt Phone No,User/Cust ID,Valid From,Valid To,Terminal ID';
+const sample = () =>
+  file('sample.csv', [
+    HEADER,
+    '"192.168.1.25/16,10.0.0.1",Trisul,Chennai,demo@gmail.com,1234567890,9999999999,B68t19,01-08-2024 00:00:00,31-12-2024 23:59:59,aa:bb:cc:dd:ee:ff',
+    '2001:db8::/56,Other,India,,,,X1,01-01-2025,,',
+    '10.0.0.0/8,Clash,,,,,X2,,,',
+    'bad-ip,Broken,,,,,X3,,,',
+  ]);
+
+beforeEach(resetData);
+
+describe('CSV import', () => {
+  it('imports what it can, and says which rows it skipped and why', async () => {
+    const summary = await importCsv(sample(), 'default', false);
+    expect(summary).toEqual({
+      rowsRead: 4,
+      customersCreated: 2,
+      customersUpdated: 0,
+      customersUnchanged: 0,
+      mappingsCreated: 3,
+      duplicatesSkipped: 0,
+      rowsSkipped: [
+        {
+          line: 4,
+          reason: expect.stringMatching(
+            /^10\.0\.0\.0\/8 overlaps mapping \d+ \(10\.0\.0\.1 of UserID B68t19, 1722470400 to 1735689599\)$/,
+          ),
+        },
+        { line: 5, reason: expect.stringMatching(/^Subnet\/IP: "bad-ip" is not an IPv4 address/) },
+      ],
+    });
+    // A skipped row leaves nothing behind, not even its customer.
+    expect((await prisma.customer.findMany({ orderBy: { id: 'asc' } })).map((c) => c.userId)).toEqual(['B68t19', 'X1']);
+    const trail = await prisma.auditEvent.findMany();
+    expect(trail).toHaveLength(5);
+    expect(new Set(trail.map((e) => e.channel))).toEqual(new Set(['cli']));
+  });
+
+  it('merges: a second import skips exact duplicates and updates changed customers', async () => {
+    await importCsv(sample(), 'default', false);
+    const again = await importCsv(sample(), 'default', false);
+    expect(again).toMatchObject({
+      customersCreated: 0,
+      customersUpdated: 0,
+      customersUnchanged: 2,
+      mappingsCreated: 0,
+      duplicatesSkipped: 3,
+    });
+    const changed = file('changed.csv', [HEADER, '"192.168.1.25/16,10.0.0.1",Trisul,Mumbai,,,,B68t19,01-01-2025,,']);
+    expect(await importCsv(changed, 'default', false)).toMatchObject({ customersUpdated: 1, mappingsCreated: 2 });
+    expect((await prisma.customer.findFirstOrThrow({ where: { userId: 'B68t19' } })).address).toBe('Mumbai');
+    expect(await prisma.ipMapping.count()).toBe(5);
+  });
+
+  it('reads the older 7-column layout', async () => {
+    const legacy = file('legacy.csv', [
+      'Subnet/IP,Cust Name,Address,Email,Phone No ,Alt Phone No,User/Cust ID',
+      '172.27.19.224,Legacy,Addr,l@x.com,1,2,L1',
+    ]);
+    expect(await importCsv(legacy, 'default', false)).toMatchObject({ customersCreated: 1, mappingsCreated: 1 });
+    const mapping = await prisma.ipMapping.findFirstOrThrow();
+    expect([mapping.starttime, mapping.endtime, mapping.terminalId]).toEqual([0n, null, null]);
+  });
+
+  it('writes nothing on a dry run, but counts the same', async () => {
+    const dry = await importCsv(sample(), 'default', true);
+    expect(dry).toMatchObject({ customersCreated: 2, mappingsCreated: 3 });
+    expect(await prisma.customer.count()).toBe(0);
+    expect(await prisma.auditEvent.count()).toBe(0);
+  });
+
+  it('writes nothing when the file turns out to be broken part way', async () => {
+    const broken = file('broken.csv', [HEADER, '10.0.0.1,Fine,,,,,U1,,,', '10.0.0.2,"Unclosed,,,,,U2,,,']);
+    await expect(importCsv(broken, 'default', false)).rejects.toThrow(/quote/i);
+    expect(await prisma.customer.count()).toBe(0);
+  });
+
+  it('refuses an unknown context', async () => {
+    await expect(importCsv(sample(), 'nowhere', false)).rejects.toThrow('context nowhere not found');
+  });
+});
+
+describe('CSV export', () => {
+  it('round-trips: a context exported and imported into an empty one exports the same', async () => {
+    await importCsv(sample(), 'default', false);
+    await importCsv(
+      file('more.csv', [HEADER, ',No IPs,,,,,N1,,,', '10.9.0.0/16,Later,,,,,X1,01-01-2026,02-01-2026 10:00:00,T9']),
+      'default',
+      false,
+    );
+    const first = join(dir, 'first.csv');
+    await exportCsv('default', first);
+    await createContext(`copy${Date.now()}`);
+    const copy = (await prisma.context.findFirstOrThrow({ where: { name: { startsWith: 'copy' } } })).name;
+    const imported = await importCsv(first, copy, false);
+    expect(imported.rowsSkipped).toEqual([]);
+    const second = join(dir, 'second.csv');
+    await exportCsv(copy, second);
+    expect(readFileSync(second, 'utf8')).toBe(readFileSync(first, 'utf8'));
+    expect(readFileSync(first, 'utf8').split('\n').slice(0, 2)).toEqual([
+      'Subnet/IP,Cust Name,Address,Email,Phone No,Alt Phone No,User/Cust ID,Valid From,Valid To,Terminal ID',
+      '"192.168.1.25/16,10.0.0.1",Trisul,Chennai,demo@gmail.com,1234567890,9999999999,B68t19,01-08-2024 00:00:00,31-12-2024 23:59:59,aa:bb:cc:dd:ee:ff',
+    ]);
+  });
+});
