@@ -8,7 +8,6 @@ import { InvalidValueError } from '../domain/invalid-value.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
-import { whoHadBatch } from '../store/lookups.js';
 import { IpMappingRef } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from './mapping-filters.js';
 
@@ -108,7 +107,7 @@ builder.queryFields((t) => ({
       const now = nowUnixTime();
       const lookups = args.lookups.map((lookup) => ({ ip: lookup.ip.text, at: lookup.at ?? now }));
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
-      return lookups.length === 0 ? [] : whoHadBatch(tenantOf(ctx).id, lookups);
+      return lookups.length === 0 ? [] : loadersOf(ctx).whoHadMany(lookups);
     },
   }),
   ipHistory: t.prismaConnection({

@@ -49,8 +49,28 @@ interface TokenRow {
   grants: Caller['grants'];
 }
 
+// Every request authenticates; a valid token's caller is remembered for a few seconds. A change
+// made in this process (grant, revoke) takes effect at once; one made by another instance or
+// the CLI within AUTH_CACHE_MS.
+export const AUTH_CACHE_MS = 5_000;
+const authCache = new Map<string, { caller: Caller; until: number }>();
+
+/** Forgets remembered callers: call after any change to users, grants or tokens. */
+export function forgetCallers() {
+  authCache.clear();
+}
+
 export async function authenticate(token: string, now = new Date()): Promise<Caller | null> {
   const tokenHash = hashToken(token);
+  const cached = authCache.get(tokenHash);
+  if (cached && cached.until > now.getTime()) return cached.caller;
+  const caller = await lookUpCaller(tokenHash, now);
+  if (caller) authCache.set(tokenHash, { caller, until: Math.min(now.getTime() + AUTH_CACHE_MS, caller.expiresAt) });
+  else authCache.delete(tokenHash);
+  return caller;
+}
+
+async function lookUpCaller(tokenHash: string, now: Date): Promise<(Caller & { expiresAt: number }) | null> {
   const [row] = await prisma.$queryRawUnsafe<TokenRow[]>(TOKEN_SQL, tokenHash);
   if (!row || !hashesEqual(row.tokenHash, tokenHash)) return null;
   if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return null;
@@ -64,6 +84,7 @@ export async function authenticate(token: string, now = new Date()): Promise<Cal
     tokenId: row.id,
     readOnly: row.readOnly,
     grants: row.grants,
+    expiresAt: row.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
   };
 }
 
@@ -109,17 +130,20 @@ export function createUser(username: string, isAdmin: boolean) {
 /** Gives a user read (or read and write) access to a context, replacing any earlier grant. */
 export async function grantAccess(username: string, contextName: string, canWrite: boolean) {
   const [user, context] = [await findUserOrThrow(username), await findContextOrThrow(contextName)];
-  return prisma.apiGrant.upsert({
+  const grant = await prisma.apiGrant.upsert({
     where: { userId_contextId: { userId: user.id, contextId: context.id } },
     create: { userId: user.id, contextId: context.id, canWrite },
     update: { canWrite },
     include: { context: true, user: true },
   });
+  forgetCallers();
+  return grant;
 }
 
 export async function revokeAccess(username: string, contextName: string) {
   const [user, context] = [await findUserOrThrow(username), await findContextOrThrow(contextName)];
   const { count } = await prisma.apiGrant.deleteMany({ where: { userId: user.id, contextId: context.id } });
+  forgetCallers();
   if (count === 0) throw new NotFoundError('grant', `${username} on ${contextName}`);
   return user;
 }
@@ -173,11 +197,13 @@ export async function listTokens(username?: string | null) {
 export async function revokeToken(id: number) {
   const token = await prisma.apiToken.findUnique({ where: { id } });
   if (!token) throw new NotFoundError('token', String(id));
-  return prisma.apiToken.update({
+  const revoked = await prisma.apiToken.update({
     where: { id },
     data: { revokedAt: token.revokedAt ?? new Date() },
     include: { user: true },
   });
+  forgetCallers();
+  return revoked;
 }
 
 export interface BootstrapSettings {

@@ -1,5 +1,5 @@
 import { prisma } from '../db.js';
-import type { IpMapping } from '../generated/prisma/client.js';
+import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
 export interface Lookup {
   /** Canonical address text (see domain/ip.ts). */
@@ -14,7 +14,10 @@ SELECT q.ord::int AS "lookupIndex",
        m.id, m.context_id AS "contextId", m.ipdr_customer_id AS "customerId", m.ipsubnet,
        m.network::text AS network, m.ip_first AS "ipFirst", m.ip_last AS "ipLast",
        m.starttime, m.endtime, m.terminalid AS "terminalId",
-       m.created_at AS "createdAt", m.updated_at AS "updatedAt"
+       m.created_at AS "createdAt", m.updated_at AS "updatedAt",
+       c.context_id AS "c_contextId", c.user_id AS "c_userId", c.name AS "c_name", c.address AS "c_address",
+       c.email AS "c_email", c.phone_number AS "c_phoneNumber", c.alt_phone_number AS "c_altPhoneNumber",
+       c.created_at AS "c_createdAt", c.updated_at AS "c_updatedAt"
 FROM unnest($2::text[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
 JOIN LATERAL (
   SELECT * FROM ipdr_customers_mapping m
@@ -22,17 +25,50 @@ JOIN LATERAL (
     AND m.network >>= q.ip::inet
     AND int8range(m.starttime, m.endtime, '[]') @> q.at
   LIMIT 1
-) m ON true`;
+) m ON true
+JOIN ipdr_customers c ON c.id = m.ipdr_customer_id`;
 
-/** The mapping that held each address at each instant (null where none did), in input order. */
-export async function whoHadBatch(contextId: number, lookups: readonly Lookup[]): Promise<(IpMapping | null)[]> {
-  const rows = await prisma.$queryRawUnsafe<(IpMapping & { lookupIndex: number })[]>(
+type Row = IpMapping & { lookupIndex: number } & { [K in keyof Customer as `c_${K & string}`]: Customer[K] };
+
+/** The mapping that held each address at each instant, with its customer (null where none did), in input order. */
+export async function whoHadBatch(
+  contextId: number,
+  lookups: readonly Lookup[],
+): Promise<((IpMapping & { customer: Customer }) | null)[]> {
+  const rows = await prisma.$queryRawUnsafe<Row[]>(
     WHO_HAD_SQL,
     contextId,
     lookups.map((lookup) => lookup.ip),
     lookups.map((lookup) => String(lookup.at)),
   );
-  const results: (IpMapping | null)[] = lookups.map(() => null);
-  for (const { lookupIndex, ...mapping } of rows) results[lookupIndex - 1] = mapping;
+  const results: ((IpMapping & { customer: Customer }) | null)[] = lookups.map(() => null);
+  for (const row of rows) {
+    const {
+      lookupIndex,
+      c_contextId,
+      c_userId,
+      c_name,
+      c_address,
+      c_email,
+      c_phoneNumber,
+      c_altPhoneNumber,
+      c_createdAt,
+      c_updatedAt,
+      ...mapping
+    } = row;
+    const customer: Customer = {
+      id: mapping.customerId,
+      contextId: c_contextId,
+      userId: c_userId,
+      name: c_name,
+      address: c_address,
+      email: c_email,
+      phoneNumber: c_phoneNumber,
+      altPhoneNumber: c_altPhoneNumber,
+      createdAt: c_createdAt,
+      updatedAt: c_updatedAt,
+    };
+    results[lookupIndex - 1] = { ...mapping, customer };
+  }
   return results;
 }
