@@ -71,6 +71,16 @@ describe('CSV import', () => {
     expect(await prisma.ipMapping.count()).toBe(5);
   });
 
+  it('skips a row repeated within the file as a duplicate', async () => {
+    const twice = file('twice.csv', [HEADER, '10.0.0.1,A,,,,,U1,,,', '10.0.0.1,A,,,,,U1,,,']);
+    expect(await importCsv(twice, 'default', false)).toMatchObject({
+      customersCreated: 1,
+      mappingsCreated: 1,
+      duplicatesSkipped: 1,
+      rowsSkipped: [],
+    });
+  });
+
   it('reads the older 7-column layout', async () => {
     const legacy = file('legacy.csv', [
       'Subnet/IP,Cust Name,Address,Email,Phone No ,Alt Phone No,User/Cust ID',

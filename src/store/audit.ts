@@ -22,18 +22,26 @@ export interface AuditChange {
   after: object | null;
 }
 
+function auditRow(tenant: Tenant, actor: Actor, change: AuditChange) {
+  return {
+    contextId: tenant.id,
+    actor: actor.name,
+    channel: actor.channel,
+    action: change.action,
+    entityType: change.entityType,
+    entityId: change.entityId,
+    before: image(change.before),
+    after: image(change.after),
+  };
+}
+
 /** Call inside the transaction that makes the change, so the trail and the data never disagree. */
 export async function recordAudit(tx: Transaction, tenant: Tenant, actor: Actor, change: AuditChange) {
-  await tx.auditEvent.create({
-    data: {
-      contextId: tenant.id,
-      actor: actor.name,
-      channel: actor.channel,
-      action: change.action,
-      entityType: change.entityType,
-      entityId: change.entityId,
-      before: image(change.before),
-      after: image(change.after),
-    },
-  });
+  await tx.auditEvent.create({ data: auditRow(tenant, actor, change) });
+}
+
+/** Many changes of one transaction, in one statement. */
+export async function recordAudits(tx: Transaction, tenant: Tenant, actor: Actor, changes: AuditChange[]) {
+  if (changes.length > 0)
+    await tx.auditEvent.createMany({ data: changes.map((change) => auditRow(tenant, actor, change)) });
 }

@@ -4,7 +4,7 @@ import { prisma } from '../db.js';
 import { addressKey } from '../domain/ip.js';
 import type { CsvRecord } from '../domain/trisul-csv.js';
 import type { Tenant } from '../tenant-access.js';
-import { recordAudit } from './audit.js';
+import { recordAudit, recordAudits } from './audit.js';
 import type { Transaction } from './transaction.js';
 
 export interface ImportRow {
@@ -118,6 +118,124 @@ async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: Imp
   summary.duplicatesSkipped += counts.duplicates;
 }
 
+const BATCH_ROWS = 500;
+
+function addCounts(summary: ImportSummary, counts: Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>) {
+  summary.customersCreated += counts.customersCreated;
+  summary.customersUpdated += counts.customersUpdated;
+  summary.customersUnchanged += counts.customersUnchanged;
+  summary.mappingsCreated += counts.mappingsCreated;
+  summary.duplicatesSkipped += counts.duplicatesSkipped;
+}
+
+/**
+ * Applies a batch of rows with a handful of statements. When any of its mappings would overlap
+ * another one the batch is rolled back and applied row by row, so that only the offending rows
+ * are skipped.
+ */
+async function importBatch(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[], summary: ImportSummary) {
+  await tx.$executeRawUnsafe('SAVEPOINT csv_batch');
+  try {
+    const counts = await importBatchAtOnce(tx, tenant, actor, rows);
+    await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
+    addCounts(summary, counts);
+  } catch (error) {
+    if (!isExclusionViolation(error)) throw error;
+    await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT csv_batch');
+    for (const row of rows) await importRow(tx, tenant, actor, row, summary);
+  }
+}
+
+// Exact duplicates of stored mappings, among the candidates (1-based positions).
+const DUPLICATES_SQL = `
+SELECT q.i::int AS i FROM unnest($1::int[], $2::text[], $3::text[], $4::int8[], $5::int8[]) WITH ORDINALITY AS q(customer, first, last, s, e, i)
+WHERE EXISTS (SELECT 1 FROM ipdr_customers_mapping m WHERE m.ipdr_customer_id = q.customer
+  AND m.ip_first = q.first AND m.ip_last = q.last AND m.starttime = q.s AND m.endtime IS NOT DISTINCT FROM q.e)`;
+
+async function importBatchAtOnce(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]) {
+  const counts = {
+    customersCreated: 0,
+    customersUpdated: 0,
+    customersUnchanged: 0,
+    mappingsCreated: 0,
+    duplicatesSkipped: 0,
+  };
+  // A customer may have several rows (one per period); its last row's fields are what it ends with.
+  const wanted = new Map(rows.map((row) => [row.record.customer.userId, row.record.customer]));
+  const existing = await tx.customer.findMany({ where: { contextId: tenant.id, userId: { in: [...wanted.keys()] } } });
+  const byUserId = new Map(existing.map((customer) => [customer.userId, customer]));
+  const audit: Parameters<typeof recordAudits>[3] = [];
+  const created = await tx.customer.createManyAndReturn({
+    data: [...wanted.values()].filter((c) => !byUserId.has(c.userId)).map((c) => ({ ...c, contextId: tenant.id })),
+  });
+  for (const customer of created) {
+    byUserId.set(customer.userId, customer);
+    audit.push({ action: 'create', entityType: 'customer', entityId: customer.id, before: null, after: customer });
+  }
+  counts.customersCreated = created.length;
+  for (const before of existing) {
+    const fields = wanted.get(before.userId)!;
+    if (!customerFields.some((field) => before[field] !== fields[field])) {
+      counts.customersUnchanged++;
+      continue;
+    }
+    const after = await tx.customer.update({ where: { id: before.id }, data: fields });
+    byUserId.set(after.userId, after);
+    audit.push({ action: 'update', entityType: 'customer', entityId: after.id, before, after });
+    counts.customersUpdated++;
+  }
+
+  const seen = new Set<string>();
+  const candidates = rows.flatMap((row) =>
+    row.record.mappings.map((mapping) => ({
+      contextId: tenant.id,
+      customerId: byUserId.get(row.record.customer.userId)!.id,
+      ipsubnet: mapping.subnet.input,
+      network: mapping.subnet.network,
+      ipFirst: addressKey(mapping.subnet.first),
+      ipLast: addressKey(mapping.subnet.last),
+      starttime: BigInt(mapping.start),
+      endtime: mapping.end === null ? null : BigInt(mapping.end),
+      terminalId: mapping.terminalId,
+    })),
+  );
+  const stored = new Set(
+    candidates.length === 0
+      ? []
+      : (
+          await tx.$queryRawUnsafe<{ i: number }[]>(
+            DUPLICATES_SQL,
+            candidates.map((c) => c.customerId),
+            candidates.map((c) => c.ipFirst),
+            candidates.map((c) => c.ipLast),
+            candidates.map((c) => String(c.starttime)),
+            candidates.map((c) => (c.endtime === null ? null : String(c.endtime))),
+          )
+        ).map((row) => row.i - 1),
+  );
+  const fresh = candidates.filter((c, i) => {
+    const key = JSON.stringify([c.customerId, c.ipFirst, c.ipLast, String(c.starttime), String(c.endtime)]);
+    const duplicate = stored.has(i) || seen.has(key);
+    seen.add(key);
+    if (duplicate) counts.duplicatesSkipped++;
+    return !duplicate;
+  });
+  const mappings = await tx.ipMapping.createManyAndReturn({ data: fresh });
+  const userIds = new Map([...byUserId.values()].map((c) => [c.id, c.userId]));
+  for (const mapping of mappings) {
+    audit.push({
+      action: 'create',
+      entityType: 'mapping',
+      entityId: mapping.id,
+      before: null,
+      after: { ...mapping, userId: userIds.get(mapping.customerId) },
+    });
+  }
+  counts.mappingsCreated = mappings.length;
+  await recordAudits(tx, tenant, actor, audit);
+  return counts;
+}
+
 async function describeOverlap(tx: Transaction, tenant: Tenant, record: CsvRecord): Promise<string> {
   for (const mapping of record.mappings) {
     const overlapping = await tx.ipMapping.findFirst({
@@ -152,11 +270,17 @@ export async function importRows(
   try {
     await prisma.$transaction(
       async (tx) => {
+        let batch: ImportRow[] = [];
         for await (const row of rows) {
           summary.rowsRead++;
           if ('error' in row) summary.rowsSkipped.push({ line: row.line, reason: row.error });
-          else await importRow(tx, tenant, actor, row, summary);
+          else batch.push(row);
+          if (batch.length === BATCH_ROWS) {
+            await importBatch(tx, tenant, actor, batch, summary);
+            batch = [];
+          }
         }
+        if (batch.length > 0) await importBatch(tx, tenant, actor, batch, summary);
         if (options.dryRun) throw new DryRun();
       },
       { timeout: 24 * 60 * 60 * 1000, maxWait: 60_000 },
@@ -164,5 +288,6 @@ export async function importRows(
   } catch (error) {
     if (!(error instanceof DryRun)) throw error;
   }
+  summary.rowsSkipped.sort((a, b) => a.line - b.line);
   return summary;
 }
