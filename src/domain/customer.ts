@@ -2,6 +2,16 @@ import { InvalidValueError } from './invalid-value.js';
 
 export const CUSTOMER_TEXT_LIMIT = 1024;
 
+/** A customer's own fields (Trisul: UserID, Name, Address, Email, PhoneNumber, AltPhoneNumber). */
+export interface CustomerFields {
+  userId: string;
+  name: string;
+  address: string | null;
+  email: string | null;
+  phoneNumber: string | null;
+  altPhoneNumber: string | null;
+}
+
 // Control characters would break CSV exports and IPDR reports downstream.
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 

@@ -1,4 +1,4 @@
-import { optionalText, requiredText } from './customer.js';
+import { type CustomerFields, optionalText, requiredText } from './customer.js';
 import { type IpSubnet, parseIpSubnet } from './ip.js';
 import { InvalidValueError } from './invalid-value.js';
 import { MAX_UNIX_TIME, checkTimeRange } from './time.js';
@@ -52,14 +52,7 @@ export function formatTrisulDate(seconds: number): string {
   return `${two(date.getUTCDate())}-${two(date.getUTCMonth() + 1)}-${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}`;
 }
 
-export interface CsvCustomer {
-  userId: string;
-  name: string;
-  address: string | null;
-  email: string | null;
-  phoneNumber: string | null;
-  altPhoneNumber: string | null;
-}
+export type CsvCustomer = CustomerFields;
 
 export interface CsvMapping {
   subnet: IpSubnet;

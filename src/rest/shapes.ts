@@ -1,17 +1,10 @@
+import type { CustomerFields } from '../domain/customer.js';
 import { parseIpSubnet } from '../domain/ip.js';
 import { RestError, restField } from './errors.js';
 
 // What the GraphQL operations return, and Trisul's JSON for it.
 
-export interface CustomerData {
-  id: number;
-  userId: string;
-  name: string;
-  address: string | null;
-  email: string | null;
-  phoneNumber: string | null;
-  altPhoneNumber: string | null;
-}
+export type CustomerData = CustomerFields & { id: number };
 
 export interface MappingData {
   id: number;

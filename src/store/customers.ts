@@ -1,21 +1,12 @@
 import type { Actor } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
-import { optionalText, requiredText } from '../domain/customer.js';
+import { type CustomerFields, optionalText, requiredText } from '../domain/customer.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, checkField } from '../errors.js';
 import type { Customer } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import type { Transaction } from './transaction.js';
-
-export interface CustomerFields {
-  userId: string;
-  name: string;
-  address: string | null;
-  email: string | null;
-  phoneNumber: string | null;
-  altPhoneNumber: string | null;
-}
 
 /** What a caller sends: absent (undefined) fields are left alone by a patch. */
 export type CustomerInput = { [K in keyof CustomerFields]?: string | null | undefined };
