@@ -7,8 +7,10 @@ export interface Lookup {
   at: number;
 }
 
-// One statement answers a whole batch: each (ip, at) pair is probed through the GiST index that
-// enforces non-overlap, so at most one mapping can match.
+// One statement answers a whole batch. For each (ip, at) and each prefix length in use for the
+// address's family, a B-tree probe finds the mapping of exactly that network that started last
+// at or before `at`; it holds the address if it has not ended by then. Mappings never overlap,
+// so at most one prefix length answers (see the lookup_index migration).
 const WHO_HAD_SQL = `
 SELECT q.ord::int AS "lookupIndex",
        m.id, m.context_id AS "contextId", m.ipdr_customer_id AS "customerId", m.ipsubnet,
@@ -18,12 +20,19 @@ SELECT q.ord::int AS "lookupIndex",
        c.context_id AS "c_contextId", c.user_id AS "c_userId", c.name AS "c_name", c.address AS "c_address",
        c.email AS "c_email", c.phone_number AS "c_phoneNumber", c.alt_phone_number AS "c_altPhoneNumber",
        c.created_at AS "c_createdAt", c.updated_at AS "c_updatedAt"
-FROM unnest($2::text[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
+FROM unnest($2::inet[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
 JOIN LATERAL (
-  SELECT * FROM ipdr_customers_mapping m
-  WHERE m.context_id = $1
-    AND m.network >>= q.ip::inet
-    AND int8range(m.starttime, m.endtime, '[]') @> q.at
+  SELECT candidate.* FROM mapping_prefix_lengths p
+  CROSS JOIN LATERAL (
+    SELECT * FROM ipdr_customers_mapping m
+    WHERE m.context_id = $1
+      AND m.network = network(set_masklen(q.ip, p.prefix_length))::inet
+      AND m.starttime <= q.at
+    ORDER BY m.starttime DESC
+    LIMIT 1
+  ) candidate
+  WHERE p.context_id = $1 AND p.family = family(q.ip)
+    AND (candidate.endtime IS NULL OR candidate.endtime >= q.at)
   LIMIT 1
 ) m ON true
 JOIN ipdr_customers c ON c.id = m.ipdr_customer_id`;

@@ -48,6 +48,7 @@ function expectedColumnType(field: SchemaField): string {
     Text: 'text',
     JsonB: 'jsonb',
     Char: 'bpchar',
+    SmallInt: 'int2',
   };
   if (field.nativeType) return native[field.nativeType] ?? field.nativeType.toLowerCase();
   const defaults: Record<string, string> = {
@@ -69,7 +70,17 @@ describe('schema drift', () => {
 
   it('reads the models of prisma/schema.prisma', () => {
     expect(new Set(fields.map((field) => field.model))).toEqual(
-      new Set(['Context', 'Customer', 'IpMapping', 'AuditEvent', 'ApiUser', 'ApiGrant', 'ApiToken', 'LookupLogEntry']),
+      new Set([
+        'Context',
+        'Customer',
+        'IpMapping',
+        'AuditEvent',
+        'ApiUser',
+        'ApiGrant',
+        'ApiToken',
+        'LookupLogEntry',
+        'MappingPrefixLength',
+      ]),
     );
   });
 
