@@ -138,8 +138,8 @@ const requests = Array.from({ length: 1000 }, () => ({
   body: JSON.stringify({ query: WHO_HAD, operationName: 'WhoHad', variables: randomLookup() }),
 }));
 const http = await autocannon({ url: base, connections: 32, duration: seconds, requests });
-const WHO_HAD_SQL = `SELECT m.*, c.user_id FROM ipdr_customers_mapping m JOIN ipdr_customers c ON c.id = m.ipdr_customer_id
-  WHERE m.context_id = 1 AND m.network >>= $1::inet AND int8range(m.starttime, m.endtime, '[]') @> $2::int8 LIMIT 1`;
+// The raw side sends the very statement the server runs for a lookup.
+const { WHO_HAD_SQL } = await import('../src/store/lookups.js');
 const latencies: number[] = [];
 const deadline = performance.now() + seconds * 1000;
 await Promise.all(
@@ -147,7 +147,7 @@ await Promise.all(
     while (performance.now() < deadline) {
       const { ip, at } = randomLookup();
       const t = performance.now();
-      await raw.query(WHO_HAD_SQL, [ip, at]);
+      await raw.query(WHO_HAD_SQL, [1, [ip], [String(at)]]);
       latencies.push(performance.now() - t);
     }
   }),

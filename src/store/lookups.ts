@@ -11,7 +11,7 @@ export interface Lookup {
 // address's family, a B-tree probe finds the mapping of exactly that network that started last
 // at or before `at`; it holds the address if it has not ended by then. Mappings never overlap,
 // so at most one prefix length answers (see the lookup_index migration).
-const WHO_HAD_SQL = `
+export const WHO_HAD_SQL = `
 SELECT q.ord::int AS "lookupIndex",
        m.id, m.context_id AS "contextId", m.ipdr_customer_id AS "customerId", m.ipsubnet,
        m.network::text AS network, m.ip_first AS "ipFirst", m.ip_last AS "ipLast",
