@@ -218,7 +218,7 @@ const table = results
 const report = `# Benchmarks
 
 Reproduce: \`BENCH_CUSTOMERS=${customers} BENCH_SECONDS=${seconds} npm run bench\` (PostgreSQL at \`BENCH_DATABASE_URL\`,
-default \`postgres://postgres@127.0.0.1:5432/postgres\`; the run creates and drops a database \`ipdr_bench\`).
+default \`postgres://postgres@127.0.0.1:5432/postgres\`; the run drops and recreates a database \`ipdr_bench\` and leaves it for inspection).
 
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version},
 PostgreSQL ${version}. Run on ${new Date().toISOString().slice(0, 10)} with ${customers} customers and ${mappings} mappings.
