@@ -26,7 +26,7 @@ const sample = () =>
     'bad-ip,Broken,,,,,X3,,,',
   ]);
 
-beforeEach(resetData);
+beforeEach(() => resetData());
 
 describe('CSV import', () => {
   it('imports what it can, and says which rows it skipped and why', async () => {

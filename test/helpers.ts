@@ -29,11 +29,31 @@ export async function graphqlData<Data = Record<string, any>>(query: string, var
   return result.data as Data;
 }
 
-/** Empties the tables a test writes (contexts stay). */
-export async function resetData() {
+/** Empties the tables a test writes (contexts stay); `next` sets the ids the next rows get. */
+export async function resetData(next: { customer?: number; mapping?: number } = {}) {
   await prisma.$executeRawUnsafe(
     'TRUNCATE audit_events, ipdr_customers_mapping, ipdr_customers RESTART IDENTITY CASCADE',
   );
+  for (const [table, id] of [
+    ['ipdr_customers', next.customer],
+    ['ipdr_customers_mapping', next.mapping],
+  ] as const) {
+    if (id) await prisma.$queryRawUnsafe(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), ${id - 1})`);
+  }
+}
+
+// Every SQL statement Prisma sends is counted (Prisma has no way to remove a listener, so there
+// is one for each test file that imports this module).
+let statementsSent = 0;
+(prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
+  statementsSent++;
+});
+
+/** How many SQL statements the app sends while `run` runs. */
+export async function countStatements(run: () => Promise<unknown>): Promise<number> {
+  const before = statementsSent;
+  await run();
+  return statementsSent - before;
 }
 
 export const MAPPING_FIELDS = `id ipsubnet network family prefixLength firstAddress lastAddress starttime endtime terminalId customer { userId }`;

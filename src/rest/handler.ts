@@ -77,8 +77,9 @@ async function run(yoga: Yoga, endpoint: Endpoint, body: Body, userId: string): 
 export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerContext> {
   return {
     async onRequest({ request, url, endResponse, serverContext }) {
-      const match = route.exec(url.pathname);
+      // Every request passes here; only /api/ ones are this layer's.
       if (!url.pathname.startsWith('/api/')) return;
+      const match = route.exec(url.pathname);
       try {
         const resource = match ? resources[match[1]!] : undefined;
         if (!match || !resource) throw new RestError(404, `No such endpoint: ${url.pathname}`);

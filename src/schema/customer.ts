@@ -11,7 +11,7 @@ import {
   deleteCustomer,
   updateCustomer,
 } from '../store/customers.js';
-import { activeAtWhere } from './mapping-filters.js';
+import { activeAtWhere } from '../store/mapping-filters.js';
 
 export const CustomerRef = builder.prismaObject('Customer', {
   description: 'An ISP customer (Trisul: IPDR customer), identified by its UserID within a context.',

@@ -5,11 +5,12 @@ import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
+import type { IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
 import { IpMappingRef } from './mapping.js';
-import { overlapsSubnetWhere, overlapsWindowWhere } from './mapping-filters.js';
+import { addressKeys, overlapsKeysWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
 
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
@@ -156,7 +157,7 @@ builder.queryFields((t) => ({
 
 function historyWhere(
   contextId: number,
-  args: { ip: Parameters<typeof overlapsSubnetWhere>[0]; from?: number | null; to?: number | null },
+  args: { ip: IpSubnet; from?: number | null; to?: number | null },
 ): Prisma.IpMappingWhereInput {
-  return { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
+  return { AND: [{ contextId }, overlapsKeysWhere(addressKeys(args.ip)), overlapsWindowWhere(args.from, args.to)] };
 }

@@ -16,7 +16,7 @@ import {
   updateMapping,
 } from '../store/mappings.js';
 import { CustomerRef } from './customer.js';
-import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from './mapping-filters.js';
+import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from '../store/mapping-filters.js';
 
 const mappingErrors = [ValidationError, NotFoundError, ConflictError];
 

@@ -1,10 +1,11 @@
 import type { Actor } from '../context.js';
 import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
-import { addressKey } from '../domain/ip.js';
-import type { CsvRecord } from '../domain/trisul-csv.js';
+import type { CsvCustomer, CsvMapping, CsvRecord } from '../domain/trisul-csv.js';
+import type { Customer } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit, recordAudits } from './audit.js';
+import { addressKeys, overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
 import type { Transaction } from './transaction.js';
 
 export interface ImportRow {
@@ -34,7 +35,38 @@ export const emptySummary = (): ImportSummary => ({
 
 class DryRun extends Error {}
 
+type Counts = Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>;
+
+const noCounts = (): Counts => ({
+  customersCreated: 0,
+  customersUpdated: 0,
+  customersUnchanged: 0,
+  mappingsCreated: 0,
+  duplicatesSkipped: 0,
+});
+
+function addCounts(summary: ImportSummary, counts: Counts) {
+  summary.customersCreated += counts.customersCreated;
+  summary.customersUpdated += counts.customersUpdated;
+  summary.customersUnchanged += counts.customersUnchanged;
+  summary.mappingsCreated += counts.mappingsCreated;
+  summary.duplicatesSkipped += counts.duplicatesSkipped;
+}
+
 const customerFields = ['name', 'address', 'email', 'phoneNumber', 'altPhoneNumber'] as const;
+
+const customerChanged = (stored: Customer, fields: CsvCustomer) =>
+  customerFields.some((field) => stored[field] !== fields[field]);
+
+function mappingData(tenant: Tenant, customerId: number, mapping: CsvMapping) {
+  return {
+    contextId: tenant.id,
+    customerId,
+    ...subnetColumns(mapping.subnet),
+    ...periodColumns({ start: mapping.start, end: mapping.end }),
+    terminalId: mapping.terminalId,
+  };
+}
 
 /**
  * Applies one row: its customer upserted by UserID, its mappings added (exact duplicates
@@ -44,7 +76,7 @@ const customerFields = ['name', 'address', 'email', 'phoneNumber', 'altPhoneNumb
 async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: ImportRow, summary: ImportSummary) {
   const { customer: fields, mappings } = row.record;
   await tx.$executeRawUnsafe('SAVEPOINT csv_row');
-  const counts = { created: 0, updated: 0, unchanged: 0, mappings: 0, duplicates: 0 };
+  const counts = noCounts();
   try {
     const existing = await tx.customer.findUnique({
       where: { contextId_userId: { contextId: tenant.id, userId: fields.userId } },
@@ -59,8 +91,8 @@ async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: Imp
         before: null,
         after: customer,
       });
-      counts.created++;
-    } else if (customerFields.some((field) => existing[field] !== fields[field])) {
+      counts.customersCreated++;
+    } else if (customerChanged(existing, fields)) {
       customer = await tx.customer.update({ where: { id: existing.id }, data: fields });
       await recordAudit(tx, tenant, actor, {
         action: 'update',
@@ -69,32 +101,22 @@ async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: Imp
         before: existing,
         after: customer,
       });
-      counts.updated++;
+      counts.customersUpdated++;
     } else {
-      counts.unchanged++;
+      counts.customersUnchanged++;
     }
     for (const mapping of mappings) {
-      const keys = { ipFirst: addressKey(mapping.subnet.first), ipLast: addressKey(mapping.subnet.last) };
-      const period = { starttime: BigInt(mapping.start), endtime: mapping.end === null ? null : BigInt(mapping.end) };
+      const data = mappingData(tenant, customer!.id, mapping);
+      const { ipFirst, ipLast, starttime, endtime } = data;
       const duplicate = await tx.ipMapping.findFirst({
-        where: { customerId: customer!.id, ...keys, ...period },
+        where: { customerId: customer!.id, ipFirst, ipLast, starttime, endtime },
         select: { id: true },
       });
       if (duplicate) {
-        counts.duplicates++;
+        counts.duplicatesSkipped++;
         continue;
       }
-      const created = await tx.ipMapping.create({
-        data: {
-          contextId: tenant.id,
-          customerId: customer!.id,
-          ipsubnet: mapping.subnet.input,
-          network: mapping.subnet.network,
-          ...keys,
-          ...period,
-          terminalId: mapping.terminalId,
-        },
-      });
+      const created = await tx.ipMapping.create({ data });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
         entityType: 'mapping',
@@ -102,7 +124,7 @@ async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: Imp
         before: null,
         after: { ...created, userId: fields.userId },
       });
-      counts.mappings++;
+      counts.mappingsCreated++;
     }
     await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_row');
   } catch (error) {
@@ -111,22 +133,10 @@ async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: Imp
     summary.rowsSkipped.push({ line: row.line, reason: await describeOverlap(tx, tenant, row.record) });
     return;
   }
-  summary.customersCreated += counts.created;
-  summary.customersUpdated += counts.updated;
-  summary.customersUnchanged += counts.unchanged;
-  summary.mappingsCreated += counts.mappings;
-  summary.duplicatesSkipped += counts.duplicates;
+  addCounts(summary, counts);
 }
 
 const BATCH_ROWS = 500;
-
-function addCounts(summary: ImportSummary, counts: Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>) {
-  summary.customersCreated += counts.customersCreated;
-  summary.customersUpdated += counts.customersUpdated;
-  summary.customersUnchanged += counts.customersUnchanged;
-  summary.mappingsCreated += counts.mappingsCreated;
-  summary.duplicatesSkipped += counts.duplicatesSkipped;
-}
 
 /**
  * Applies a batch of rows with a handful of statements. When any of its mappings would overlap
@@ -153,13 +163,7 @@ WHERE EXISTS (SELECT 1 FROM ipdr_customers_mapping m WHERE m.ipdr_customer_id = 
   AND m.ip_first = q.first AND m.ip_last = q.last AND m.starttime = q.s AND m.endtime IS NOT DISTINCT FROM q.e)`;
 
 async function importBatchAtOnce(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]) {
-  const counts = {
-    customersCreated: 0,
-    customersUpdated: 0,
-    customersUnchanged: 0,
-    mappingsCreated: 0,
-    duplicatesSkipped: 0,
-  };
+  const counts = noCounts();
   // A customer may have several rows (one per period); its last row's fields are what it ends with.
   const wanted = new Map(rows.map((row) => [row.record.customer.userId, row.record.customer]));
   const existing = await tx.customer.findMany({ where: { contextId: tenant.id, userId: { in: [...wanted.keys()] } } });
@@ -175,7 +179,7 @@ async function importBatchAtOnce(tx: Transaction, tenant: Tenant, actor: Actor, 
   counts.customersCreated = created.length;
   for (const before of existing) {
     const fields = wanted.get(before.userId)!;
-    if (!customerFields.some((field) => before[field] !== fields[field])) {
+    if (!customerChanged(before, fields)) {
       counts.customersUnchanged++;
       continue;
     }
@@ -187,17 +191,7 @@ async function importBatchAtOnce(tx: Transaction, tenant: Tenant, actor: Actor, 
 
   const seen = new Set<string>();
   const candidates = rows.flatMap((row) =>
-    row.record.mappings.map((mapping) => ({
-      contextId: tenant.id,
-      customerId: byUserId.get(row.record.customer.userId)!.id,
-      ipsubnet: mapping.subnet.input,
-      network: mapping.subnet.network,
-      ipFirst: addressKey(mapping.subnet.first),
-      ipLast: addressKey(mapping.subnet.last),
-      starttime: BigInt(mapping.start),
-      endtime: mapping.end === null ? null : BigInt(mapping.end),
-      terminalId: mapping.terminalId,
-    })),
+    row.record.mappings.map((mapping) => mappingData(tenant, byUserId.get(row.record.customer.userId)!.id, mapping)),
   );
   const stored = new Set(
     candidates.length === 0
@@ -239,13 +233,7 @@ async function importBatchAtOnce(tx: Transaction, tenant: Tenant, actor: Actor, 
 async function describeOverlap(tx: Transaction, tenant: Tenant, record: CsvRecord): Promise<string> {
   for (const mapping of record.mappings) {
     const overlapping = await tx.ipMapping.findFirst({
-      where: {
-        contextId: tenant.id,
-        ipFirst: { lte: addressKey(mapping.subnet.last) },
-        ipLast: { gte: addressKey(mapping.subnet.first) },
-        ...(mapping.end === null ? {} : { starttime: { lte: BigInt(mapping.end) } }),
-        OR: [{ endtime: null }, { endtime: { gte: BigInt(mapping.start) } }],
-      },
+      where: overlappingWhere(tenant.id, addressKeys(mapping.subnet), { start: mapping.start, end: mapping.end }),
       include: { customer: true },
     });
     if (overlapping) {

@@ -1,13 +1,21 @@
 import type { Actor } from '../context.js';
 import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
-import { type IpSubnet, addressKey } from '../domain/ip.js';
+import type { IpSubnet } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
 import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
-import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
+import type { Customer, IpMapping } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import { findCustomerOrThrow } from './customers.js';
+import {
+  type AddressKeys,
+  activeAtWhere,
+  addressKeys,
+  overlappingWhere,
+  periodColumns,
+  subnetColumns,
+} from './mapping-filters.js';
 import type { Transaction } from './transaction.js';
 
 export interface MappingFields {
@@ -25,37 +33,9 @@ export interface MappingPatch {
   terminalId?: string | null | undefined;
 }
 
-function subnetColumns(subnet: IpSubnet) {
-  return {
-    ipsubnet: subnet.input,
-    network: subnet.network,
-    ipFirst: addressKey(subnet.first),
-    ipLast: addressKey(subnet.last),
-  };
-}
-
-function periodColumns(period: TimeRange) {
-  return { starttime: BigInt(period.start), endtime: period.end === null ? null : BigInt(period.end) };
-}
-
-/** Mappings of the tenant sharing an address with `keys` at some instant of `period`. */
-function overlappingWhere(
-  tenant: Tenant,
-  keys: { ipFirst: string; ipLast: string },
-  period: TimeRange,
-): Prisma.IpMappingWhereInput {
-  return {
-    contextId: tenant.id,
-    ipFirst: { lte: keys.ipLast },
-    ipLast: { gte: keys.ipFirst },
-    ...(period.end === null ? {} : { starttime: { lte: BigInt(period.end) } }),
-    OR: [{ endtime: null }, { endtime: { gte: BigInt(period.start) } }],
-  };
-}
-
 /** What a write is about to hold, so a constraint violation can name what it overlaps. */
 interface OverlapAttempt {
-  holding?: { keys: { ipFirst: string; ipLast: string }; period: TimeRange };
+  holding?: { keys: AddressKeys; period: TimeRange };
   /** Rows the write itself changes: after the rollback they still overlap, but are not the conflict. */
   excludeIds: number[];
 }
@@ -68,7 +48,7 @@ async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) 
     if (!isExclusionViolation(error) || !attempt.holding) throw error;
     const { keys, period } = attempt.holding;
     const conflicts = await prisma.ipMapping.findMany({
-      where: { ...overlappingWhere(tenant, keys, period), id: { notIn: attempt.excludeIds } },
+      where: { AND: [overlappingWhere(tenant.id, keys, period), { id: { notIn: attempt.excludeIds } }] },
       orderBy: { id: 'asc' },
     });
     throw new ConflictError(conflicts);
@@ -120,8 +100,10 @@ export interface MappingChoice {
   subnetHint?: IpSubnet | null | undefined;
 }
 
-const sameNetwork = (mapping: IpMapping, subnet: IpSubnet) =>
-  mapping.ipFirst === addressKey(subnet.first) && mapping.ipLast === addressKey(subnet.last);
+const sameNetwork = (mapping: IpMapping, subnet: IpSubnet) => {
+  const keys = addressKeys(subnet);
+  return mapping.ipFirst === keys.ipFirst && mapping.ipLast === keys.ipLast;
+};
 
 /**
  * The one mapping of customer `userId` that `choice` names; with no choice, the customer's only
@@ -246,13 +228,7 @@ export function reassignMapping(
     prisma.$transaction(async (tx) => {
       const target = await findCustomerOrThrow(tx, tenant, toUserId);
       const holder = await tx.ipMapping.findFirst({
-        where: {
-          contextId: tenant.id,
-          ipFirst: keys.ipFirst,
-          ipLast: keys.ipLast,
-          starttime: { lte: BigInt(at) },
-          OR: [{ endtime: null }, { endtime: { gte: BigInt(at) } }],
-        },
+        where: { contextId: tenant.id, ipFirst: keys.ipFirst, ipLast: keys.ipLast, ...activeAtWhere(at) },
         include: { customer: true },
       });
       let ended: IpMapping | null = null;

@@ -8,7 +8,7 @@ async function events(type?: string, id?: number) {
   return (await graphqlData(EVENTS, { type, id })).auditEvents.edges.map((edge: any) => edge.node);
 }
 
-beforeEach(resetData);
+beforeEach(() => resetData());
 
 describe('audit trail', () => {
   it('records each change with before- and after-images', async () => {

@@ -32,7 +32,7 @@ async function create(input: Record<string, unknown>) {
   ).createCustomer;
 }
 
-beforeEach(resetData);
+beforeEach(() => resetData());
 
 describe('createCustomer', () => {
   it('creates a customer with every field and returns it', async () => {

@@ -1,17 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db.js';
 import { createToken, createUser, grantAccess } from '../../src/store/access.js';
-import { createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
-
-let statementsSent = 0;
-(prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
-  statementsSent++;
-});
-async function countStatements(run: () => Promise<unknown>) {
-  const before = statementsSent;
-  await run();
-  return statementsSent - before;
-}
+import { countStatements, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 
 const ids: Record<string, number> = {};
 

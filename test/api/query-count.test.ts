@@ -1,19 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db.js';
-import { graphqlData, resetData } from '../helpers.js';
-
-// Every SQL statement Prisma sends is counted here (Prisma has no way to remove a listener, so
-// there is one for the whole file).
-let statementsSent = 0;
-(prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
-  statementsSent++;
-});
-
-async function countStatements(run: () => Promise<unknown>): Promise<number> {
-  const before = statementsSent;
-  await run();
-  return statementsSent - before;
-}
+import { countStatements, graphqlData, resetData } from '../helpers.js';
 
 async function seed(customers: number, mappingsPerCustomer: number) {
   const context = await prisma.context.findUniqueOrThrow({ where: { name: 'default' } });

@@ -2,7 +2,8 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db.js';
 import { createToken, createUser, grantAccess } from '../../src/store/access.js';
 import { yoga } from '../../src/yoga.js';
-import { resetData, rest } from './helpers.js';
+import { rest } from './helpers.js';
+import { resetData } from '../helpers.js';
 
 const TOKEN = 'rest-failures-token-0123456789';
 const READ_ONLY = 'rest-failures-read-only-0123456789';

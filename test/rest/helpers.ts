@@ -36,20 +36,6 @@ export async function rest(method: string, path: string, body?: unknown) {
   return { status: response.status, body: JSON.parse(text) as unknown, text };
 }
 
-/** Empties the data tables and sets the next ids, so a documented response's ids come out. */
-export async function resetData(next: { customer?: number; mapping?: number } = {}) {
-  await prisma.$executeRawUnsafe(
-    'TRUNCATE audit_events, ipdr_customers_mapping, ipdr_customers RESTART IDENTITY CASCADE',
-  );
-  if (next.customer)
-    await prisma.$queryRawUnsafe(`SELECT setval(pg_get_serial_sequence('ipdr_customers', 'id'), ${next.customer - 1})`);
-  if (next.mapping) {
-    await prisma.$queryRawUnsafe(
-      `SELECT setval(pg_get_serial_sequence('ipdr_customers_mapping', 'id'), ${next.mapping - 1})`,
-    );
-  }
-}
-
 async function contextId(name: string) {
   return (await prisma.context.findUniqueOrThrow({ where: { name } })).id;
 }

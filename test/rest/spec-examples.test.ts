@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createContext, createToken, createUser, grantAccess, revokeAccess } from '../../src/store/access.js';
-import { type CurlExample, curlExamples, resetData, rest, seedCustomer, seedMapping } from './helpers.js';
+import { type CurlExample, curlExamples, rest, seedCustomer, seedMapping } from './helpers.js';
+import { resetData } from '../helpers.js';
 
 // Every curl example of Trisul's API pages (../shared/spec), replayed against the state the page
 // implies, with the exact documented response. Pages without a response example get the response
