@@ -29,7 +29,10 @@ async function snapshot(contextName?: string) {
     await Promise.all([
       prisma.context.findMany({ orderBy: { id: 'asc' } }),
       prisma.customer.findMany({ where, orderBy: { id: 'asc' } }),
-      prisma.ipMapping.findMany({ where, orderBy: { id: 'asc' } }),
+      prisma.ipMapping.findMany({
+        where: contextName ? { customer: { context: { name: contextName } } } : {},
+        orderBy: { id: 'asc' },
+      }),
       prisma.auditEvent.findMany({ where, orderBy: { id: 'asc' } }),
       prisma.apiUser.findMany({ orderBy: { id: 'asc' } }),
       prisma.apiGrant.findMany({ orderBy: [{ userId: 'asc' }, { contextId: 'asc' }] }),

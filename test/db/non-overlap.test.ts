@@ -79,6 +79,23 @@ describe('non-overlap constraint', () => {
     expect(v4.__typename).toBe('IpMapping');
   });
 
+  // The constraint compares IPv6 addresses in three slices of bits (0-52, 53-104, 105-127; see
+  // the box_exclusion migration): neighbours differing in a bit near a slice edge must pass, and
+  // blocks nested across an edge must clash.
+  it.each([
+    ['2001:db8:0:800::/53', '2001:db8:0:0::/53', '2001:db8::/52'],
+    ['2001:db8:0:400::/54', '2001:db8:0:0::/54', '2001:db8::/53'],
+    ['2001:db8::80:0/105', '2001:db8::/105', '2001:db8::/104'],
+    ['2001:db8::100:0/104', '2001:db8::/104', '2001:db8::/103'],
+    ['2001:db8::1/128', '2001:db8::/128', '2001:db8::/127'],
+  ])('tells %s and %s apart, and both clash with %s', async (held, beside, around) => {
+    const first = await createMapping({ userId: 'A', ipsubnet: held, starttime: 0 });
+    expect((await createMapping({ userId: 'B', ipsubnet: beside, starttime: 0 })).__typename).toBe('IpMapping');
+    const result = await createMapping({ userId: 'B', ipsubnet: around, starttime: 0 });
+    expect(result.__typename).toBe('ConflictError');
+    expect(result.conflicts.map((c: { id: number }) => c.id)).toContain(first.id);
+  });
+
   it('names every mapping the new one overlaps', async () => {
     const first = await createMapping({ userId: 'A', ipsubnet: '10.0.1.0/24', starttime: 0, endtime: 10 });
     const second = await createMapping({ userId: 'A', ipsubnet: '10.0.2.0/24', starttime: 5, endtime: 20 });
