@@ -81,6 +81,36 @@ describe('CSV import', () => {
     });
   });
 
+  it('skips exactly the rows that overlap, wherever they are in a file of several batches', async () => {
+    // 12,000 rows (three batches): each its own address; a few claim an address another row or a
+    // stored mapping holds at the same time, one at each batch edge.
+    await importCsv(file('held.csv', [HEADER, '172.16.0.0/24,Held,,,,,H1,,,']), 'default', false);
+    const rows = Array.from({ length: 12_000 }, (_, i) => `10.${i >> 8}.${i & 255}.1,C${i},,,,,U${i},,,`);
+    const clashes = { 5000: '10.0.7.1', 5001: '172.16.0.9', 9999: '10.0.0.0/16', 11_999: '10.0.7.1' };
+    for (const [index, ip] of Object.entries(clashes)) rows[Number(index)] = `${ip},Late,,,,,L${index},,,`;
+    const summary = await importCsv(file('many.csv', [HEADER, ...rows]), 'default', false);
+    expect(summary.rowsSkipped.map((skipped) => skipped.line)).toEqual([5002, 5003, 10_001, 12_001]);
+    expect(summary.rowsSkipped[0]!.reason).toMatch(/^10\.0\.7\.1 overlaps mapping \d+ \(10\.0\.7\.1 of UserID U7,/);
+    expect(summary).toMatchObject({ rowsRead: 12_000, customersCreated: 11_996, mappingsCreated: 11_996 });
+    expect(await prisma.customer.count({ where: { userId: { startsWith: 'L' } } })).toBe(0);
+    expect(await prisma.ipMapping.count()).toBe(11_997);
+  });
+
+  it('audits imported changes as the API does: the stored row before and after', async () => {
+    await importCsv(file('one.csv', [HEADER, '10.0.0.1,First,,,,,U1,01-01-2025,,T1']), 'default', false);
+    const created = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
+    const mapping = await prisma.ipMapping.findFirstOrThrow();
+    await importCsv(file('two.csv', [HEADER, '10.0.0.1,Renamed,,,,,U1,01-01-2025,,T1']), 'default', false);
+    const updated = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
+    const image = (row: object) => JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
+    const trail = await prisma.auditEvent.findMany({ orderBy: { id: 'asc' } });
+    expect(trail.map((event) => [event.action, event.entityType, event.before, event.after])).toEqual([
+      ['create', 'customer', null, image(created)],
+      ['create', 'mapping', null, image({ ...mapping, userId: 'U1' })],
+      ['update', 'customer', image(created), image(updated)],
+    ]);
+  });
+
   it('reads the older 7-column layout', async () => {
     const legacy = file('legacy.csv', [
       'Subnet/IP,Cust Name,Address,Email,Phone No ,Alt Phone No,User/Cust ID',

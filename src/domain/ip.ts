@@ -124,6 +124,22 @@ export function addressKey(address: IpAddress): string {
   return `${address.family}${address.value.toString(16).padStart(address.family === 4 ? 8 : 32, '0')}`;
 }
 
+/**
+ * The first address of every block that contains `address` with at least `prefixLength` bits
+ * fixed: prefixes 0..prefixLength, duplicates dropped. Blocks nest or are disjoint, so a block
+ * overlapping a subnet either starts inside it or starts at one of these and contains it.
+ */
+export function enclosingBlockFirsts(address: IpAddress, prefixLength: number): IpAddress[] {
+  const bits = bitsOf(address.family);
+  const firsts = new Map<bigint, IpAddress>();
+  for (let length = 0; length <= prefixLength; length++) {
+    const hostBits = BigInt(bits - length);
+    const value = (address.value >> hostBits) << hostBits;
+    if (!firsts.has(value)) firsts.set(value, addressFromValue(value, address.family));
+  }
+  return [...firsts.values()];
+}
+
 /** True when the two subnets share at least one address (equal, or one inside the other). */
 export function subnetsOverlap(a: IpSubnet, b: IpSubnet): boolean {
   return a.family === b.family && a.first.value <= b.last.value && b.first.value <= a.last.value;

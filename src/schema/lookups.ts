@@ -10,7 +10,7 @@ import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
 import { IpMappingRef } from './mapping.js';
-import { addressKeys, overlapsKeysWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
+import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
 
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
@@ -159,5 +159,5 @@ function historyWhere(
   contextId: number,
   args: { ip: IpSubnet; from?: number | null; to?: number | null },
 ): Prisma.IpMappingWhereInput {
-  return { AND: [{ contextId }, overlapsKeysWhere(addressKeys(args.ip)), overlapsWindowWhere(args.from, args.to)] };
+  return { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
 }

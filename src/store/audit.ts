@@ -45,3 +45,23 @@ export async function recordAudits(tx: Transaction, tenant: Tenant, actor: Actor
   if (changes.length > 0)
     await tx.auditEvent.createMany({ data: changes.map((change) => auditRow(tenant, actor, change)) });
 }
+
+// The same images built by the database, for changes made by set-based statements (CSV import).
+// Keys and formats match image(): camelCase fields, times as numbers, timestamps as ISO strings.
+const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** The image of an ipdr_customers row aliased `row`. */
+export const customerImageSql = (row: string) => `jsonb_build_object(
+  'id', ${row}.id, 'contextId', ${row}.context_id, 'userId', ${row}.user_id, 'name', ${row}.name,
+  'address', ${row}.address, 'email', ${row}.email, 'phoneNumber', ${row}.phone_number,
+  'altPhoneNumber', ${row}.alt_phone_number,
+  'createdAt', ${isoSql(`${row}.created_at`)}, 'updatedAt', ${isoSql(`${row}.updated_at`)})`;
+
+/** The image of an ipdr_customers_mapping row aliased `row`, with its customer's UserID. */
+export const mappingImageSql = (row: string, userId: string) => `jsonb_build_object(
+  'id', ${row}.id, 'contextId', ${row}.context_id, 'customerId', ${row}.ipdr_customer_id,
+  'ipsubnet', ${row}.ipsubnet, 'network', abbrev(${row}.network), 'ipFirst', ${row}.ip_first,
+  'ipLast', ${row}.ip_last, 'starttime', ${row}.starttime, 'endtime', ${row}.endtime,
+  'terminalId', ${row}.terminalid,
+  'createdAt', ${isoSql(`${row}.created_at`)}, 'updatedAt', ${isoSql(`${row}.updated_at`)},
+  'userId', ${userId})`;

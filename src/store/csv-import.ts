@@ -1,11 +1,10 @@
 import type { Actor } from '../context.js';
 import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
-import type { CsvCustomer, CsvMapping, CsvRecord } from '../domain/trisul-csv.js';
-import type { Customer } from '../generated/prisma/client.js';
+import type { CsvRecord } from '../domain/trisul-csv.js';
 import type { Tenant } from '../tenant-access.js';
-import { recordAudit, recordAudits } from './audit.js';
-import { addressKeys, overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
+import { customerImageSql, mappingImageSql } from './audit.js';
+import { overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
 import type { Transaction } from './transaction.js';
 
 export interface ImportRow {
@@ -35,15 +34,70 @@ export const emptySummary = (): ImportSummary => ({
 
 class DryRun extends Error {}
 
-type Counts = Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>;
+// Rows are applied in batches, each by two set-based statements: the per-row cost is the
+// database's own (index and constraint upkeep), not a round trip.
+const BATCH_ROWS = 5000;
 
-const noCounts = (): Counts => ({
-  customersCreated: 0,
-  customersUpdated: 0,
-  customersUnchanged: 0,
-  mappingsCreated: 0,
-  duplicatesSkipped: 0,
-});
+// Upserts the batch's customers by UserID (a customer's last row wins) and audits what changed.
+const UPSERT_CUSTOMERS_SQL = `
+WITH input AS (
+  SELECT DISTINCT ON (user_id) *
+  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
+    AS i(user_id, name, address, email, phone_number, alt_phone_number, ord)
+  ORDER BY user_id, ord DESC
+), stored AS (
+  SELECT c.* FROM ipdr_customers c JOIN input i ON c.context_id = $1 AND c.user_id = i.user_id
+), written AS (
+  INSERT INTO ipdr_customers AS c (context_id, user_id, name, address, email, phone_number, alt_phone_number, updated_at)
+  SELECT $1, user_id, name, address, email, phone_number, alt_phone_number, now() FROM input ORDER BY ord
+  ON CONFLICT (context_id, user_id) DO UPDATE SET
+    name = excluded.name, address = excluded.address, email = excluded.email,
+    phone_number = excluded.phone_number, alt_phone_number = excluded.alt_phone_number, updated_at = excluded.updated_at
+  WHERE (c.name, c.address, c.email, c.phone_number, c.alt_phone_number)
+    IS DISTINCT FROM (excluded.name, excluded.address, excluded.email, excluded.phone_number, excluded.alt_phone_number)
+  RETURNING c.*
+), changes AS (
+  SELECT w.*, s.id IS NULL AS created, CASE WHEN s.id IS NULL THEN NULL ELSE ${customerImageSql('s')} END AS before
+  FROM written w LEFT JOIN stored s ON s.id = w.id
+), audited AS (
+  INSERT INTO audit_events (context_id, actor, channel, action, entity_type, entity_id, before, after)
+  SELECT $1, $2, $3, CASE WHEN created THEN 'create' ELSE 'update' END, 'customer', id, before, ${customerImageSql('changes')}
+  FROM changes ORDER BY id
+)
+SELECT count(*) FILTER (WHERE created)::int AS created, count(*) FILTER (WHERE NOT created)::int AS updated,
+       (SELECT count(*) FROM input)::int AS distinct
+FROM changes`;
+
+// Adds the batch's mappings, skipping exact duplicates (of stored mappings or of an earlier row),
+// and audits each one added.
+const INSERT_MAPPINGS_SQL = `
+WITH input AS (
+  SELECT * FROM unnest($4::text[], $5::text[], $6::inet[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::text[])
+    WITH ORDINALITY AS i(user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, ord)
+), owned AS (
+  SELECT i.*, c.id AS customer_id FROM input i JOIN ipdr_customers c ON c.context_id = $1 AND c.user_id = i.user_id
+), fresh AS (
+  SELECT DISTINCT ON (customer_id, ip_first, ip_last, starttime, endtime) * FROM owned o
+  WHERE NOT EXISTS (
+    SELECT 1 FROM ipdr_customers_mapping m
+    WHERE m.ipdr_customer_id = o.customer_id AND m.ip_first = o.ip_first AND m.ip_last = o.ip_last
+      AND m.starttime = o.starttime AND m.endtime IS NOT DISTINCT FROM o.endtime)
+  ORDER BY customer_id, ip_first, ip_last, starttime, endtime, ord
+), written AS (
+  INSERT INTO ipdr_customers_mapping
+    (context_id, ipdr_customer_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, updated_at)
+  SELECT $1, customer_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, now()
+  FROM fresh ORDER BY ord
+  RETURNING *
+), audited AS (
+  INSERT INTO audit_events (context_id, actor, channel, action, entity_type, entity_id, after)
+  SELECT $1, $2, $3, 'create', 'mapping', w.id, ${mappingImageSql('w', 'c.user_id')}
+  FROM written w JOIN ipdr_customers c ON c.id = w.ipdr_customer_id
+  ORDER BY w.id
+)
+SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM owned)::int AS candidates`;
+
+type Counts = Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>;
 
 function addCounts(summary: ImportSummary, counts: Counts) {
   summary.customersCreated += counts.customersCreated;
@@ -53,187 +107,82 @@ function addCounts(summary: ImportSummary, counts: Counts) {
   summary.duplicatesSkipped += counts.duplicatesSkipped;
 }
 
-const customerFields = ['name', 'address', 'email', 'phoneNumber', 'altPhoneNumber'] as const;
-
-const customerChanged = (stored: Customer, fields: CsvCustomer) =>
-  customerFields.some((field) => stored[field] !== fields[field]);
-
-function mappingData(tenant: Tenant, customerId: number, mapping: CsvMapping) {
+/** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
+async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<Counts> {
+  const customers = rows.map((row) => row.record.customer);
+  const [customerCounts] = await tx.$queryRawUnsafe<{ created: number; updated: number; distinct: number }[]>(
+    UPSERT_CUSTOMERS_SQL,
+    tenant.id,
+    actor.name,
+    actor.channel,
+    customers.map((c) => c.userId),
+    customers.map((c) => c.name),
+    customers.map((c) => c.address),
+    customers.map((c) => c.email),
+    customers.map((c) => c.phoneNumber),
+    customers.map((c) => c.altPhoneNumber),
+  );
+  const mappings = rows.flatMap((row) =>
+    row.record.mappings.map((mapping) => ({
+      userId: row.record.customer.userId,
+      ...subnetColumns(mapping.subnet),
+      ...periodColumns({ start: mapping.start, end: mapping.end }),
+      terminalId: mapping.terminalId,
+    })),
+  );
+  const [mappingCounts] = await tx.$queryRawUnsafe<{ created: number; candidates: number }[]>(
+    INSERT_MAPPINGS_SQL,
+    tenant.id,
+    actor.name,
+    actor.channel,
+    mappings.map((m) => m.userId),
+    mappings.map((m) => m.ipsubnet),
+    mappings.map((m) => m.network),
+    mappings.map((m) => m.ipFirst),
+    mappings.map((m) => m.ipLast),
+    mappings.map((m) => String(m.starttime)),
+    mappings.map((m) => (m.endtime === null ? null : String(m.endtime))),
+    mappings.map((m) => m.terminalId),
+  );
   return {
-    contextId: tenant.id,
-    customerId,
-    ...subnetColumns(mapping.subnet),
-    ...periodColumns({ start: mapping.start, end: mapping.end }),
-    terminalId: mapping.terminalId,
+    customersCreated: customerCounts!.created,
+    customersUpdated: customerCounts!.updated,
+    customersUnchanged: customerCounts!.distinct - customerCounts!.created - customerCounts!.updated,
+    mappingsCreated: mappingCounts!.created,
+    duplicatesSkipped: mappingCounts!.candidates - mappingCounts!.created,
   };
 }
 
 /**
- * Applies one row: its customer upserted by UserID, its mappings added (exact duplicates
- * skipped). A row that would overlap another mapping changes nothing: it is rolled back to its
- * savepoint and reported.
- */
-async function importRow(tx: Transaction, tenant: Tenant, actor: Actor, row: ImportRow, summary: ImportSummary) {
-  const { customer: fields, mappings } = row.record;
-  await tx.$executeRawUnsafe('SAVEPOINT csv_row');
-  const counts = noCounts();
-  try {
-    const existing = await tx.customer.findUnique({
-      where: { contextId_userId: { contextId: tenant.id, userId: fields.userId } },
-    });
-    let customer = existing;
-    if (!existing) {
-      customer = await tx.customer.create({ data: { ...fields, contextId: tenant.id } });
-      await recordAudit(tx, tenant, actor, {
-        action: 'create',
-        entityType: 'customer',
-        entityId: customer.id,
-        before: null,
-        after: customer,
-      });
-      counts.customersCreated++;
-    } else if (customerChanged(existing, fields)) {
-      customer = await tx.customer.update({ where: { id: existing.id }, data: fields });
-      await recordAudit(tx, tenant, actor, {
-        action: 'update',
-        entityType: 'customer',
-        entityId: existing.id,
-        before: existing,
-        after: customer,
-      });
-      counts.customersUpdated++;
-    } else {
-      counts.customersUnchanged++;
-    }
-    for (const mapping of mappings) {
-      const data = mappingData(tenant, customer!.id, mapping);
-      const { ipFirst, ipLast, starttime, endtime } = data;
-      const duplicate = await tx.ipMapping.findFirst({
-        where: { customerId: customer!.id, ipFirst, ipLast, starttime, endtime },
-        select: { id: true },
-      });
-      if (duplicate) {
-        counts.duplicatesSkipped++;
-        continue;
-      }
-      const created = await tx.ipMapping.create({ data });
-      await recordAudit(tx, tenant, actor, {
-        action: 'create',
-        entityType: 'mapping',
-        entityId: created.id,
-        before: null,
-        after: { ...created, userId: fields.userId },
-      });
-      counts.mappingsCreated++;
-    }
-    await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_row');
-  } catch (error) {
-    if (!isExclusionViolation(error)) throw error;
-    await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT csv_row');
-    summary.rowsSkipped.push({ line: row.line, reason: await describeOverlap(tx, tenant, row.record) });
-    return;
-  }
-  addCounts(summary, counts);
-}
-
-const BATCH_ROWS = 500;
-
-/**
- * Applies a batch of rows with a handful of statements. When any of its mappings would overlap
- * another one the batch is rolled back and applied row by row, so that only the offending rows
- * are skipped.
+ * Applies rows in file order, all or nothing per row. When some mapping would overlap another,
+ * the rows are rolled back to their savepoint and applied as two halves, down to the single rows
+ * at fault, which are skipped and reported: a few bad rows cost a few extra statements each.
  */
 async function importBatch(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[], summary: ImportSummary) {
   await tx.$executeRawUnsafe('SAVEPOINT csv_batch');
   try {
-    const counts = await importBatchAtOnce(tx, tenant, actor, rows);
+    const counts = await applyRows(tx, tenant, actor, rows);
     await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
     addCounts(summary, counts);
+    return;
   } catch (error) {
     if (!isExclusionViolation(error)) throw error;
     await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT csv_batch');
-    for (const row of rows) await importRow(tx, tenant, actor, row, summary);
+    await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
   }
-}
-
-// Exact duplicates of stored mappings, among the candidates (1-based positions).
-const DUPLICATES_SQL = `
-SELECT q.i::int AS i FROM unnest($1::int[], $2::text[], $3::text[], $4::int8[], $5::int8[]) WITH ORDINALITY AS q(customer, first, last, s, e, i)
-WHERE EXISTS (SELECT 1 FROM ipdr_customers_mapping m WHERE m.ipdr_customer_id = q.customer
-  AND m.ip_first = q.first AND m.ip_last = q.last AND m.starttime = q.s AND m.endtime IS NOT DISTINCT FROM q.e)`;
-
-async function importBatchAtOnce(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]) {
-  const counts = noCounts();
-  // A customer may have several rows (one per period); its last row's fields are what it ends with.
-  const wanted = new Map(rows.map((row) => [row.record.customer.userId, row.record.customer]));
-  const existing = await tx.customer.findMany({ where: { contextId: tenant.id, userId: { in: [...wanted.keys()] } } });
-  const byUserId = new Map(existing.map((customer) => [customer.userId, customer]));
-  const audit: Parameters<typeof recordAudits>[3] = [];
-  const created = await tx.customer.createManyAndReturn({
-    data: [...wanted.values()].filter((c) => !byUserId.has(c.userId)).map((c) => ({ ...c, contextId: tenant.id })),
-  });
-  for (const customer of created) {
-    byUserId.set(customer.userId, customer);
-    audit.push({ action: 'create', entityType: 'customer', entityId: customer.id, before: null, after: customer });
+  if (rows.length === 1) {
+    summary.rowsSkipped.push({ line: rows[0]!.line, reason: await describeOverlap(tx, tenant, rows[0]!.record) });
+    return;
   }
-  counts.customersCreated = created.length;
-  for (const before of existing) {
-    const fields = wanted.get(before.userId)!;
-    if (!customerChanged(before, fields)) {
-      counts.customersUnchanged++;
-      continue;
-    }
-    const after = await tx.customer.update({ where: { id: before.id }, data: fields });
-    byUserId.set(after.userId, after);
-    audit.push({ action: 'update', entityType: 'customer', entityId: after.id, before, after });
-    counts.customersUpdated++;
-  }
-
-  const seen = new Set<string>();
-  const candidates = rows.flatMap((row) =>
-    row.record.mappings.map((mapping) => mappingData(tenant, byUserId.get(row.record.customer.userId)!.id, mapping)),
-  );
-  const stored = new Set(
-    candidates.length === 0
-      ? []
-      : (
-          await tx.$queryRawUnsafe<{ i: number }[]>(
-            DUPLICATES_SQL,
-            candidates.map((c) => c.customerId),
-            candidates.map((c) => c.ipFirst),
-            candidates.map((c) => c.ipLast),
-            candidates.map((c) => String(c.starttime)),
-            candidates.map((c) => (c.endtime === null ? null : String(c.endtime))),
-          )
-        ).map((row) => row.i - 1),
-  );
-  const fresh = candidates.filter((c, i) => {
-    const key = JSON.stringify([c.customerId, c.ipFirst, c.ipLast, String(c.starttime), String(c.endtime)]);
-    const duplicate = stored.has(i) || seen.has(key);
-    seen.add(key);
-    if (duplicate) counts.duplicatesSkipped++;
-    return !duplicate;
-  });
-  const mappings = await tx.ipMapping.createManyAndReturn({ data: fresh });
-  const userIds = new Map([...byUserId.values()].map((c) => [c.id, c.userId]));
-  for (const mapping of mappings) {
-    audit.push({
-      action: 'create',
-      entityType: 'mapping',
-      entityId: mapping.id,
-      before: null,
-      after: { ...mapping, userId: userIds.get(mapping.customerId) },
-    });
-  }
-  counts.mappingsCreated = mappings.length;
-  await recordAudits(tx, tenant, actor, audit);
-  return counts;
+  const half = Math.ceil(rows.length / 2);
+  await importBatch(tx, tenant, actor, rows.slice(0, half), summary);
+  await importBatch(tx, tenant, actor, rows.slice(half), summary);
 }
 
 async function describeOverlap(tx: Transaction, tenant: Tenant, record: CsvRecord): Promise<string> {
   for (const mapping of record.mappings) {
     const overlapping = await tx.ipMapping.findFirst({
-      where: overlappingWhere(tenant.id, addressKeys(mapping.subnet), { start: mapping.start, end: mapping.end }),
+      where: overlappingWhere(tenant.id, mapping.subnet, { start: mapping.start, end: mapping.end }),
       include: { customer: true },
     });
     if (overlapping) {
@@ -245,8 +194,9 @@ async function describeOverlap(tx: Transaction, tenant: Tenant, record: CsvRecor
 
 /**
  * Imports rows in one transaction: all of the file or, on an unexpected failure, none of it.
- * Rows come from a stream and are applied as they arrive; with `dryRun` everything is rolled
- * back at the end and the summary says what would have happened.
+ * Rows come from a stream; the next batch is read and parsed while the database applies the
+ * last one. With `dryRun` everything is rolled back at the end and the summary says what would
+ * have happened.
  */
 export async function importRows(
   tenant: Tenant,
@@ -258,17 +208,25 @@ export async function importRows(
   try {
     await prisma.$transaction(
       async (tx) => {
+        let applying: Promise<void> = Promise.resolve();
+        const apply = async (batch: ImportRow[]) => {
+          await applying;
+          applying = importBatch(tx, tenant, actor, batch, summary);
+          // Awaited before the next batch or at the end; until then a failure must not go unhandled.
+          applying.catch(() => {});
+        };
         let batch: ImportRow[] = [];
         for await (const row of rows) {
           summary.rowsRead++;
           if ('error' in row) summary.rowsSkipped.push({ line: row.line, reason: row.error });
           else batch.push(row);
           if (batch.length === BATCH_ROWS) {
-            await importBatch(tx, tenant, actor, batch, summary);
+            await apply(batch);
             batch = [];
           }
         }
-        if (batch.length > 0) await importBatch(tx, tenant, actor, batch, summary);
+        if (batch.length > 0) await apply(batch);
+        await applying;
         if (options.dryRun) throw new DryRun();
       },
       { timeout: 24 * 60 * 60 * 1000, maxWait: 60_000 },

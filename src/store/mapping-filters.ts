@@ -1,4 +1,4 @@
-import { addressKey, type IpAddress, type IpSubnet } from '../domain/ip.js';
+import { addressKey, enclosingBlockFirsts, type IpAddress, type IpSubnet } from '../domain/ip.js';
 import type { TimeRange } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
@@ -6,7 +6,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 // own terms: the sortable address keys (see domain/ip.ts addressKey) make "contains", "within"
 // and "overlaps" ordinary comparisons.
 
-export interface AddressKeys {
+interface AddressKeys {
   ipFirst: string;
   ipLast: string;
 }
@@ -27,13 +27,22 @@ export function activeAtWhere(at: number): Prisma.IpMappingWhereInput {
   return { starttime: { lte: BigInt(at) }, OR: [{ endtime: null }, { endtime: { gte: BigInt(at) } }] };
 }
 
+// Address filters are B-tree probes on (context_id, ip_first): CIDR blocks nest or are disjoint,
+// so a block overlapping `subnet` starts inside it, or starts at the first address of one of
+// the (at most 129) blocks enclosing it and reaches past its end.
+
+/** Mappings whose block contains `subnet` (or equals it). */
+function enclosingWhere(first: IpAddress, prefixLength: number, lastKey: string): Prisma.IpMappingWhereInput {
+  return { ipFirst: { in: enclosingBlockFirsts(first, prefixLength).map(addressKey) }, ipLast: { gte: lastKey } };
+}
+
 export function containsIpWhere(ip: IpAddress): Prisma.IpMappingWhereInput {
-  const key = addressKey(ip);
-  return { ipFirst: { lte: key }, ipLast: { gte: key } };
+  return enclosingWhere(ip, ip.family === 4 ? 32 : 128, addressKey(ip));
 }
 
 export function withinSubnetWhere(subnet: IpSubnet): Prisma.IpMappingWhereInput {
-  return { ipFirst: { gte: addressKey(subnet.first) }, ipLast: { lte: addressKey(subnet.last) } };
+  const { ipFirst, ipLast } = addressKeys(subnet);
+  return { ipFirst: { gte: ipFirst, lte: ipLast }, ipLast: { lte: ipLast } };
 }
 
 /** Mappings held at some instant of [from, to] (either end may be open). */
@@ -47,12 +56,15 @@ export function overlapsWindowWhere(
   };
 }
 
-/** Mappings sharing at least one address with the range `keys`. */
-export function overlapsKeysWhere(keys: AddressKeys): Prisma.IpMappingWhereInput {
-  return { ipFirst: { lte: keys.ipLast }, ipLast: { gte: keys.ipFirst } };
+/** Mappings sharing at least one address with `subnet`. */
+export function overlapsSubnetWhere(subnet: IpSubnet): Prisma.IpMappingWhereInput {
+  const { ipFirst, ipLast } = addressKeys(subnet);
+  return {
+    OR: [{ ipFirst: { gte: ipFirst, lte: ipLast } }, enclosingWhere(subnet.first, subnet.prefixLength, ipLast)],
+  };
 }
 
-/** Mappings of a context sharing an address with `keys` at some instant of `period`. */
-export function overlappingWhere(contextId: number, keys: AddressKeys, period: TimeRange): Prisma.IpMappingWhereInput {
-  return { AND: [{ contextId }, overlapsKeysWhere(keys), overlapsWindowWhere(period.start, period.end)] };
+/** Mappings of a context sharing an address with `subnet` at some instant of `period`. */
+export function overlappingWhere(contextId: number, subnet: IpSubnet, period: TimeRange): Prisma.IpMappingWhereInput {
+  return { AND: [{ contextId }, overlapsSubnetWhere(subnet), overlapsWindowWhere(period.start, period.end)] };
 }

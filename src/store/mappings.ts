@@ -1,7 +1,7 @@
 import type { Actor } from '../context.js';
 import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
-import type { IpSubnet } from '../domain/ip.js';
+import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
 import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
@@ -9,7 +9,6 @@ import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import { findCustomerOrThrow } from './customers.js';
 import {
-  type AddressKeys,
   activeAtWhere,
   addressKeys,
   overlappingWhere,
@@ -35,7 +34,7 @@ export interface MappingPatch {
 
 /** What a write is about to hold, so a constraint violation can name what it overlaps. */
 interface OverlapAttempt {
-  holding?: { keys: AddressKeys; period: TimeRange };
+  holding?: { subnet: IpSubnet; period: TimeRange };
   /** Rows the write itself changes: after the rollback they still overlap, but are not the conflict. */
   excludeIds: number[];
 }
@@ -46,9 +45,9 @@ async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) 
     return await write(attempt);
   } catch (error) {
     if (!isExclusionViolation(error) || !attempt.holding) throw error;
-    const { keys, period } = attempt.holding;
+    const { subnet, period } = attempt.holding;
     const conflicts = await prisma.ipMapping.findMany({
-      where: { AND: [overlappingWhere(tenant.id, keys, period), { id: { notIn: attempt.excludeIds } }] },
+      where: { AND: [overlappingWhere(tenant.id, subnet, period), { id: { notIn: attempt.excludeIds } }] },
       orderBy: { id: 'asc' },
     });
     throw new ConflictError(conflicts);
@@ -75,7 +74,7 @@ export function createMapping(tenant: Tenant, actor: Actor, userId: string, fiel
     prisma.$transaction(async (tx) => {
       const customer = await findCustomerOrThrow(tx, tenant, userId);
       const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
-      attempt.holding = { keys: data, period };
+      attempt.holding = { subnet: fields.subnet, period };
       const mapping = await tx.ipMapping.create({ data: { ...data, contextId: tenant.id, customerId: customer.id } });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
@@ -150,7 +149,7 @@ async function applyPatch(
     ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
     customerId: customer.id,
   };
-  attempt.holding = { keys: { ipFirst: data.ipFirst ?? before.ipFirst, ipLast: data.ipLast ?? before.ipLast }, period };
+  attempt.holding = { subnet: patch.subnet ?? parseIpSubnet(before.network), period };
   attempt.excludeIds = [before.id];
   const after = await tx.ipMapping.update({ where: { id: before.id }, data });
   await recordAudit(tx, tenant, actor, {
@@ -254,7 +253,7 @@ export function reassignMapping(
         });
       }
       const period = { start: at, end: null };
-      attempt.holding = { keys, period };
+      attempt.holding = { subnet, period };
       const opened = await tx.ipMapping.create({
         data: { ...keys, ...periodColumns(period), terminalId, contextId: tenant.id, customerId: target.id },
       });

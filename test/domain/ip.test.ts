@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidValueError } from '../../src/domain/invalid-value.js';
-import { addressKey, parseIpAddress, parseIpSubnet, subnetContains, subnetsOverlap } from '../../src/domain/ip.js';
+import {
+  addressKey,
+  enclosingBlockFirsts,
+  parseIpAddress,
+  parseIpSubnet,
+  subnetContains,
+  subnetsOverlap,
+} from '../../src/domain/ip.js';
 
 function rejection(parse: () => unknown): string {
   try {
@@ -122,5 +129,43 @@ describe('address keys and overlap', () => {
     expect(subnetsOverlap(parseIpSubnet('::/0'), slash16)).toBe(false);
     expect(subnetContains(slash16, parseIpAddress('192.168.255.255'))).toBe(true);
     expect(subnetContains(slash16, parseIpAddress('192.169.0.0'))).toBe(false);
+  });
+});
+
+describe('enclosing blocks', () => {
+  it('lists the first address of each enclosing block once, widest first', () => {
+    const subnet = parseIpSubnet('10.1.128.0/17');
+    expect(enclosingBlockFirsts(subnet.first, subnet.prefixLength).map((a) => a.text)).toEqual([
+      '0.0.0.0',
+      '8.0.0.0',
+      '10.0.0.0',
+      '10.1.0.0',
+      '10.1.128.0',
+    ]);
+  });
+
+  it('finds, with the blocks starting inside, every subnet that overlaps (checked exhaustively)', () => {
+    // Every block of 10.0.0.0/28 against every other: overlapping means starting inside, or
+    // starting at an enclosing first address and reaching past the end.
+    const blocks = [];
+    for (let length = 28; length <= 32; length++) {
+      for (let start = 0; start < 16; start += 2 ** (32 - length)) blocks.push(parseIpSubnet(`10.0.0.${start}/${length}`));
+    }
+    for (const a of blocks) {
+      const firsts = new Set(enclosingBlockFirsts(a.first, a.prefixLength).map((f) => f.value));
+      for (const b of blocks) {
+        const startsInside = b.first.value >= a.first.value && b.first.value <= a.last.value;
+        const encloses = firsts.has(b.first.value) && b.last.value >= a.last.value;
+        expect(startsInside || encloses).toBe(subnetsOverlap(a, b));
+      }
+    }
+  });
+
+  it('works for IPv6 up to /128', () => {
+    const address = parseIpAddress('2001:db8::1');
+    const firsts = enclosingBlockFirsts(address, 128);
+    expect(firsts.at(-1)!.text).toBe('2001:db8::1');
+    expect(firsts.at(-2)!.text).toBe('2001:db8::');
+    expect(firsts[0]!.text).toBe('::');
   });
 });
