@@ -54,7 +54,8 @@ function parseIpv4(text: string): IpAddress {
       `"${text}" is not an IPv4 address in canonical form (four decimal octets 0-255, no leading zeros)`,
     );
   }
-  return addressFromValue(fromBytes(ipaddr.IPv4.parse(text).toByteArray()), 4);
+  // The canonical form is its own text: no need to print it back (lookups parse thousands a request).
+  return { family: 4, text, value: fromBytes(ipaddr.IPv4.parse(text).toByteArray()) };
 }
 
 function parseIpv6(text: string): IpAddress {

@@ -38,7 +38,12 @@ class DryRun extends Error {}
 // database's own (index and constraint upkeep), not a round trip.
 const BATCH_ROWS = 5000;
 
-// Upserts the batch's customers by UserID (a customer's last row wins) and audits what changed.
+// Both statements find stored rows by per-row index probes (LATERAL … LIMIT 1): a join the
+// planner is free to hash would read the whole table once per batch, and a long import would
+// slow down as it grows.
+
+// Upserts the batch's customers by UserID (a customer's last row wins), audits what changed, and
+// returns the id of every customer of the batch.
 const UPSERT_CUSTOMERS_SQL = `
 WITH input AS (
   SELECT DISTINCT ON (user_id) *
@@ -46,7 +51,8 @@ WITH input AS (
     AS i(user_id, name, address, email, phone_number, alt_phone_number, ord)
   ORDER BY user_id, ord DESC
 ), stored AS (
-  SELECT c.* FROM ipdr_customers c JOIN input i ON c.context_id = $1 AND c.user_id = i.user_id
+  SELECT s.* FROM input i
+  CROSS JOIN LATERAL (SELECT * FROM ipdr_customers c WHERE c.context_id = $1 AND c.user_id = i.user_id LIMIT 1) s
 ), written AS (
   INSERT INTO ipdr_customers AS c (context_id, user_id, name, address, email, phone_number, alt_phone_number, updated_at)
   SELECT $1, user_id, name, address, email, phone_number, alt_phone_number, now() FROM input ORDER BY ord
@@ -64,24 +70,25 @@ WITH input AS (
   SELECT $1, $2, $3, CASE WHEN created THEN 'create' ELSE 'update' END, 'customer', id, before, ${customerImageSql('changes')}
   FROM changes ORDER BY id
 )
-SELECT count(*) FILTER (WHERE created)::int AS created, count(*) FILTER (WHERE NOT created)::int AS updated,
-       (SELECT count(*) FROM input)::int AS distinct
-FROM changes`;
+SELECT user_id AS "userId", id, created, NOT created AS updated FROM changes
+UNION ALL
+SELECT user_id, id, false, false FROM stored WHERE id NOT IN (SELECT id FROM changes)`;
 
 // Adds the batch's mappings, skipping exact duplicates (of stored mappings or of an earlier row),
 // and audits each one added.
 const INSERT_MAPPINGS_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($4::text[], $5::text[], $6::inet[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::text[])
-    WITH ORDINALITY AS i(user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, ord)
-), owned AS (
-  SELECT i.*, c.id AS customer_id FROM input i JOIN ipdr_customers c ON c.context_id = $1 AND c.user_id = i.user_id
+  SELECT * FROM unnest($4::int[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[])
+    WITH ORDINALITY AS i(customer_id, user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, ord)
 ), fresh AS (
-  SELECT DISTINCT ON (customer_id, ip_first, ip_last, starttime, endtime) * FROM owned o
-  WHERE NOT EXISTS (
-    SELECT 1 FROM ipdr_customers_mapping m
-    WHERE m.ipdr_customer_id = o.customer_id AND m.ip_first = o.ip_first AND m.ip_last = o.ip_last
-      AND m.starttime = o.starttime AND m.endtime IS NOT DISTINCT FROM o.endtime)
+  SELECT DISTINCT ON (customer_id, ip_first, ip_last, starttime, endtime) i.* FROM input i
+  LEFT JOIN LATERAL (
+    SELECT true AS stored FROM ipdr_customers_mapping m
+    WHERE m.ipdr_customer_id = i.customer_id AND m.ip_first = i.ip_first AND m.ip_last = i.ip_last
+      AND m.starttime = i.starttime AND m.endtime IS NOT DISTINCT FROM i.endtime
+    LIMIT 1
+  ) duplicate ON true
+  WHERE duplicate.stored IS NULL
   ORDER BY customer_id, ip_first, ip_last, starttime, endtime, ord
 ), written AS (
   INSERT INTO ipdr_customers_mapping
@@ -91,11 +98,11 @@ WITH input AS (
   RETURNING *
 ), audited AS (
   INSERT INTO audit_events (context_id, actor, channel, action, entity_type, entity_id, after)
-  SELECT $1, $2, $3, 'create', 'mapping', w.id, ${mappingImageSql('w', 'c.user_id')}
-  FROM written w JOIN ipdr_customers c ON c.id = w.ipdr_customer_id
+  SELECT $1, $2, $3, 'create', 'mapping', w.id, ${mappingImageSql('w', 'owner.user_id')}
+  FROM written w JOIN (SELECT DISTINCT customer_id, user_id FROM fresh) owner ON owner.customer_id = w.ipdr_customer_id
   ORDER BY w.id
 )
-SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM owned)::int AS candidates`;
+SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM input)::int AS candidates`;
 
 type Counts = Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>;
 
@@ -110,7 +117,7 @@ function addCounts(summary: ImportSummary, counts: Counts) {
 /** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
 async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<Counts> {
   const customers = rows.map((row) => row.record.customer);
-  const [customerCounts] = await tx.$queryRawUnsafe<{ created: number; updated: number; distinct: number }[]>(
+  const batchCustomers = await tx.$queryRawUnsafe<{ userId: string; id: number; created: boolean; updated: boolean }[]>(
     UPSERT_CUSTOMERS_SQL,
     tenant.id,
     actor.name,
@@ -122,8 +129,10 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
     customers.map((c) => c.phoneNumber),
     customers.map((c) => c.altPhoneNumber),
   );
+  const customerIds = new Map(batchCustomers.map((customer) => [customer.userId, customer.id]));
   const mappings = rows.flatMap((row) =>
     row.record.mappings.map((mapping) => ({
+      customerId: customerIds.get(row.record.customer.userId)!,
       userId: row.record.customer.userId,
       ...subnetColumns(mapping.subnet),
       ...periodColumns({ start: mapping.start, end: mapping.end }),
@@ -135,6 +144,7 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
     tenant.id,
     actor.name,
     actor.channel,
+    mappings.map((m) => m.customerId),
     mappings.map((m) => m.userId),
     mappings.map((m) => m.ipsubnet),
     mappings.map((m) => m.network),
@@ -144,10 +154,12 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
     mappings.map((m) => (m.endtime === null ? null : String(m.endtime))),
     mappings.map((m) => m.terminalId),
   );
+  const created = batchCustomers.filter((customer) => customer.created).length;
+  const updated = batchCustomers.filter((customer) => customer.updated).length;
   return {
-    customersCreated: customerCounts!.created,
-    customersUpdated: customerCounts!.updated,
-    customersUnchanged: customerCounts!.distinct - customerCounts!.created - customerCounts!.updated,
+    customersCreated: created,
+    customersUpdated: updated,
+    customersUnchanged: batchCustomers.length - created - updated,
     mappingsCreated: mappingCounts!.created,
     duplicatesSkipped: mappingCounts!.candidates - mappingCounts!.created,
   };

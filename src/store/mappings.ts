@@ -8,13 +8,7 @@ import type { Customer, IpMapping } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import { findCustomerOrThrow } from './customers.js';
-import {
-  activeAtWhere,
-  addressKeys,
-  overlappingWhere,
-  periodColumns,
-  subnetColumns,
-} from './mapping-filters.js';
+import { activeAtWhere, addressKeys, overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
 import type { Transaction } from './transaction.js';
 
 export interface MappingFields {

@@ -149,7 +149,8 @@ describe('enclosing blocks', () => {
     // starting at an enclosing first address and reaching past the end.
     const blocks = [];
     for (let length = 28; length <= 32; length++) {
-      for (let start = 0; start < 16; start += 2 ** (32 - length)) blocks.push(parseIpSubnet(`10.0.0.${start}/${length}`));
+      for (let start = 0; start < 16; start += 2 ** (32 - length))
+        blocks.push(parseIpSubnet(`10.0.0.${start}/${length}`));
     }
     for (const a of blocks) {
       const firsts = new Set(enclosingBlockFirsts(a.first, a.prefixLength).map((f) => f.value));

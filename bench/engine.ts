@@ -1,0 +1,246 @@
+// One engine's run of `npm run bench` (see run.ts): seeds a fresh database through the CSV
+// importer, measures the database's ceiling and raw lookups, then starts the real server
+// (src/server.ts, its own process, as deployed) and measures it over HTTP. Prints its results
+// as JSON on the last line of stdout.
+//
+//   BENCH_ENGINE=postgresql|pglite  BENCH_CUSTOMERS (5 mappings each)  BENCH_SECONDS (per HTTP measurement)
+//   BENCH_DATABASE_URL (PostgreSQL server; the run uses a database ipdr_bench on it)
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { startServer, stopServer } from '../test/server-process.js';
+
+const engine = process.env.BENCH_ENGINE === 'pglite' ? 'pglite' : 'postgresql';
+const customers = Number(process.env.BENCH_CUSTOMERS ?? 200_000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TOKEN = 'bench-token-0123456789abcdefghij';
+const T1 = 1_700_000_000;
+const T2 = 1_750_000_000;
+const dir = mkdtempSync(join(tmpdir(), 'ipdr-bench-'));
+
+// A fresh database for the run: PostgreSQL's ipdr_bench (left for inspection), or a PGlite
+// directory removed at the end.
+const databaseEnv: Record<string, string> = {
+  RATE_LIMIT_PER_MINUTE: '0',
+  NODE_ENV: 'production',
+  DATABASE_POOL_SIZE: '16',
+  IPDR_ADMIN_USER: 'bench',
+  IPDR_ADMIN_TOKEN: TOKEN,
+};
+if (engine === 'postgresql') {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS ipdr_bench WITH (FORCE)');
+  await admin.query('CREATE DATABASE ipdr_bench');
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = '/ipdr_bench';
+  databaseEnv.DATABASE_URL = url.toString();
+} else {
+  delete process.env.DATABASE_URL;
+  databaseEnv.DATA_DIR = join(dir, 'pglite');
+}
+Object.assign(process.env, databaseEnv, { LOG_LEVEL: 'silent' });
+
+const { database, closeDatabase } = await import('../src/db.js');
+const { migrate } = await import('../src/db/migrate.js');
+const { bootstrapAccess } = await import('../src/store/access.js');
+const { importCsv } = await import('../src/cli/csv.js');
+await migrate(database);
+await bootstrapAccess({ contexts: ['default'], adminUser: 'bench', adminToken: TOKEN });
+
+// Addresses: customer i holds v4(i) in period 1, v4(i-1) in period 2 and v4(i-2) in period 3 (so
+// each address has a history of three owners), an IPv6 /64 in period 1 and a /56 in period 2.
+// Every tenth customer holds an IPv4 /29 in period 1 instead of its address.
+const v4 = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+const v4of29 = (i: number, host = 0) => {
+  const value = 0x64400000 + (i / 10) * 8 + host; // 100.64.0.0/10
+  return `${value >>> 24}.${(value >> 16) & 255}.${(value >> 8) & 255}.${value & 255}`;
+};
+const period1v4 = (i: number) => (i % 10 === 0 ? `${v4of29(i)}/29` : v4(i));
+const v6of64 = (i: number) => `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/64`;
+const v6of56 = (i: number) => `2001:db9:${(i >> 8).toString(16)}:${((i & 255) << 8).toString(16)}::/56`;
+const date = (t: number) => {
+  const d = new Date(t * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getUTCDate())}-${two(d.getUTCMonth() + 1)}-${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+};
+
+const csvPath = join(dir, 'customers.csv');
+const csv = createWriteStream(csvPath);
+csv.write('Subnet/IP,Cust Name,Address,Email,Phone No,Alt Phone No,User/Cust ID,Valid From,Valid To,Terminal ID\n');
+for (let i = 0; i < customers; i++) {
+  const base = `Customer ${i},Street ${i},c${i}@example.net,+1${i},,U${i}`;
+  const rows = [
+    `"${period1v4(i)},${v6of64(i)}",${base},${date(0)},${date(T1)},T${i}`,
+    `"${i >= 1 ? `${v4(i - 1)},` : ''}${v6of56(i)}",${base},${date(T1 + 1)},${date(T2)},`,
+    ...(i >= 2 ? [`${v4(i - 2)},${base},${date(T2 + 1)},,`] : []),
+  ];
+  if (!csv.write(`${rows.join('\n')}\n`)) await once(csv, 'drain');
+}
+csv.end();
+await once(csv, 'finish');
+
+// A raw session on the same database, below the application: pg for PostgreSQL (a pool as wide
+// as the HTTP concurrency), the PGlite instance itself for PGlite.
+const CONCURRENCY = 32;
+const rawPool = engine === 'postgresql' ? new pg.Pool({ connectionString: databaseEnv.DATABASE_URL, max: CONCURRENCY }) : null;
+const rawSession = rawPool ? null : await database.openMigrationSession();
+const rawQuery = async (sql: string, params: unknown[] = []) =>
+  rawPool ? (await rawPool.query(sql, params)).rows : await rawSession!.query(sql, params);
+
+// 1. Import through the CSV importer (as `ipdr-admin import` runs it), then the ceiling: the same
+// rows put back into the emptied table, constraints, keys and triggers included, by one
+// INSERT … SELECT in import order.
+let started = performance.now();
+const summary = await importCsv(csvPath, 'default', false);
+const importSeconds = (performance.now() - started) / 1000;
+await rawQuery('CREATE TABLE ceiling_rows AS SELECT * FROM ipdr_customers_mapping ORDER BY id');
+await rawQuery('TRUNCATE ipdr_customers_mapping');
+started = performance.now();
+await rawQuery('INSERT INTO ipdr_customers_mapping SELECT * FROM ceiling_rows ORDER BY id');
+const ceilingSeconds = (performance.now() - started) / 1000;
+await rawQuery('DROP TABLE ceiling_rows');
+await rawQuery('ANALYZE');
+const mappings = summary.mappingsCreated;
+
+// A random address of the dataset at a random one of its three periods (inside a /29 in period 1
+// for every tenth customer).
+const randomLookup = () => {
+  const i = Math.floor(Math.random() * customers);
+  const period = Math.floor(Math.random() * 3);
+  const ip = period === 0 && i % 10 === 0 ? v4of29(i, 1 + Math.floor(Math.random() * 7)) : v4(i);
+  return { ip, at: [T1 - 5, T1 + 5, T2 + 5][period]! };
+};
+
+// 3 (raw side). The statement the server runs for one lookup, sent directly, at the same concurrency.
+const { WHO_HAD_SQL } = await import('../src/store/lookups.js');
+const latencies: number[] = [];
+const deadline = performance.now() + seconds * 1000;
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < deadline) {
+      const { ip, at } = randomLookup();
+      const t = performance.now();
+      await rawQuery(WHO_HAD_SQL, [1, [ip], [String(at)]]);
+      latencies.push(performance.now() - t);
+    }
+  }),
+);
+latencies.sort((a, b) => a - b);
+await rawPool?.end();
+await rawSession?.release();
+await closeDatabase();
+
+// The server, in its own process with its production settings.
+const server = await startServer({ ...databaseEnv, LOG_LEVEL: 'info', PORT: '0' });
+const graphqlUrl = server.url;
+const base = graphqlUrl.replace(/\/graphql$/, '');
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+
+// 2. whoHadMany, 10,000 lookups a request (one warm-up request first).
+const whoHadMany = async () => {
+  const lookups = Array.from({ length: 10_000 }, randomLookup);
+  const response = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      query: 'query($l: [WhoHadLookup!]!) { whoHadMany(lookups: $l) { id customer { userId } } }',
+      variables: { l: lookups },
+    }),
+  });
+  const body = (await response.json()) as { data: { whoHadMany: unknown[] } };
+  return body.data.whoHadMany.filter((r) => r !== null).length;
+};
+await whoHadMany();
+const batches = 10;
+let answered = 0;
+started = performance.now();
+for (let b = 0; b < batches; b++) answered += await whoHadMany();
+const manySeconds = (performance.now() - started) / 1000;
+
+// 3. One whoHad per request at the same concurrency. Clients send the lookup as variables of one
+// operation, so the server parses and validates it once.
+const WHO_HAD = 'query WhoHad($ip: IPAddress!, $at: UnixTime) { whoHad(ip: $ip, at: $at) { id customer { userId } } }';
+const requests = Array.from({ length: 1000 }, () => ({
+  method: 'POST' as const,
+  path: '/graphql',
+  headers,
+  body: JSON.stringify({ query: WHO_HAD, operationName: 'WhoHad', variables: randomLookup() }),
+}));
+await autocannon({ url: base, connections: CONCURRENCY, duration: 2, requests });
+const http = await autocannon({ url: base, connections: CONCURRENCY, duration: seconds, requests });
+
+// 4. REST list against the same GraphQL query, paged as the REST layer pages it.
+const timeIt = async (run: () => Promise<unknown>) => {
+  const t = performance.now();
+  await run();
+  return performance.now() - t;
+};
+const restList = async () => (await fetch(`${base}/api/ipdrcustomers?api_token=${TOKEN}&username=bench`)).json();
+const { documents } = await import('../src/rest/documents.js');
+const graphqlList = async () => {
+  for (let after: string | null = null; ; ) {
+    const response: Response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'x-context': 'default' },
+      body: JSON.stringify({ query: documents.RestListCustomers, variables: { after } }),
+    });
+    const { page } = ((await response.json()) as { data: { page: { pageInfo: { hasNextPage: boolean; endCursor: string } } } }).data;
+    if (!page.pageInfo.hasNextPage) break;
+    after = page.pageInfo.endCursor;
+  }
+};
+const restMs: number[] = [];
+const graphqlMs: number[] = [];
+for (let round = 0; round < 3; round++) {
+  restMs.push(await timeIt(restList));
+  graphqlMs.push(await timeIt(graphqlList));
+}
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+// 5. The server's peak resident memory, as the kernel counted it.
+const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.process.pid}/status`, 'utf8'))?.[1]);
+await stopServer(server);
+rmSync(dir, { recursive: true, force: true });
+
+const rawRate = latencies.length / seconds;
+const percentile = (p: number) => latencies[Math.floor(latencies.length * p)]!.toFixed(1);
+const results = [
+  {
+    name: `CSV import of ${mappings} mappings (${summary.customersCreated} customers), one transaction`,
+    value: `${Math.round(mappings / importSeconds)} mappings/s (${importSeconds.toFixed(1)} s); INSERT … SELECT of the same rows ${Math.round(mappings / ceilingSeconds)} rows/s (${ceilingSeconds.toFixed(1)} s): ${(ceilingSeconds / importSeconds).toFixed(2)}× the ceiling`,
+    target: '≥ 50,000 rows/s',
+    met: mappings / importSeconds >= 50_000,
+  },
+  {
+    name: 'whoHadMany, 10,000 lookups a request, end to end over HTTP',
+    value: `${Math.round((batches * 10_000) / manySeconds)} lookups/s (${answered} of ${batches * 10_000} found)`,
+    target: '≥ 100,000 lookups/s',
+    met: (batches * 10_000) / manySeconds >= 100_000,
+  },
+  {
+    name: `whoHad over HTTP, concurrency ${CONCURRENCY}`,
+    value: `${Math.round(http.requests.average)} req/s, p50 ${http.latency.p50} ms, p99 ${http.latency.p99} ms; raw ${engine === 'postgresql' ? '`pg`' : 'PGlite'} ${Math.round(rawRate)} req/s, p50 ${percentile(0.5)} ms, p99 ${percentile(0.99)} ms: ${(http.requests.average / rawRate).toFixed(2)}×`,
+    target: '≥ 0.5× raw',
+    met: http.requests.average / rawRate >= 0.5,
+  },
+  {
+    name: `REST GET /api/ipdrcustomers (${summary.customersCreated} customers) against the same GraphQL query, median of 3`,
+    value: `${median(restMs).toFixed(0)} ms vs ${median(graphqlMs).toFixed(0)} ms: ${(median(restMs) / median(graphqlMs)).toFixed(2)}×`,
+    target: '≤ 1.1×',
+    met: median(restMs) / median(graphqlMs) <= 1.1,
+  },
+  { name: 'peak resident memory of the server process', value: `${Math.round(peakKiB / 1024)} MiB`, target: '—' },
+  {
+    name: 'peak resident memory of the importer process (streaming the CSV)',
+    value: `${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`,
+    target: '—',
+  },
+];
+console.log(JSON.stringify({ engine, customers, mappings, seconds, results }));
+process.exit(0);
