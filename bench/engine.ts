@@ -88,7 +88,8 @@ await once(csv, 'finish');
 // A raw session on the same database, below the application: pg for PostgreSQL (a pool as wide
 // as the HTTP concurrency), the PGlite instance itself for PGlite.
 const CONCURRENCY = 32;
-const rawPool = engine === 'postgresql' ? new pg.Pool({ connectionString: databaseEnv.DATABASE_URL, max: CONCURRENCY }) : null;
+const rawPool =
+  engine === 'postgresql' ? new pg.Pool({ connectionString: databaseEnv.DATABASE_URL, max: CONCURRENCY }) : null;
 const rawSession = rawPool ? null : await database.openMigrationSession();
 const rawQuery = async (sql: string, params: unknown[] = []) =>
   rawPool ? (await rawPool.query(sql, params)).rows : await rawSession!.query(sql, params);
@@ -184,13 +185,15 @@ const timeIt = async (run: () => Promise<unknown>) => {
 const restList = async () => (await fetch(`${base}/api/ipdrcustomers?api_token=${TOKEN}&username=bench`)).json();
 const { documents } = await import('../src/rest/documents.js');
 const graphqlList = async () => {
-  for (let after: string | null = null; ; ) {
+  for (let after: string | null = null; ;) {
     const response: Response = await fetch(graphqlUrl, {
       method: 'POST',
       headers: { ...headers, 'x-context': 'default' },
       body: JSON.stringify({ query: documents.RestListCustomers, variables: { after } }),
     });
-    const { page } = ((await response.json()) as { data: { page: { pageInfo: { hasNextPage: boolean; endCursor: string } } } }).data;
+    const { page } = (
+      (await response.json()) as { data: { page: { pageInfo: { hasNextPage: boolean; endCursor: string } } } }
+    ).data;
     if (!page.pageInfo.hasNextPage) break;
     after = page.pageInfo.endCursor;
   }
