@@ -48,6 +48,16 @@ describe('whoHadMany', () => {
       answered = (await graphqlData(WHO_HAD_MANY, { lookups: lookups(10_000) })).whoHadMany;
     });
     expect(answered).toHaveLength(10_000);
+    // Each answer in its place.
+    const owner = (i: number) => {
+      const [third, fourth, at] = [(i >> 8) & 255, i & 255, 100 + (i % 400)];
+      if (at >= 300) return 'C';
+      if (third === 0 && at <= 199) return 'A';
+      return third === 0 && fourth === 7 && at >= 200 ? 'B' : null;
+    };
+    expect(answered.map((found: any) => found?.customer.userId ?? null)).toEqual(
+      Array.from({ length: 10_000 }, (_, i) => owner(i)),
+    );
     expect(tenThousand).toBe(ten);
   });
 
