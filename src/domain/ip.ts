@@ -43,7 +43,7 @@ function toBytes(value: bigint, family: IpFamily): number[] {
   return bytes;
 }
 
-export function addressFromValue(value: bigint, family: IpFamily): IpAddress {
+function addressFromValue(value: bigint, family: IpFamily): IpAddress {
   const parsed = family === 4 ? new ipaddr.IPv4(toBytes(value, 4)) : ipaddr.fromByteArray(toBytes(value, 6));
   return { family, text: parsed.toString(), value };
 }

@@ -40,12 +40,6 @@ export async function recordAudit(tx: Transaction, tenant: Tenant, actor: Actor,
   await tx.auditEvent.create({ data: auditRow(tenant, actor, change) });
 }
 
-/** Many changes of one transaction, in one statement. */
-export async function recordAudits(tx: Transaction, tenant: Tenant, actor: Actor, changes: AuditChange[]) {
-  if (changes.length > 0)
-    await tx.auditEvent.createMany({ data: changes.map((change) => auditRow(tenant, actor, change)) });
-}
-
 // The same images built by the database, for changes made by set-based statements (CSV import).
 // Keys and formats match image(): camelCase fields, times as numbers, timestamps as ISO strings.
 const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

@@ -22,7 +22,7 @@ export interface ImportSummary {
   rowsSkipped: { line: number; reason: string }[];
 }
 
-export const emptySummary = (): ImportSummary => ({
+const emptySummary = (): ImportSummary => ({
   rowsRead: 0,
   customersCreated: 0,
   customersUpdated: 0,
