@@ -1,7 +1,7 @@
 import type { Actor } from '../context.js';
 import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
-import type { CsvRecord } from '../domain/trisul-csv.js';
+import type { CsvCustomer, CsvRecord } from '../domain/trisul-csv.js';
 import type { Tenant } from '../tenant-access.js';
 import { customerImageSql, mappingImageSql } from './audit.js';
 import { overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
@@ -114,20 +114,39 @@ function addCounts(summary: ImportSummary, counts: Counts) {
   summary.duplicatesSkipped += counts.duplicatesSkipped;
 }
 
-/** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
-async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<Counts> {
-  const customers = rows.map((row) => row.record.customer);
-  const batchCustomers = await tx.$queryRawUnsafe<{ userId: string; id: number; created: boolean; updated: boolean }[]>(
-    UPSERT_CUSTOMERS_SQL,
+/**
+ * Runs one of the batch statements: $1-$3 are the context and the actor, then one array per
+ * column, in the order of the statement's unnest.
+ */
+function runBatchStatement<Item, Result>(
+  tx: Transaction,
+  sql: string,
+  tenant: Tenant,
+  actor: Actor,
+  items: Item[],
+  columns: ((item: Item) => unknown)[],
+): Promise<Result[]> {
+  return tx.$queryRawUnsafe<Result[]>(
+    sql,
     tenant.id,
     actor.name,
     actor.channel,
-    customers.map((c) => c.userId),
-    customers.map((c) => c.name),
-    customers.map((c) => c.address),
-    customers.map((c) => c.email),
-    customers.map((c) => c.phoneNumber),
-    customers.map((c) => c.altPhoneNumber),
+    ...columns.map((column) => items.map(column)),
+  );
+}
+
+/** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
+async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<Counts> {
+  const batchCustomers = await runBatchStatement<
+    CsvCustomer,
+    { userId: string; id: number; created: boolean; updated: boolean }
+  >(
+    tx,
+    UPSERT_CUSTOMERS_SQL,
+    tenant,
+    actor,
+    rows.map((row) => row.record.customer),
+    [(c) => c.userId, (c) => c.name, (c) => c.address, (c) => c.email, (c) => c.phoneNumber, (c) => c.altPhoneNumber],
   );
   const customerIds = new Map(batchCustomers.map((customer) => [customer.userId, customer.id]));
   const mappings = rows.flatMap((row) =>
@@ -139,20 +158,23 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
       terminalId: mapping.terminalId,
     })),
   );
-  const [mappingCounts] = await tx.$queryRawUnsafe<{ created: number; candidates: number }[]>(
+  const [mappingCounts] = await runBatchStatement<(typeof mappings)[number], { created: number; candidates: number }>(
+    tx,
     INSERT_MAPPINGS_SQL,
-    tenant.id,
-    actor.name,
-    actor.channel,
-    mappings.map((m) => m.customerId),
-    mappings.map((m) => m.userId),
-    mappings.map((m) => m.ipsubnet),
-    mappings.map((m) => m.network),
-    mappings.map((m) => m.ipFirst),
-    mappings.map((m) => m.ipLast),
-    mappings.map((m) => String(m.starttime)),
-    mappings.map((m) => (m.endtime === null ? null : String(m.endtime))),
-    mappings.map((m) => m.terminalId),
+    tenant,
+    actor,
+    mappings,
+    [
+      (m) => m.customerId,
+      (m) => m.userId,
+      (m) => m.ipsubnet,
+      (m) => m.network,
+      (m) => m.ipFirst,
+      (m) => m.ipLast,
+      (m) => String(m.starttime),
+      (m) => (m.endtime === null ? null : String(m.endtime)),
+      (m) => m.terminalId,
+    ],
   );
   const created = batchCustomers.filter((customer) => customer.created).length;
   const updated = batchCustomers.filter((customer) => customer.updated).length;
