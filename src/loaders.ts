@@ -1,14 +1,15 @@
 import DataLoader from 'dataloader';
 import { prisma } from './db.js';
-import type { Customer, IpMapping } from './generated/prisma/client.js';
-import { type Lookup, whoHadBatch } from './store/lookups.js';
+import type { Customer } from './generated/prisma/client.js';
+import { type Lookup, type MappingWithCustomer, whoHadBatch, whoHadShared } from './store/lookups.js';
 import type { Tenant } from './tenant-access.js';
 import type { Actor } from './context.js';
 import { type LookupRecord, recordLookups } from './store/lookup-log.js';
 
 /**
- * Per-request batching: every `whoHad` field of a request becomes one SQL statement, which also
- * brings the customers (so the customer loader already has them).
+ * Per-request batching: the `whoHad` fields of a request become one SQL statement (shared with
+ * other requests' at the same moment), which also brings the customers; the customers of other
+ * mappings load in one statement per request.
  */
 export function createLoaders(tenant: Tenant, actor: Actor) {
   const customerById = new DataLoader<number, Customer>(async (ids) => {
@@ -16,15 +17,7 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? new Error(`customer ${id} not found`));
   });
-  async function whoHadMany(lookups: readonly Lookup[]): Promise<(IpMapping | null)[]> {
-    const found = await whoHadBatch(tenant.id, lookups);
-    return found.map((result) => {
-      if (result === null) return null;
-      const { customer, ...mapping } = result;
-      customerById.prime(customer.id, customer);
-      return mapping;
-    });
-  }
+  const whoHadMany = (lookups: readonly Lookup[]) => whoHadBatch(tenant.id, lookups);
   return {
     customerById,
     whoHadMany,
@@ -36,7 +29,7 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
       },
       { cache: false },
     ),
-    whoHad: new DataLoader<Lookup, IpMapping | null, string>(whoHadMany, {
+    whoHad: new DataLoader<Lookup, MappingWithCustomer | null, string>((lookups) => whoHadShared(tenant.id, lookups), {
       cacheKeyFn: (lookup) => `${lookup.ip}@${lookup.at}`,
     }),
   };

@@ -16,6 +16,7 @@ import {
   updateMapping,
 } from '../store/mappings.js';
 import { CustomerRef } from './customer.js';
+import type { MappingWithCustomer } from '../store/lookups.js';
 import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from '../store/mapping-filters.js';
 
 const mappingErrors = [ValidationError, NotFoundError, ConflictError];
@@ -37,8 +38,11 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
     id: t.exposeInt('id'),
     customer: t.field({
       type: CustomerRef,
-      // Batched per request: a page of mappings loads its customers in one statement.
-      resolve: (mapping, _args, ctx) => loadersOf(ctx).customerById.load(mapping.customerId),
+      // Lookups bring the customer along; a page of mappings loads its customers in one statement.
+      resolve: (mapping, _args, ctx) =>
+        'customer' in mapping
+          ? (mapping as MappingWithCustomer).customer
+          : loadersOf(ctx).customerById.load(mapping.customerId),
     }),
     ipsubnet: t.expose('ipsubnet', { type: 'IPSubnet', description: 'The address or subnet as it was sent.' }),
     network: t.string({

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { prisma } from '../db.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
@@ -37,47 +38,71 @@ JOIN LATERAL (
 ) m ON true
 JOIN ipdr_customers c ON c.id = m.ipdr_customer_id`;
 
+/** A mapping as lookups return it: with its customer, brought by the same statement. */
+export type MappingWithCustomer = IpMapping & { customer: Customer };
+
 type Row = IpMapping & { lookupIndex: number } & { [K in keyof Customer as `c_${K & string}`]: Customer[K] };
 
 /** The mapping that held each address at each instant, with its customer (null where none did), in input order. */
 export async function whoHadBatch(
   contextId: number,
   lookups: readonly Lookup[],
-): Promise<((IpMapping & { customer: Customer }) | null)[]> {
+): Promise<(MappingWithCustomer | null)[]> {
   const rows = await prisma.$queryRawUnsafe<Row[]>(
     WHO_HAD_SQL,
     contextId,
     lookups.map((lookup) => lookup.ip),
     lookups.map((lookup) => String(lookup.at)),
   );
-  const results: ((IpMapping & { customer: Customer }) | null)[] = lookups.map(() => null);
+  const results = new Array<MappingWithCustomer | null>(lookups.length).fill(null);
   for (const row of rows) {
-    const {
-      lookupIndex,
-      c_contextId,
-      c_userId,
-      c_name,
-      c_address,
-      c_email,
-      c_phoneNumber,
-      c_altPhoneNumber,
-      c_createdAt,
-      c_updatedAt,
-      ...mapping
-    } = row;
     const customer: Customer = {
-      id: mapping.customerId,
-      contextId: c_contextId,
-      userId: c_userId,
-      name: c_name,
-      address: c_address,
-      email: c_email,
-      phoneNumber: c_phoneNumber,
-      altPhoneNumber: c_altPhoneNumber,
-      createdAt: c_createdAt,
-      updatedAt: c_updatedAt,
+      id: row.customerId,
+      contextId: row.c_contextId,
+      userId: row.c_userId,
+      name: row.c_name,
+      address: row.c_address,
+      email: row.c_email,
+      phoneNumber: row.c_phoneNumber,
+      altPhoneNumber: row.c_altPhoneNumber,
+      createdAt: row.c_createdAt,
+      updatedAt: row.c_updatedAt,
     };
-    results[lookupIndex - 1] = { ...mapping, customer };
+    results[row.lookupIndex - 1] = {
+      id: row.id,
+      contextId: row.contextId,
+      customerId: row.customerId,
+      ipsubnet: row.ipsubnet,
+      network: row.network,
+      ipFirst: row.ipFirst,
+      ipLast: row.ipLast,
+      starttime: row.starttime,
+      endtime: row.endtime,
+      terminalId: row.terminalId,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      customer,
+    };
   }
   return results;
+}
+
+// Single lookups of concurrent requests share statements: those that reach this point in the
+// same turn of the event loop (per context) go to the database as one batch. Under load one
+// statement then answers many requests, where each would otherwise pay its own round trip,
+// driver work and wake-up of a database process. Nothing is cached between turns.
+const sharedBatches = new Map<number, DataLoader<Lookup, MappingWithCustomer | null>>();
+
+/** `whoHadBatch`, with the lookups of other requests made at the same moment in the same statement. */
+export function whoHadShared(contextId: number, lookups: readonly Lookup[]) {
+  let batch = sharedBatches.get(contextId);
+  if (!batch) {
+    batch = new DataLoader((pending) => whoHadBatch(contextId, pending), {
+      cache: false,
+      batchScheduleFn: (dispatch) => setImmediate(dispatch),
+      maxBatchSize: 10_000,
+    });
+    sharedBatches.set(contextId, batch);
+  }
+  return batch.loadMany(lookups);
 }

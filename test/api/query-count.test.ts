@@ -70,4 +70,19 @@ describe('no N+1', () => {
     });
     expect(statements - baseline).toBe(1);
   });
+
+  it('answers the whoHad fields of concurrent requests with one statement, each request its own answer', async () => {
+    const baseline = await countStatements(() => graphqlData('{ __typename }'));
+    const statements = await countStatements(async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          graphqlData(`{ whoHad(ip: "10.9.${i}.${i % 4}", at: 10) { ipsubnet customer { userId } } }`),
+        ),
+      );
+      answers.forEach((data, i) => {
+        expect(data.whoHad).toEqual({ ipsubnet: `10.9.${i}.${i % 4}`, customer: { userId: `U${i}` } });
+      });
+    });
+    expect(statements - 20 * baseline).toBe(1);
+  });
 });
