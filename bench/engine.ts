@@ -118,8 +118,10 @@ const randomLookup = () => {
   return { ip, at: [T1 - 5, T1 + 5, T2 + 5][period]! };
 };
 
-// 3 (raw side). The statement the server runs for one lookup, sent directly, at the same concurrency.
-const { WHO_HAD_SQL } = await import('../src/store/lookups.js');
+// 3 (raw side). The statement the server runs for one lookup asking `id customer { userId }`,
+// sent directly, at the same concurrency.
+const { lookupColumns, whoHadSql } = await import('../src/store/lookups.js');
+const WHO_HAD_SQL = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) }));
 const latencies: number[] = [];
 const deadline = performance.now() + seconds * 1000;
 await Promise.all(

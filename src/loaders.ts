@@ -1,7 +1,14 @@
 import DataLoader from 'dataloader';
 import { prisma } from './db.js';
-import type { Customer } from './generated/prisma/client.js';
-import { type Lookup, type MappingWithCustomer, whoHadBatch, whoHadShared } from './store/lookups.js';
+import type { Customer, IpMapping } from './generated/prisma/client.js';
+import {
+  type FieldsRead,
+  type Lookup,
+  type MappingWithCustomer,
+  lookupColumns,
+  whoHadBatch,
+  whoHadShared,
+} from './store/lookups.js';
 import type { Tenant } from './tenant-access.js';
 import type { Actor } from './context.js';
 import { type LookupRecord, recordLookups } from './store/lookup-log.js';
@@ -17,7 +24,23 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? new Error(`customer ${id} not found`));
   });
-  const whoHadMany = (lookups: readonly Lookup[]) => whoHadBatch(tenant.id, lookups);
+  const whoHadMany = (lookups: readonly Lookup[], fields: FieldsRead) =>
+    whoHadBatch(tenant.id, lookups, lookupColumns(fields));
+  // The request's whoHad fields share a statement, which reads every field any of them reads.
+  // Not cached: a lookup answered for one field's columns may lack another's.
+  const whoHadFields = { mapping: new Set<keyof IpMapping>(), customer: null as Set<keyof Customer> | null };
+  const whoHadLoader = new DataLoader<Lookup, MappingWithCustomer | null>(
+    (lookups) => whoHadShared(tenant.id, lookups, lookupColumns(whoHadFields)),
+    { cache: false },
+  );
+  function whoHad(fields: FieldsRead) {
+    for (const field of fields.mapping) whoHadFields.mapping.add(field);
+    if (fields.customer) {
+      whoHadFields.customer ??= new Set();
+      for (const field of fields.customer) whoHadFields.customer.add(field);
+    }
+    return whoHadLoader;
+  }
   return {
     customerById,
     whoHadMany,
@@ -29,9 +52,7 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
       },
       { cache: false },
     ),
-    whoHad: new DataLoader<Lookup, MappingWithCustomer | null, string>((lookups) => whoHadShared(tenant.id, lookups), {
-      cacheKeyFn: (lookup) => `${lookup.ip}@${lookup.at}`,
-    }),
+    whoHad,
   };
 }
 

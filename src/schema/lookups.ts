@@ -1,4 +1,11 @@
-import { GraphQLError } from 'graphql';
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  type GraphQLResolveInfo,
+  Kind,
+  type SelectionSetNode,
+} from 'graphql';
 import { needs } from '../authorization.js';
 import { builder } from '../builder.js';
 import { type RequestContext, loadersOf, tenantOf } from '../context.js';
@@ -7,8 +14,9 @@ import { optionalText } from '../domain/customer.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import type { IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
+import { EVERY_FIELD, type FieldsRead } from '../store/lookups.js';
 import { IpMappingRef } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
 
@@ -54,6 +62,85 @@ const historyRecord = (args: { ip: { input: string }; from?: number | null; to?:
   asked: [{ ip: args.ip.input, from: args.from ?? null, to: args.to ?? null }],
 });
 
+// The columns each field of IpMapping and Customer reads (IpMapping's derived fields parse
+// ipsubnet; a customer's id and its mappings need only its id, which comes with every customer).
+// A field missing here makes the lookup read every column: still right, only slower.
+const MAPPING_FIELD_COLUMNS: Record<string, (keyof IpMapping)[]> = {
+  __typename: [],
+  id: ['id'],
+  ipsubnet: ['ipsubnet'],
+  network: ['ipsubnet'],
+  family: ['ipsubnet'],
+  prefixLength: ['ipsubnet'],
+  firstAddress: ['ipsubnet'],
+  lastAddress: ['ipsubnet'],
+  starttime: ['starttime'],
+  endtime: ['endtime'],
+  terminalId: ['terminalId'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+};
+const CUSTOMER_FIELD_COLUMNS: Record<string, (keyof Customer)[]> = {
+  __typename: [],
+  id: [],
+  mappings: [],
+  userId: ['userId'],
+  name: ['name'],
+  address: ['address'],
+  email: ['email'],
+  phoneNumber: ['phoneNumber'],
+  altPhoneNumber: ['altPhoneNumber'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+};
+
+/** The fields selected in these selection sets, through fragments (@skip/@include ignored: reading more is safe). */
+function selectedFields(
+  sets: readonly (SelectionSetNode | undefined)[],
+  fragments: Record<string, FragmentDefinitionNode>,
+  into = new Map<string, FieldNode[]>(),
+): Map<string, FieldNode[]> {
+  for (const set of sets) {
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        into.set(selection.name.value, [...(into.get(selection.name.value) ?? []), selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        selectedFields([selection.selectionSet], fragments, into);
+      } else {
+        selectedFields([fragments[selection.name.value]?.selectionSet], fragments, into);
+      }
+    }
+  }
+  return into;
+}
+
+/** The fields of the mappings (and customers) a whoHad or whoHadMany field's selection reads. */
+function fieldsRead(info: GraphQLResolveInfo): FieldsRead {
+  const mapping = new Set<keyof IpMapping>();
+  let customer: Set<keyof Customer> | null = null;
+  for (const [name, nodes] of selectedFields(
+    info.fieldNodes.map((node) => node.selectionSet),
+    info.fragments,
+  )) {
+    if (name === 'customer') {
+      customer ??= new Set();
+      for (const customerField of selectedFields(
+        nodes.map((node) => node.selectionSet),
+        info.fragments,
+      ).keys()) {
+        const needed = CUSTOMER_FIELD_COLUMNS[customerField];
+        if (!needed) return EVERY_FIELD;
+        for (const column of needed) customer.add(column);
+      }
+      continue;
+    }
+    const needed = MAPPING_FIELD_COLUMNS[name];
+    if (!needed) return EVERY_FIELD;
+    for (const column of needed) mapping.add(column);
+  }
+  return { mapping, customer };
+}
+
 const WhoHadLookup = builder.inputType('WhoHadLookup', {
   fields: (t) => ({
     ip: t.field({ type: 'IPAddress', required: true }),
@@ -86,29 +173,29 @@ builder.queryFields((t) => ({
       at: t.arg({ type: 'UnixTime' }),
       reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const lookup = { ip: args.ip.text, at: args.at ?? nowUnixTime() };
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      return loadersOf(ctx).whoHad.load(lookup);
+      return loadersOf(ctx).whoHad(fieldsRead(info)).load(lookup);
     },
   }),
   whoHadMany: t.field({
     type: [IpMappingRef],
     nullable: { list: false, items: true },
     ...needs.tenantRead,
-    description: `Who held each address at each instant: one result per lookup, in input order (null where nobody did). Up to ${MAX_LOOKUPS} lookups, answered by one statement.`,
+    description: `Who held each address at each instant: one result per lookup, in input order (null where nobody did). Up to ${MAX_LOOKUPS} lookups, answered by at most four statements sent at once.`,
     args: {
       lookups: t.arg({ type: [WhoHadLookup], required: true }),
       reason: t.arg.string({ description: 'A case reference: the lookups are recorded with it.' }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       if (args.lookups.length > MAX_LOOKUPS) {
         throw badInput('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
       }
       const now = nowUnixTime();
       const lookups = args.lookups.map((lookup) => ({ ip: lookup.ip.text, at: lookup.at ?? now }));
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
-      return lookups.length === 0 ? [] : loadersOf(ctx).whoHadMany(lookups);
+      return lookups.length === 0 ? [] : loadersOf(ctx).whoHadMany(lookups, fieldsRead(info));
     },
   }),
   ipHistory: t.prismaConnection({

@@ -8,19 +8,88 @@ export interface Lookup {
   at: number;
 }
 
+/**
+ * The columns a lookup's caller reads: the statement selects only these (a report asking for
+ * the customer's UserID of 10,000 lookups should not pay to decode twenty columns of each).
+ * `customer: null` leaves the customers out of the statement.
+ */
+export interface LookupColumns {
+  mapping: readonly (keyof IpMapping)[];
+  customer: readonly (keyof Customer)[] | null;
+}
+
+/** A mapping as lookups return it: only the columns asked for, with its customer if asked for. */
+export type MappingWithCustomer = IpMapping & { customer: Customer };
+
+const MAPPING_SQL = {
+  id: 'm.id',
+  contextId: 'm.context_id',
+  customerId: 'm.ipdr_customer_id',
+  ipsubnet: 'm.ipsubnet',
+  network: 'm.network::text',
+  ipFirst: 'm.ip_first',
+  ipLast: 'm.ip_last',
+  starttime: 'm.starttime',
+  endtime: 'm.endtime',
+  terminalId: 'm.terminalid',
+  createdAt: 'm.created_at',
+  updatedAt: 'm.updated_at',
+} satisfies Record<keyof IpMapping, string>;
+
+const CUSTOMER_SQL = {
+  id: 'c.id',
+  contextId: 'c.context_id',
+  userId: 'c.user_id',
+  name: 'c.name',
+  address: 'c.address',
+  email: 'c.email',
+  phoneNumber: 'c.phone_number',
+  altPhoneNumber: 'c.alt_phone_number',
+  createdAt: 'c.created_at',
+  updatedAt: 'c.updated_at',
+} satisfies Record<keyof Customer, string>;
+
+const MAPPING_FIELDS = Object.keys(MAPPING_SQL) as (keyof IpMapping)[];
+const CUSTOMER_FIELDS = Object.keys(CUSTOMER_SQL) as (keyof Customer)[];
+
+/** The fields a caller reads, of the mapping and (null: not at all) of its customer. */
+export interface FieldsRead {
+  mapping: ReadonlySet<keyof IpMapping>;
+  customer: ReadonlySet<keyof Customer> | null;
+}
+
+export const EVERY_FIELD: FieldsRead = { mapping: new Set(MAPPING_FIELDS), customer: new Set(CUSTOMER_FIELDS) };
+
+/**
+ * The columns to read for these fields, in a fixed order (equal sets give equal statements).
+ * The context ids are the statement's own parameter and a customer's id is the mapping's
+ * customerId: neither is read twice.
+ */
+export function lookupColumns({ mapping, customer }: FieldsRead): LookupColumns {
+  return {
+    mapping: MAPPING_FIELDS.filter(
+      (field) => field !== 'contextId' && (mapping.has(field) || (field === 'customerId' && customer !== null)),
+    ),
+    customer:
+      customer && CUSTOMER_FIELDS.filter((field) => field !== 'id' && field !== 'contextId' && customer.has(field)),
+  };
+}
+
+// The columns come from the tables above (never from a caller), customer ones as "c_<field>".
+const selectList = (columns: LookupColumns) =>
+  [
+    'q.ord::int AS "lookupIndex"',
+    ...columns.mapping.map((field) => `${MAPPING_SQL[field]} AS "${field}"`),
+    ...(columns.customer ?? []).map((field) => `${CUSTOMER_SQL[field]} AS "c_${field}"`),
+  ].join(', ');
+
 // One statement answers a whole batch. For each (ip, at) and each prefix length in use for the
 // address's family, a B-tree probe finds the mapping of exactly that network that started last
 // at or before `at`; it holds the address if it has not ended by then. Mappings never overlap,
 // so at most one prefix length answers (see the lookup_index migration).
-export const WHO_HAD_SQL = `
-SELECT q.ord::int AS "lookupIndex",
-       m.id, m.context_id AS "contextId", m.ipdr_customer_id AS "customerId", m.ipsubnet,
-       m.network::text AS network, m.ip_first AS "ipFirst", m.ip_last AS "ipLast",
-       m.starttime, m.endtime, m.terminalid AS "terminalId",
-       m.created_at AS "createdAt", m.updated_at AS "updatedAt",
-       c.context_id AS "c_contextId", c.user_id AS "c_userId", c.name AS "c_name", c.address AS "c_address",
-       c.email AS "c_email", c.phone_number AS "c_phoneNumber", c.alt_phone_number AS "c_altPhoneNumber",
-       c.created_at AS "c_createdAt", c.updated_at AS "c_updatedAt"
+/** The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]). */
+export const whoHadSql = (columns: LookupColumns) => `
+SELECT ${selectList(columns)}
 FROM unnest($2::inet[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
 JOIN LATERAL (
   SELECT candidate.* FROM mapping_prefix_lengths p
@@ -35,74 +104,71 @@ JOIN LATERAL (
   WHERE p.context_id = $1 AND p.family = family(q.ip)
     AND (candidate.endtime IS NULL OR candidate.endtime >= q.at)
   LIMIT 1
-) m ON true
-JOIN ipdr_customers c ON c.id = m.ipdr_customer_id`;
+) m ON true${columns.customer === null ? '' : '\nJOIN ipdr_customers c ON c.id = m.ipdr_customer_id'}`;
 
-/** A mapping as lookups return it: with its customer, brought by the same statement. */
-export type MappingWithCustomer = IpMapping & { customer: Customer };
+type Row = { lookupIndex: number } & Record<string, unknown>;
 
-type Row = IpMapping & { lookupIndex: number } & { [K in keyof Customer as `c_${K & string}`]: Customer[K] };
+// A large batch is split over up to four statements, sent at once on separate connections: the
+// database answers the later parts while this process decodes the first ones.
+const STATEMENTS_PER_BATCH = 4;
+const MIN_LOOKUPS_PER_STATEMENT = 1000;
 
-/** The mapping that held each address at each instant, with its customer (null where none did), in input order. */
+/**
+ * The mapping that held each address at each instant (null where none did), in input order,
+ * with the columns asked for; its customer (with its id and the asked columns) if asked for.
+ */
 export async function whoHadBatch(
   contextId: number,
   lookups: readonly Lookup[],
+  columns: LookupColumns,
 ): Promise<(MappingWithCustomer | null)[]> {
-  const rows = await prisma.$queryRawUnsafe<Row[]>(
-    WHO_HAD_SQL,
-    contextId,
-    lookups.map((lookup) => lookup.ip),
-    lookups.map((lookup) => String(lookup.at)),
-  );
   const results = new Array<MappingWithCustomer | null>(lookups.length).fill(null);
-  for (const row of rows) {
-    const customer: Customer = {
-      id: row.customerId,
-      contextId: row.c_contextId,
-      userId: row.c_userId,
-      name: row.c_name,
-      address: row.c_address,
-      email: row.c_email,
-      phoneNumber: row.c_phoneNumber,
-      altPhoneNumber: row.c_altPhoneNumber,
-      createdAt: row.c_createdAt,
-      updatedAt: row.c_updatedAt,
-    };
-    results[row.lookupIndex - 1] = {
-      id: row.id,
-      contextId: row.contextId,
-      customerId: row.customerId,
-      ipsubnet: row.ipsubnet,
-      network: row.network,
-      ipFirst: row.ipFirst,
-      ipLast: row.ipLast,
-      starttime: row.starttime,
-      endtime: row.endtime,
-      terminalId: row.terminalId,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-      customer,
-    };
-  }
+  const partSize = Math.max(MIN_LOOKUPS_PER_STATEMENT, Math.ceil(lookups.length / STATEMENTS_PER_BATCH));
+  const answerPart = async (offset: number) => {
+    const part = lookups.slice(offset, offset + partSize);
+    const rows = await prisma.$queryRawUnsafe<Row[]>(
+      whoHadSql(columns),
+      contextId,
+      part.map((lookup) => lookup.ip),
+      part.map((lookup) => String(lookup.at)),
+    );
+    for (const row of rows) results[offset + row.lookupIndex - 1] = resultOf(row, contextId, columns);
+  };
+  const offsets = [];
+  for (let offset = 0; offset < lookups.length; offset += partSize) offsets.push(offset);
+  await Promise.all(offsets.map(answerPart));
   return results;
 }
 
+function resultOf(row: Row, contextId: number, columns: LookupColumns): MappingWithCustomer {
+  const mapping: Record<string, unknown> = { contextId };
+  for (const field of columns.mapping) mapping[field] = row[field];
+  if (columns.customer !== null) {
+    const customer: Record<string, unknown> = { id: row.customerId, contextId };
+    for (const field of columns.customer) customer[field] = row[`c_${field}`];
+    mapping.customer = customer;
+  }
+  // Partial by design: the caller asked for these columns and reads no others.
+  return mapping as MappingWithCustomer;
+}
+
 // Single lookups of concurrent requests share statements: those that reach this point in the
-// same turn of the event loop (per context) go to the database as one batch. Under load one
-// statement then answers many requests, where each would otherwise pay its own round trip,
-// driver work and wake-up of a database process. Nothing is cached between turns.
-const sharedBatches = new Map<number, DataLoader<Lookup, MappingWithCustomer | null>>();
+// same turn of the event loop (per context and columns) go to the database as one batch. Under
+// load one statement then answers many requests, where each would otherwise pay its own round
+// trip, driver work and wake-up of a database process. Nothing is cached between turns.
+const sharedBatches = new Map<string, DataLoader<Lookup, MappingWithCustomer | null>>();
 
 /** `whoHadBatch`, with the lookups of other requests made at the same moment in the same statement. */
-export function whoHadShared(contextId: number, lookups: readonly Lookup[]) {
-  let batch = sharedBatches.get(contextId);
+export function whoHadShared(contextId: number, lookups: readonly Lookup[], columns: LookupColumns) {
+  const key = JSON.stringify([contextId, columns]);
+  let batch = sharedBatches.get(key);
   if (!batch) {
-    batch = new DataLoader((pending) => whoHadBatch(contextId, pending), {
+    batch = new DataLoader((pending) => whoHadBatch(contextId, pending, columns), {
       cache: false,
       batchScheduleFn: (dispatch) => setImmediate(dispatch),
       maxBatchSize: 10_000,
     });
-    sharedBatches.set(contextId, batch);
+    sharedBatches.set(key, batch);
   }
   return batch.loadMany(lookups);
 }
