@@ -1,22 +1,15 @@
 import DataLoader from 'dataloader';
 import { prisma } from './db.js';
-import type { Customer, IpMapping } from './generated/prisma/client.js';
-import {
-  type FieldsRead,
-  type Lookup,
-  type MappingWithCustomer,
-  lookupColumns,
-  whoHadBatch,
-  whoHadShared,
-} from './store/lookups.js';
+import type { Customer } from './generated/prisma/client.js';
+import { type FieldsRead, type Lookup, lookupColumns, whoHadBatch } from './store/lookups.js';
 import type { Tenant } from './tenant-access.js';
 import type { Actor } from './context.js';
 import { type LookupRecord, recordLookups } from './store/lookup-log.js';
 
 /**
- * Per-request batching: the `whoHad` fields of a request become one SQL statement (shared with
- * other requests' at the same moment), which also brings the customers; the customers of other
- * mappings load in one statement per request.
+ * Per-request batching: the customers of a page of mappings load in one statement, as do the
+ * request's lookup log records. (Lookups bring their customers along; single lookups are
+ * batched across requests, see store/lookups.ts.)
  */
 export function createLoaders(tenant: Tenant, actor: Actor) {
   const customerById = new DataLoader<number, Customer>(async (ids) => {
@@ -26,21 +19,6 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
   });
   const whoHadMany = (lookups: readonly Lookup[], fields: FieldsRead) =>
     whoHadBatch(tenant.id, lookups, lookupColumns(fields));
-  // The request's whoHad fields share a statement, which reads every field any of them reads.
-  // Not cached: a lookup answered for one field's columns may lack another's.
-  const whoHadFields = { mapping: new Set<keyof IpMapping>(), customer: null as Set<keyof Customer> | null };
-  const whoHadLoader = new DataLoader<Lookup, MappingWithCustomer | null>(
-    (lookups) => whoHadShared(tenant.id, lookups, lookupColumns(whoHadFields)),
-    { cache: false },
-  );
-  function whoHad(fields: FieldsRead) {
-    for (const field of fields.mapping) whoHadFields.mapping.add(field);
-    if (fields.customer) {
-      whoHadFields.customer ??= new Set();
-      for (const field of fields.customer) whoHadFields.customer.add(field);
-    }
-    return whoHadLoader;
-  }
   return {
     customerById,
     whoHadMany,
@@ -52,7 +30,6 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
       },
       { cache: false },
     ),
-    whoHad,
   };
 }
 

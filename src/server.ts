@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { closeDatabase, database } from './db.js';
 import { migrate } from './db/migrate.js';
 import { env } from './env.js';
-import { refuseUndeclaredBody } from './http/body-limit.js';
+import { refuseUnboundedBody } from './http/body-limit.js';
 import { logger } from './logger.js';
 import { isGetWithBody, serveGetWithBody } from './rest/get-with-body.js';
 import { rateLimiter } from './rate-limit.js';
@@ -25,7 +25,7 @@ if (adminToken !== null) {
 }
 
 const server = createServer((request, response) => {
-  if (refuseUndeclaredBody(request, response)) return;
+  if (refuseUnboundedBody(request, response, env.BODY_LIMIT_BYTES)) return;
   if (isGetWithBody(request)) {
     serveGetWithBody(request, response, yoga).catch((error: unknown) => {
       logger.error({ err: error }, 'REST GET with a body failed');

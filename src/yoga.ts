@@ -17,6 +17,8 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
   schema,
   context: createRequestContext,
   graphqlEndpoint: '/graphql',
+  // Bodies are bounded before Yoga reads them: see http/body-limit.ts.
+  maxRequestBodySize: false,
   healthCheckEndpoint: '/health',
   landingPage: false,
   graphiql: env.GRAPHIQL ?? !production,

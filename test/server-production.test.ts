@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +28,23 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** Sends request headers only and returns the status line of the answer, read before any body is sent. */
+async function statusForHeaders(headers: string): Promise<string> {
+  const { port } = new URL(server.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(`POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${headers}\r\n`);
+  const [chunk] = (await once(socket, 'data')) as [Buffer];
+  socket.destroy();
+  return chunk.toString().split('\r\n')[0]!;
+}
+
 describe('in production', () => {
+  it('refuses, before reading it, a body over the limit or without a declared length', async () => {
+    expect(await statusForHeaders('Content-Length: 2097153\r\n')).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(await statusForHeaders('Transfer-Encoding: chunked\r\n')).toBe('HTTP/1.1 411 Length Required');
+  });
+
   it('serves no GraphiQL and answers no introspection', async () => {
     const page = await fetch(server.url, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/graphiql/i);

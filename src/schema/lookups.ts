@@ -16,7 +16,7 @@ import type { IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
-import { EVERY_FIELD, type FieldsRead } from '../store/lookups.js';
+import { EVERY_FIELD, type FieldsRead, whoHadShared } from '../store/lookups.js';
 import { IpMappingRef } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
 
@@ -176,7 +176,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const lookup = { ip: args.ip.text, at: args.at ?? nowUnixTime() };
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      return loadersOf(ctx).whoHad(fieldsRead(info)).load(lookup);
+      return whoHadShared(tenantOf(ctx).id, lookup, fieldsRead(info));
     },
   }),
   whoHadMany: t.field({

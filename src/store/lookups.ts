@@ -152,23 +152,45 @@ function resultOf(row: Row, contextId: number, columns: LookupColumns): MappingW
   return mapping as MappingWithCustomer;
 }
 
-// Single lookups of concurrent requests share statements: those that reach this point in the
-// same turn of the event loop (per context and columns) go to the database as one batch. Under
-// load one statement then answers many requests, where each would otherwise pay its own round
-// trip, driver work and wake-up of a database process. Nothing is cached between turns.
-const sharedBatches = new Map<string, DataLoader<Lookup, MappingWithCustomer | null>>();
-
-/** `whoHadBatch`, with the lookups of other requests made at the same moment in the same statement. */
-export function whoHadShared(contextId: number, lookups: readonly Lookup[], columns: LookupColumns) {
-  const key = JSON.stringify([contextId, columns]);
-  let batch = sharedBatches.get(key);
-  if (!batch) {
-    batch = new DataLoader((pending) => whoHadBatch(contextId, pending, columns), {
-      cache: false,
-      batchScheduleFn: (dispatch) => setImmediate(dispatch),
-      maxBatchSize: 10_000,
-    });
-    sharedBatches.set(key, batch);
+/** Every field any of these reads. */
+function unionOf(all: readonly FieldsRead[]): FieldsRead {
+  const mapping = new Set<keyof IpMapping>();
+  let customer: Set<keyof Customer> | null = null;
+  for (const fields of all) {
+    for (const field of fields.mapping) mapping.add(field);
+    if (fields.customer) {
+      customer ??= new Set();
+      for (const field of fields.customer) customer.add(field);
+    }
   }
-  return batch.loadMany(lookups);
+  return { mapping, customer };
+}
+
+// Single lookups share statements: those that reach this point in the same turn of the event
+// loop (the whoHad fields of a request, and of the requests being served alongside it) go to
+// the database as one batch per context, reading every field any of them reads. Under load one
+// statement then answers many requests, where each would otherwise pay its own round trip,
+// driver work and wake-up of a database process. Nothing is cached between turns.
+interface PendingLookup {
+  lookup: Lookup;
+  fields: FieldsRead;
+}
+const sharedBatches = new Map<number, DataLoader<PendingLookup, MappingWithCustomer | null>>();
+
+/** Who held `lookup.ip` at `lookup.at`, answered with the other single lookups made at the same moment. */
+export function whoHadShared(contextId: number, lookup: Lookup, fields: FieldsRead) {
+  let batch = sharedBatches.get(contextId);
+  if (!batch) {
+    batch = new DataLoader(
+      (pending) =>
+        whoHadBatch(
+          contextId,
+          pending.map((one) => one.lookup),
+          lookupColumns(unionOf(pending.map((one) => one.fields))),
+        ),
+      { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: 10_000 },
+    );
+    sharedBatches.set(contextId, batch);
+  }
+  return batch.load({ lookup, fields });
 }
