@@ -86,10 +86,11 @@ csv.end();
 await once(csv, 'finish');
 
 // A raw session on the same database, below the application: pg for PostgreSQL (a pool as wide
-// as the HTTP concurrency), the PGlite instance itself for PGlite.
+// as the HTTP concurrency, with the server's session settings), the PGlite instance itself for PGlite.
 const CONCURRENCY = 32;
+const { postgresSettings } = await import('../src/db/connection.js');
 const rawPool =
-  engine === 'postgresql' ? new pg.Pool({ connectionString: databaseEnv.DATABASE_URL, max: CONCURRENCY }) : null;
+  engine === 'postgresql' ? new pg.Pool({ ...postgresSettings(databaseEnv.DATABASE_URL!), max: CONCURRENCY }) : null;
 const rawSession = rawPool ? null : await database.openMigrationSession();
 const rawQuery = async (sql: string, params: unknown[] = []) =>
   rawPool ? (await rawPool.query(sql, params)).rows : await rawSession!.query(sql, params);
