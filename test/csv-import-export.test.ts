@@ -96,6 +96,24 @@ describe('CSV import', () => {
     expect(await prisma.ipMapping.count()).toBe(11_997);
   });
 
+  it('counts each customer of the file once, however many batches its rows fall in', async () => {
+    await importCsv(file('stored.csv', [HEADER, '172.16.0.1,Stored,,,,,S1,,,']), 'default', false);
+    // U0 and S1 have rows in the first and the second batch (5,000 rows each); S1's second row
+    // changes its name, so it ends up updated rather than unchanged.
+    const rows = Array.from({ length: 5000 }, (_, i) => `10.${i >> 8}.${i & 255}.1,C${i},,,,,U${i},,,`);
+    rows[1] = '172.16.0.1,Stored,,,,,S1,,,';
+    rows.push('10.200.0.1,C0,,,,,U0,,,', '172.16.0.2,Renamed,,,,,S1,,,');
+    const summary = await importCsv(file('straddling.csv', [HEADER, ...rows]), 'default', false);
+    expect(summary).toMatchObject({
+      rowsRead: 5002,
+      customersCreated: 4999,
+      customersUpdated: 1,
+      customersUnchanged: 0,
+      mappingsCreated: 5001,
+      duplicatesSkipped: 1,
+    });
+  });
+
   it('audits imported changes as the API does: the stored row before and after', async () => {
     await importCsv(file('one.csv', [HEADER, '10.0.0.1,First,,,,,U1,01-01-2025,,T1']), 'default', false);
     const created = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });

@@ -104,14 +104,38 @@ WITH input AS (
 )
 SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM input)::int AS candidates`;
 
-type Counts = Omit<ImportSummary, 'rowsRead' | 'rowsSkipped'>;
+type CustomerOutcome = 'created' | 'updated' | 'unchanged';
 
-function addCounts(summary: ImportSummary, counts: Counts) {
-  summary.customersCreated += counts.customersCreated;
-  summary.customersUpdated += counts.customersUpdated;
-  summary.customersUnchanged += counts.customersUnchanged;
-  summary.mappingsCreated += counts.mappingsCreated;
-  summary.duplicatesSkipped += counts.duplicatesSkipped;
+interface BatchResult {
+  customers: { userId: string; outcome: CustomerOutcome }[];
+  mappingsCreated: number;
+  duplicatesSkipped: number;
+}
+
+/** What an import has done so far; each customer of the file counts once. */
+interface ImportProgress {
+  summary: ImportSummary;
+  customers: Map<string, CustomerOutcome>;
+}
+
+const outcomeCount = {
+  created: 'customersCreated',
+  updated: 'customersUpdated',
+  unchanged: 'customersUnchanged',
+} as const satisfies Record<CustomerOutcome, keyof ImportSummary>;
+
+// A customer whose rows fall in several batches is counted once: created if this import created
+// it, otherwise updated if any of its rows changed it, otherwise unchanged.
+function addBatch({ summary, customers }: ImportProgress, batch: BatchResult) {
+  for (const { userId, outcome } of batch.customers) {
+    const earlier = customers.get(userId);
+    if (earlier !== undefined && !(earlier === 'unchanged' && outcome === 'updated')) continue;
+    if (earlier !== undefined) summary[outcomeCount[earlier]]--;
+    summary[outcomeCount[outcome]]++;
+    customers.set(userId, outcome);
+  }
+  summary.mappingsCreated += batch.mappingsCreated;
+  summary.duplicatesSkipped += batch.duplicatesSkipped;
 }
 
 /**
@@ -136,7 +160,7 @@ function runBatchStatement<Item, Result>(
 }
 
 /** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
-async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<Counts> {
+async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<BatchResult> {
   const batchCustomers = await runBatchStatement<
     CsvCustomer,
     { userId: string; id: number; created: boolean; updated: boolean }
@@ -176,12 +200,11 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
       (m) => m.terminalId,
     ],
   );
-  const created = batchCustomers.filter((customer) => customer.created).length;
-  const updated = batchCustomers.filter((customer) => customer.updated).length;
   return {
-    customersCreated: created,
-    customersUpdated: updated,
-    customersUnchanged: batchCustomers.length - created - updated,
+    customers: batchCustomers.map(({ userId, created, updated }) => ({
+      userId,
+      outcome: created ? 'created' : updated ? 'updated' : 'unchanged',
+    })),
     mappingsCreated: mappingCounts!.created,
     duplicatesSkipped: mappingCounts!.candidates - mappingCounts!.created,
   };
@@ -192,12 +215,12 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
  * the rows are rolled back to their savepoint and applied as two halves, down to the single rows
  * at fault, which are skipped and reported: a few bad rows cost a few extra statements each.
  */
-async function importBatch(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[], summary: ImportSummary) {
+async function importBatch(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[], progress: ImportProgress) {
   await tx.$executeRawUnsafe('SAVEPOINT csv_batch');
   try {
-    const counts = await applyRows(tx, tenant, actor, rows);
+    const result = await applyRows(tx, tenant, actor, rows);
     await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
-    addCounts(summary, counts);
+    addBatch(progress, result);
     return;
   } catch (error) {
     if (!isExclusionViolation(error)) throw error;
@@ -205,12 +228,13 @@ async function importBatch(tx: Transaction, tenant: Tenant, actor: Actor, rows: 
     await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
   }
   if (rows.length === 1) {
-    summary.rowsSkipped.push({ line: rows[0]!.line, reason: await describeOverlap(tx, tenant, rows[0]!.record) });
+    const reason = await describeOverlap(tx, tenant, rows[0]!.record);
+    progress.summary.rowsSkipped.push({ line: rows[0]!.line, reason });
     return;
   }
   const half = Math.ceil(rows.length / 2);
-  await importBatch(tx, tenant, actor, rows.slice(0, half), summary);
-  await importBatch(tx, tenant, actor, rows.slice(half), summary);
+  await importBatch(tx, tenant, actor, rows.slice(0, half), progress);
+  await importBatch(tx, tenant, actor, rows.slice(half), progress);
 }
 
 async function describeOverlap(tx: Transaction, tenant: Tenant, record: CsvRecord): Promise<string> {
@@ -239,13 +263,14 @@ export async function importRows(
   options: { dryRun: boolean },
 ): Promise<ImportSummary> {
   const summary = emptySummary();
+  const progress: ImportProgress = { summary, customers: new Map() };
   try {
     await prisma.$transaction(
       async (tx) => {
         let applying: Promise<void> = Promise.resolve();
         const apply = async (batch: ImportRow[]) => {
           await applying;
-          applying = importBatch(tx, tenant, actor, batch, summary);
+          applying = importBatch(tx, tenant, actor, batch, progress);
           // Awaited before the next batch or at the end; until then a failure must not go unhandled.
           applying.catch(() => {});
         };
