@@ -20,3 +20,7 @@ export function isExclusionViolation(error: unknown): boolean {
 export function isUniqueViolation(error: unknown): boolean {
   return (error as DriverAdapterFailure | null)?.code === 'P2002' || sqlState(error) === '23505';
 }
+
+export function isCheckViolation(error: unknown): boolean {
+  return sqlState(error) === '23514';
+}

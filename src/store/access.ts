@@ -1,4 +1,4 @@
-import { isUniqueViolation } from '../db/errors.js';
+import { isCheckViolation, isUniqueViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { checkTokenFormat, generateToken, hashToken, hashesEqual, tokenHint } from '../domain/token.js';
@@ -101,9 +101,18 @@ export function listContexts() {
   return prisma.context.findMany({ orderBy: { name: 'asc' } });
 }
 
-export function createContext(name: string) {
+// Context ids are packed with time into the keys of the non-overlap constraint (see the
+// box_exclusion migration), which leaves room for ids 1 to 32767.
+export const MAX_CONTEXT_ID = 32767;
+
+export async function createContext(name: string) {
   const checked = checkField('name', () => checkContextName(name));
-  return uniquely('context', 'name', checked, () => prisma.context.create({ data: { name: checked } }));
+  try {
+    return await uniquely('context', 'name', checked, () => prisma.context.create({ data: { name: checked } }));
+  } catch (error) {
+    if (!isCheckViolation(error)) throw error;
+    throw new ValidationError('name', `no more contexts can be created: context ids end at ${MAX_CONTEXT_ID}`);
+  }
 }
 
 async function findContextOrThrow(name: string) {

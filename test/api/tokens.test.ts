@@ -7,6 +7,7 @@ import {
   bootstrapAccess,
   createToken,
   createUser,
+  MAX_CONTEXT_ID,
   grantAccess,
 } from '../../src/store/access.js';
 import { yoga } from '../../src/yoga.js';
@@ -151,6 +152,27 @@ describe('admin API', () => {
       noContext: { __typename: 'NotFoundError', entity: 'context', key: 'ghost' },
       past: { __typename: 'ValidationError', field: 'expiresAt', reason: 'must be in the future' },
     });
+  });
+});
+
+describe('context ids', () => {
+  it('says so when the last context id is taken, and creates nothing', async () => {
+    const sequence = "pg_get_serial_sequence('contexts', 'id')";
+    const before = await prisma.context.count();
+    await prisma.$queryRawUnsafe(`SELECT setval(${sequence}, ${MAX_CONTEXT_ID})`);
+    try {
+      const data = await graphqlData(
+        'mutation { createContext(name: "one-too-many") { __typename ... on ValidationError { field reason } } }',
+      );
+      expect(data.createContext).toEqual({
+        __typename: 'ValidationError',
+        field: 'name',
+        reason: `no more contexts can be created: context ids end at ${MAX_CONTEXT_ID}`,
+      });
+      expect(await prisma.context.count()).toBe(before);
+    } finally {
+      await prisma.$queryRawUnsafe(`SELECT setval(${sequence}, (SELECT max(id) FROM contexts))`);
+    }
   });
 });
 
