@@ -1,7 +1,6 @@
 import DataLoader from 'dataloader';
 import { prisma } from './db.js';
 import type { Customer } from './generated/prisma/client.js';
-import { type FieldsRead, type Lookup, lookupColumns, whoHadBatch } from './store/lookups.js';
 import type { Tenant } from './tenant-access.js';
 import type { Actor } from './context.js';
 import { type LookupRecord, recordLookups } from './store/lookup-log.js';
@@ -17,11 +16,8 @@ export function createLoaders(tenant: Tenant, actor: Actor) {
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? new Error(`customer ${id} not found`));
   });
-  const whoHadMany = (lookups: readonly Lookup[], fields: FieldsRead) =>
-    whoHadBatch(tenant.id, lookups, lookupColumns(fields));
   return {
     customerById,
-    whoHadMany,
     /** Lookups made with a reason; one insert for all of a request's. */
     lookupLog: new DataLoader<LookupRecord, void, LookupRecord>(
       async (records) => {

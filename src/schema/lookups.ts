@@ -9,7 +9,7 @@ import type { IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
-import { whoHadShared } from '../store/lookups.js';
+import { lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
 import { fieldsRead } from './lookup-fields.js';
 import { IpMappingRef } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
@@ -110,7 +110,7 @@ builder.queryFields((t) => ({
       const now = nowUnixTime();
       const lookups = args.lookups.map((lookup) => ({ ip: lookup.ip.text, at: lookup.at ?? now }));
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
-      return lookups.length === 0 ? [] : loadersOf(ctx).whoHadMany(lookups, fieldsRead(info));
+      return lookups.length === 0 ? [] : whoHadBatch(tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
     },
   }),
   ipHistory: t.prismaConnection({

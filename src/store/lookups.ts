@@ -124,10 +124,11 @@ export async function whoHadBatch(
 ): Promise<(MappingWithCustomer | null)[]> {
   const results = new Array<MappingWithCustomer | null>(lookups.length).fill(null);
   const partSize = Math.max(MIN_LOOKUPS_PER_STATEMENT, Math.ceil(lookups.length / STATEMENTS_PER_BATCH));
+  const sql = whoHadSql(columns);
   const answerPart = async (offset: number) => {
     const part = lookups.slice(offset, offset + partSize);
     const rows = await prisma.$queryRawUnsafe<Row[]>(
-      whoHadSql(columns),
+      sql,
       contextId,
       part.map((lookup) => lookup.ip),
       part.map((lookup) => String(lookup.at)),
