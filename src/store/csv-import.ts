@@ -43,7 +43,7 @@ const BATCH_ROWS = 5000;
 // slow down as it grows.
 
 // Upserts the batch's customers by UserID (a customer's last row wins), audits what changed, and
-// returns the id of every customer of the batch.
+// returns the id and outcome of every customer of the batch.
 const UPSERT_CUSTOMERS_SQL = `
 WITH input AS (
   SELECT DISTINCT ON (user_id) *
@@ -70,9 +70,9 @@ WITH input AS (
   SELECT $1, $2, $3, CASE WHEN created THEN 'create' ELSE 'update' END, 'customer', id, before, ${customerImageSql('changes')}
   FROM changes ORDER BY id
 )
-SELECT user_id AS "userId", id, created, NOT created AS updated FROM changes
+SELECT user_id AS "userId", id, CASE WHEN created THEN 'created' ELSE 'updated' END AS outcome FROM changes
 UNION ALL
-SELECT user_id, id, false, false FROM stored WHERE id NOT IN (SELECT id FROM changes)`;
+SELECT user_id, id, 'unchanged' FROM stored WHERE id NOT IN (SELECT id FROM changes)`;
 
 // Adds the batch's mappings, skipping exact duplicates (of stored mappings or of an earlier row),
 // and audits each one added.
@@ -161,10 +161,7 @@ function runBatchStatement<Item, Result>(
 
 /** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
 async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<BatchResult> {
-  const batchCustomers = await runBatchStatement<
-    CsvCustomer,
-    { userId: string; id: number; created: boolean; updated: boolean }
-  >(
+  const batchCustomers = await runBatchStatement<CsvCustomer, { userId: string; id: number; outcome: CustomerOutcome }>(
     tx,
     UPSERT_CUSTOMERS_SQL,
     tenant,
@@ -201,10 +198,7 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
     ],
   );
   return {
-    customers: batchCustomers.map(({ userId, created, updated }) => ({
-      userId,
-      outcome: created ? 'created' : updated ? 'updated' : 'unchanged',
-    })),
+    customers: batchCustomers,
     mappingsCreated: mappingCounts!.created,
     duplicatesSkipped: mappingCounts!.candidates - mappingCounts!.created,
   };
