@@ -5,6 +5,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { exportCsv, importCsv } from '../src/cli/csv.js';
 import { prisma } from '../src/db.js';
 import { createContext } from '../src/store/access.js';
+import { lookupColumns, whoHadSql } from '../src/store/lookups.js';
 import { resetData } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipdr-csv-'));
@@ -127,6 +128,24 @@ describe('CSV import', () => {
       ['create', 'mapping', null, image({ ...mapping, userId: 'U1' })],
       ['update', 'customer', image(created), image(updated)],
     ]);
+  });
+
+  it('leaves the loaded tables vacuumed and analysed, so lookups scan only the lookup index', async () => {
+    await importCsv(sample(), 'default', false);
+    const [mappings] = await prisma.$queryRawUnsafe<{ reltuples: number; relallvisible: number }[]>(
+      "SELECT reltuples::float8 AS reltuples, relallvisible FROM pg_class WHERE relname = 'ipdr_customers_mapping'",
+    );
+    expect(mappings!.reltuples).toBe(3);
+    expect(mappings!.relallvisible).toBeGreaterThan(0);
+    const statement = whoHadSql(lookupColumns({ mapping: new Set(['id', 'endtime']), customer: null }));
+    // Three rows are cheaper to read whole; the plan for a large table is what is checked.
+    const plan = await prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');
+      return tx.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${statement}`, 1, ['10.0.0.1'], ['1730000000']);
+    });
+    expect(plan.map((line) => line['QUERY PLAN']).join('\n')).toContain(
+      'Index Only Scan Backward using ipdr_customers_mapping_lookup_idx',
+    );
   });
 
   it('reads the older 7-column layout', async () => {

@@ -287,6 +287,19 @@ export async function importRows(
   } catch (error) {
     if (!(error instanceof DryRun)) throw error;
   }
+  if (!options.dryRun && summary.mappingsCreated + summary.customersCreated + summary.customersUpdated > 0) {
+    await refreshAfterBulkLoad();
+  }
   summary.rowsSkipped.sort((a, b) => a.line - b.line);
   return summary;
+}
+
+/**
+ * PostgreSQL's advice after a bulk load: VACUUM ANALYZE. The planner gets statistics of the rows
+ * just loaded, and vacuum marks their pages all-visible, which lookups need to stay index-only
+ * (see the covering_lookup_index migration). PostgreSQL's autovacuum would do both, later; PGlite
+ * has no autovacuum at all. Pages already all-visible are skipped, so a small import costs little.
+ */
+async function refreshAfterBulkLoad() {
+  await prisma.$executeRawUnsafe('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers');
 }
