@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { prisma } from '../src/db.js';
+import { prisma, readEvents } from '../src/db.js';
 import { yoga } from '../src/yoga.js';
 import { ADMIN_TOKEN } from './setup/credentials.js';
 
@@ -42,10 +42,13 @@ export async function resetData(next: { customer?: number; mapping?: number } = 
   }
 }
 
-// Every SQL statement Prisma sends is counted (Prisma has no way to remove a listener, so there
-// is one for each test file that imports this module).
+// Every SQL statement sent is counted: Prisma's, and lookups' sent below it (Prisma has no way to
+// remove a listener, so there is one for each test file that imports this module).
 let statementsSent = 0;
 (prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
+  statementsSent++;
+});
+readEvents.on('read', () => {
   statementsSent++;
 });
 

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, types } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -18,6 +18,12 @@ export interface Database {
   adapter: PrismaPg | PrismaPGlite;
   /** A session of its own: PostgreSQL's advisory locks belong to one connection. */
   openMigrationSession(): Promise<MigrationSession>;
+  /**
+   * One read statement sent by the driver itself, below Prisma, int8 columns as bigint (as Prisma
+   * gives them). For lookup batches: decoding a raw result of thousands of rows costs Prisma about
+   * twice the driver's CPU (measured per 2,500 lookup rows: 9.7-12 ms against 4.8 ms).
+   */
+  read<Row>(sql: string, params: readonly unknown[]): Promise<Row[]>;
   /** Connections of the PostgreSQL pool; null for PGlite, which has one and no pool. */
   poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
@@ -46,6 +52,11 @@ export function postgresSettings(databaseUrl: string): { connectionString: strin
   return { connectionString: url.toString(), options };
 }
 
+const int8AsBigint: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? BigInt : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
 function openPostgres(databaseUrl: string, poolSize: number): Database {
   const pool = new pg.Pool({ ...postgresSettings(databaseUrl), max: poolSize });
   // An idle pooled connection can be dropped by the server (restart, failover, admin kill); pg
@@ -64,6 +75,8 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
         release: async () => client.release(),
       };
     },
+    read: async <Row>(sql: string, params: readonly unknown[]) =>
+      (await pool.query({ text: sql, values: [...params], types: int8AsBigint })).rows as Row[],
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
@@ -87,6 +100,9 @@ function openPglite(dataDir: string): Database {
         release: async () => {},
       };
     },
+    // Waits, like any query, for a transaction in progress (Prisma's run in pglite.transaction).
+    read: async <Row>(sql: string, params: readonly unknown[]) =>
+      (await pglite.query<Row>(sql, [...params], { parsers: { [types.INT8]: (value: string) => BigInt(value) } })).rows,
     poolStats: () => null,
     close: async () => {
       await pglite.close();

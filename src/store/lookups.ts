@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { prisma } from '../db.js';
+import { readRows } from '../db.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
 export interface Lookup {
@@ -127,12 +127,11 @@ export async function whoHadBatch(
   const sql = whoHadSql(columns);
   const answerPart = async (offset: number) => {
     const part = lookups.slice(offset, offset + partSize);
-    const rows = await prisma.$queryRawUnsafe<Row[]>(
-      sql,
+    const rows = await readRows<Row>(sql, [
       contextId,
       part.map((lookup) => lookup.ip),
       part.map((lookup) => String(lookup.at)),
-    );
+    ]);
     for (const row of rows) results[offset + row.lookupIndex - 1] = resultOf(row, contextId, columns);
   };
   const offsets = [];

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { prisma } from '../../src/db.js';
+import { database, prisma } from '../../src/db.js';
 import { MAPPING_FIELDS, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 
 const RESULT = `__typename ... on IpMapping { ${MAPPING_FIELDS} } ... on Error { message }`;
@@ -354,7 +354,7 @@ describe('reassignMapping', () => {
 describe('unexpected failures', () => {
   it('are masked: the caller learns nothing of the cause', async () => {
     const spy = vi
-      .spyOn(prisma, '$queryRawUnsafe')
+      .spyOn(database, 'read')
       .mockRejectedValueOnce(new Error('could not connect to postgres://admin:secret@db.internal'));
     try {
       const result = await graphql('{ whoHad(ip: "10.0.0.1", at: 5) { id } }');
