@@ -19,3 +19,19 @@ describe('PostgreSQL connection settings', () => {
     expect(setting?.jit).toBe(database.kind === 'postgresql' ? 'off' : 'on');
   });
 });
+
+describe('reads below Prisma', () => {
+  it('give the values Prisma gives for the same statement: int8 as bigint, int4 as number, timestamps as dates', async () => {
+    const sql = `SELECT $1::int8 AS big, $2::int4 AS small, $3::inet::text AS network, '2026-11-23T10:00:00.123Z'::timestamptz AS at, NULL::int8 AS missing`;
+    const params = ['253402300799', 7, '10.0.0.0/8'];
+    const [read] = await database.read<Record<string, unknown>>(sql, params);
+    expect(read).toEqual({
+      big: 253402300799n,
+      small: 7,
+      network: '10.0.0.0/8',
+      at: new Date('2026-11-23T10:00:00.123Z'),
+      missing: null,
+    });
+    expect(read).toEqual((await prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql, ...params))[0]);
+  });
+});
