@@ -9,7 +9,7 @@ import type { IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
-import { lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
+import { MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
 import { fieldsRead } from './lookup-fields.js';
 import { IpMappingRef } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
@@ -17,8 +17,6 @@ import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filte
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
 // recorded in the lookup log.
-
-export const MAX_LOOKUPS = 10_000;
 
 function badInput(field: string, reason: string) {
   return new GraphQLError(`${field}: ${reason}`, { extensions: { code: 'BAD_USER_INPUT', reason } });

@@ -108,6 +108,9 @@ JOIN LATERAL (
 
 type Row = { lookupIndex: number } & Record<string, unknown>;
 
+/** The most lookups one batch answers: whoHadMany's bound per request, and the shared batches' size. */
+export const MAX_LOOKUPS = 10_000;
+
 // A large batch is split over up to four statements, sent at once on separate connections: the
 // database answers the later parts while this process decodes the first ones.
 const STATEMENTS_PER_BATCH = 4;
@@ -188,7 +191,7 @@ export function whoHadShared(contextId: number, lookup: Lookup, fields: FieldsRe
           pending.map((one) => one.lookup),
           lookupColumns(unionOf(pending.map((one) => one.fields))),
         ),
-      { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: 10_000 },
+      { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: MAX_LOOKUPS },
     );
     sharedBatches.set(contextId, batch);
   }
