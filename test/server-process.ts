@@ -1,7 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 // Runs the real server (src/server.ts) as a child process, for what only a process shows:
 // start-up, restarts, signals, stdout.
+
+// As `npm start` runs it, node's flags included: package.json's start script is `node <args>`.
+const startArgs = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(' ')
+  .slice(1);
 
 export interface RunningServer {
   process: ChildProcess;
@@ -12,7 +18,7 @@ export interface RunningServer {
 export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
   if (!env.DATABASE_URL) delete childEnv.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, startArgs, {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

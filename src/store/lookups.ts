@@ -87,12 +87,18 @@ const selectList = (columns: LookupColumns) =>
 // address's family, a B-tree probe finds the mapping of exactly that network that started last
 // at or before `at`; it holds the address if it has not ended by then. Mappings never overlap,
 // so at most one prefix length answers (see the lookup_index migration).
+// The prefix lengths are read once per statement, not once per lookup, and probed longest first:
+// an ISP's most numerous mappings are its most specific ones (single addresses), so most lookups
+// stop at their first probe. The order only saves probes; any order gives the same answer.
+const prefixLengthsSql = (family: 4 | 6) =>
+  `(SELECT array_agg(prefix_length ORDER BY prefix_length DESC) FROM mapping_prefix_lengths WHERE context_id = $1 AND family = ${family})`;
+
 /** The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]). */
 export const whoHadSql = (columns: LookupColumns) => `
 SELECT ${selectList(columns)}
 FROM unnest($2::inet[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
 JOIN LATERAL (
-  SELECT candidate.* FROM mapping_prefix_lengths p
+  SELECT candidate.* FROM unnest(CASE family(q.ip) WHEN 4 THEN ${prefixLengthsSql(4)} ELSE ${prefixLengthsSql(6)} END) AS p(prefix_length)
   CROSS JOIN LATERAL (
     SELECT * FROM ipdr_customers_mapping m
     WHERE m.context_id = $1
@@ -101,8 +107,7 @@ JOIN LATERAL (
     ORDER BY m.starttime DESC
     LIMIT 1
   ) candidate
-  WHERE p.context_id = $1 AND p.family = family(q.ip)
-    AND (candidate.endtime IS NULL OR candidate.endtime >= q.at)
+  WHERE candidate.endtime IS NULL OR candidate.endtime >= q.at
   LIMIT 1
 ) m ON true${columns.customer === null ? '' : '\nJOIN ipdr_customers c ON c.id = m.ipdr_customer_id'}`;
 
