@@ -142,7 +142,7 @@ await rawPool?.end();
 await rawSession?.release();
 await closeDatabase();
 
-// The server, in its own process with its production settings.
+// The server, in its own process with its production settings, started as `npm start` starts it.
 const server = await startServer({ ...databaseEnv, LOG_LEVEL: 'info', PORT: '0' });
 const graphqlUrl = server.url;
 const base = graphqlUrl.replace(/\/graphql$/, '');

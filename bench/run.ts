@@ -66,10 +66,10 @@ closing \`VACUUM ANALYZE\` included; the ceiling is the same rows inserted again
 into the emptied table with all its constraints, and the table is vacuumed again after it (as the importer
 leaves it). Raw lookups send the server's own lookup statement (for the same fields, \`id customer { userId }\`)
 straight to the database at the same concurrency, with the server's session settings, before the server starts.
-Then the server runs as deployed (\`src/server.ts\`, its own process, \`NODE_ENV=production\`, request logging
-on) and is measured over HTTP: whoHadMany with 10,000 random lookups a request, one request at a time (bodies
-made before the clock starts), whoHad with autocannon at concurrency 32, and REST's customer list against the
-same GraphQL operation paged by a client.
+Then the server runs as deployed (\`npm start\`'s node command, its own process, \`NODE_ENV=production\`, request
+logging on) and is measured over HTTP: whoHadMany with 10,000 random lookups a request, one request at a time
+after one to warm up (bodies made before the clock starts), whoHad with autocannon at concurrency 32, and
+REST's customer list against the same GraphQL operation paged by a client.
 
 ${runs.map(table).join('\n\n')}
 `;
