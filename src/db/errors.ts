@@ -1,6 +1,8 @@
 // Prisma surfaces PostgreSQL errors differently per driver adapter: adapter-pg has no P-code
 // for an exclusion violation, the PGlite adapter files it under P2039; both keep the SQLSTATE in
-// meta.driverAdapterError.cause. This is the one place that reads it.
+// meta.driverAdapterError.cause. A statement sent by the driver itself (Database.transaction)
+// fails with the driver's own error, whose code is the SQLSTATE. This is the one place that
+// reads either.
 
 interface DriverAdapterFailure {
   code?: string;
@@ -10,7 +12,10 @@ interface DriverAdapterFailure {
 function sqlState(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const cause = (error as DriverAdapterFailure).meta?.driverAdapterError?.cause;
-  return cause?.originalCode ?? cause?.code;
+  if (cause) return cause.originalCode ?? cause.code;
+  // pg's and PGlite's DatabaseError: PostgreSQL's error report, with its severity and SQLSTATE.
+  const report = error as { severity?: string; code?: string };
+  return report.severity === undefined ? undefined : report.code;
 }
 
 export function isExclusionViolation(error: unknown): boolean {

@@ -1,11 +1,11 @@
 import type { Actor } from '../context.js';
+import type { DriverSession } from '../db/connection.js';
 import { isExclusionViolation } from '../db/errors.js';
-import { prisma } from '../db.js';
+import { database, prisma } from '../db.js';
 import type { CsvCustomer, CsvRecord } from '../domain/trisul-csv.js';
 import type { Tenant } from '../tenant-access.js';
 import { customerImageSql, mappingImageSql } from './audit.js';
-import { overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
-import type { Transaction } from './transaction.js';
+import { periodColumns, subnetColumns } from './mapping-filters.js';
 
 export interface ImportRow {
   line: number;
@@ -139,63 +139,67 @@ function addBatch({ summary, customers }: ImportProgress, batch: BatchResult) {
 }
 
 /**
- * Runs one of the batch statements: $1-$3 are the context and the actor, then one array per
- * column, in the order of the statement's unnest.
+ * A batch's statement parameters, one array per column in the order of each statement's unnest,
+ * worked out before the batch's turn: while the database still applies the previous one. Only the
+ * mappings' customer ids wait for the customers' statement.
  */
-function runBatchStatement<Item, Result>(
-  tx: Transaction,
-  sql: string,
-  tenant: Tenant,
-  actor: Actor,
-  items: Item[],
-  columns: ((item: Item) => unknown)[],
-): Promise<Result[]> {
-  return tx.$queryRawUnsafe<Result[]>(
-    sql,
-    tenant.id,
-    actor.name,
-    actor.channel,
-    ...columns.map((column) => items.map(column)),
-  );
+interface PreparedBatch {
+  rows: ImportRow[];
+  customerColumns: unknown[][];
+  mappingUserIds: string[];
+  mappingColumns: unknown[][];
 }
 
-/** Applies the rows with two statements; an overlap anywhere fails them all (an exclusion violation). */
-async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[]): Promise<BatchResult> {
-  const batchCustomers = await runBatchStatement<CsvCustomer, { userId: string; id: number; outcome: CustomerOutcome }>(
-    tx,
-    UPSERT_CUSTOMERS_SQL,
-    tenant,
-    actor,
-    rows.map((row) => row.record.customer),
-    [(c) => c.userId, (c) => c.name, (c) => c.address, (c) => c.email, (c) => c.phoneNumber, (c) => c.altPhoneNumber],
-  );
-  const customerIds = new Map(batchCustomers.map((customer) => [customer.userId, customer.id]));
+function prepareBatch(rows: ImportRow[]): PreparedBatch {
+  const customers = rows.map((row) => row.record.customer);
   const mappings = rows.flatMap((row) =>
     row.record.mappings.map((mapping) => ({
-      customerId: customerIds.get(row.record.customer.userId)!,
       userId: row.record.customer.userId,
       ...subnetColumns(mapping.subnet),
       ...periodColumns({ start: mapping.start, end: mapping.end }),
       terminalId: mapping.terminalId,
     })),
   );
-  const [mappingCounts] = await runBatchStatement<(typeof mappings)[number], { created: number; candidates: number }>(
-    tx,
-    INSERT_MAPPINGS_SQL,
-    tenant,
-    actor,
-    mappings,
-    [
-      (m) => m.customerId,
-      (m) => m.userId,
-      (m) => m.ipsubnet,
-      (m) => m.network,
-      (m) => m.ipFirst,
-      (m) => m.ipLast,
-      (m) => String(m.starttime),
-      (m) => (m.endtime === null ? null : String(m.endtime)),
-      (m) => m.terminalId,
+  const customerColumn = (column: (customer: CsvCustomer) => unknown) => customers.map(column);
+  const mappingColumn = (column: (mapping: (typeof mappings)[number]) => unknown) => mappings.map(column);
+  return {
+    rows,
+    customerColumns: [
+      customerColumn((c) => c.userId),
+      customerColumn((c) => c.name),
+      customerColumn((c) => c.address),
+      customerColumn((c) => c.email),
+      customerColumn((c) => c.phoneNumber),
+      customerColumn((c) => c.altPhoneNumber),
     ],
+    mappingUserIds: mappingColumn((m) => m.userId) as string[],
+    mappingColumns: [
+      mappingColumn((m) => m.ipsubnet),
+      mappingColumn((m) => m.network),
+      mappingColumn((m) => m.ipFirst),
+      mappingColumn((m) => m.ipLast),
+      mappingColumn((m) => String(m.starttime)),
+      mappingColumn((m) => (m.endtime === null ? null : String(m.endtime))),
+      mappingColumn((m) => m.terminalId),
+    ],
+  };
+}
+
+/** Applies the rows with two statements ($1-$3: the context and the actor); an overlap anywhere fails them all (an exclusion violation). */
+async function applyRows(tx: DriverSession, tenant: Tenant, actor: Actor, batch: PreparedBatch): Promise<BatchResult> {
+  const statementParams = (columns: unknown[][]) => [tenant.id, actor.name, actor.channel, ...columns];
+  const batchCustomers = await tx.query<{ userId: string; id: number; outcome: CustomerOutcome }>(
+    UPSERT_CUSTOMERS_SQL,
+    statementParams(batch.customerColumns),
+  );
+  const customerIds = new Map(batchCustomers.map((customer) => [customer.userId, customer.id]));
+  const [mappingCounts] = await tx.query<{ created: number; candidates: number }>(
+    INSERT_MAPPINGS_SQL,
+    statementParams([
+      batch.mappingUserIds.map((userId) => customerIds.get(userId)),
+      batch.mappingUserIds,
+      ...batch.mappingColumns,
+    ]),
   );
   return {
     customers: batchCustomers,
@@ -209,36 +213,64 @@ async function applyRows(tx: Transaction, tenant: Tenant, actor: Actor, rows: Im
  * the rows are rolled back to their savepoint and applied as two halves, down to the single rows
  * at fault, which are skipped and reported: a few bad rows cost a few extra statements each.
  */
-async function importBatch(tx: Transaction, tenant: Tenant, actor: Actor, rows: ImportRow[], progress: ImportProgress) {
-  await tx.$executeRawUnsafe('SAVEPOINT csv_batch');
+async function importBatch(
+  tx: DriverSession,
+  tenant: Tenant,
+  actor: Actor,
+  batch: PreparedBatch,
+  progress: ImportProgress,
+) {
+  await tx.query('SAVEPOINT csv_batch');
   try {
-    const result = await applyRows(tx, tenant, actor, rows);
-    await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
+    const result = await applyRows(tx, tenant, actor, batch);
+    await tx.query('RELEASE SAVEPOINT csv_batch');
     addBatch(progress, result);
     return;
   } catch (error) {
     if (!isExclusionViolation(error)) throw error;
-    await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT csv_batch');
-    await tx.$executeRawUnsafe('RELEASE SAVEPOINT csv_batch');
+    await tx.query('ROLLBACK TO SAVEPOINT csv_batch');
+    await tx.query('RELEASE SAVEPOINT csv_batch');
   }
+  const { rows } = batch;
   if (rows.length === 1) {
     const reason = await describeOverlap(tx, tenant, rows[0]!.record);
     progress.summary.rowsSkipped.push({ line: rows[0]!.line, reason });
     return;
   }
   const half = Math.ceil(rows.length / 2);
-  await importBatch(tx, tenant, actor, rows.slice(0, half), progress);
-  await importBatch(tx, tenant, actor, rows.slice(half), progress);
+  await importBatch(tx, tenant, actor, prepareBatch(rows.slice(0, half)), progress);
+  await importBatch(tx, tenant, actor, prepareBatch(rows.slice(half)), progress);
 }
 
-async function describeOverlap(tx: Transaction, tenant: Tenant, record: CsvRecord): Promise<string> {
+// The stored mapping a row's mapping collides with, in the exclusion constraint's own terms (see
+// the box_exclusion migration), so its index answers. Inside the import's transaction: the
+// mapping may be one of the file's own earlier rows.
+const OVERLAPPING_MAPPING_SQL = `
+SELECT m.id, m.ipsubnet, m.starttime, m.endtime, c.user_id AS "userId"
+FROM ipdr_customers_mapping m JOIN ipdr_customers c ON c.id = m.ipdr_customer_id
+WHERE ipdr_mapping_extent(m.context_id, m.network, m.starttime, m.endtime) && ipdr_mapping_extent($1, $2::inet, $3::int8, $4::int8)
+  AND ipdr_mapping_low_bits(m.network) && ipdr_mapping_low_bits($2::inet)
+ORDER BY m.id
+LIMIT 1`;
+
+interface OverlappingMapping {
+  id: number;
+  ipsubnet: string;
+  starttime: bigint;
+  endtime: bigint | null;
+  userId: string;
+}
+
+async function describeOverlap(tx: DriverSession, tenant: Tenant, record: CsvRecord): Promise<string> {
   for (const mapping of record.mappings) {
-    const overlapping = await tx.ipMapping.findFirst({
-      where: overlappingWhere(tenant.id, mapping.subnet, { start: mapping.start, end: mapping.end }),
-      include: { customer: true },
-    });
+    const [overlapping] = await tx.query<OverlappingMapping>(OVERLAPPING_MAPPING_SQL, [
+      tenant.id,
+      mapping.subnet.network,
+      String(mapping.start),
+      mapping.end === null ? null : String(mapping.end),
+    ]);
     if (overlapping) {
-      return `${mapping.subnet.input} overlaps mapping ${overlapping.id} (${overlapping.ipsubnet} of UserID ${overlapping.customer.userId}, ${overlapping.starttime} to ${overlapping.endtime ?? 'ongoing'})`;
+      return `${mapping.subnet.input} overlaps mapping ${overlapping.id} (${overlapping.ipsubnet} of UserID ${overlapping.userId}, ${overlapping.starttime} to ${overlapping.endtime ?? 'ongoing'})`;
     }
   }
   return 'overlaps another mapping';
@@ -259,31 +291,29 @@ export async function importRows(
   const summary = emptySummary();
   const progress: ImportProgress = { summary, customers: new Map() };
   try {
-    await prisma.$transaction(
-      async (tx) => {
-        let applying: Promise<void> = Promise.resolve();
-        const apply = async (batch: ImportRow[]) => {
-          await applying;
-          applying = importBatch(tx, tenant, actor, batch, progress);
-          // Awaited before the next batch or at the end; until then a failure must not go unhandled.
-          applying.catch(() => {});
-        };
-        let batch: ImportRow[] = [];
-        for await (const row of rows) {
-          summary.rowsRead++;
-          if ('error' in row) summary.rowsSkipped.push({ line: row.line, reason: row.error });
-          else batch.push(row);
-          if (batch.length === BATCH_ROWS) {
-            await apply(batch);
-            batch = [];
-          }
-        }
-        if (batch.length > 0) await apply(batch);
+    await database.transaction(async (tx) => {
+      let applying: Promise<void> = Promise.resolve();
+      const apply = async (rows: ImportRow[]) => {
+        const batch = prepareBatch(rows);
         await applying;
-        if (options.dryRun) throw new DryRun();
-      },
-      { timeout: 24 * 60 * 60 * 1000, maxWait: 60_000 },
-    );
+        applying = importBatch(tx, tenant, actor, batch, progress);
+        // Awaited before the next batch or at the end; until then a failure must not go unhandled.
+        applying.catch(() => {});
+      };
+      let batch: ImportRow[] = [];
+      for await (const row of rows) {
+        summary.rowsRead++;
+        if ('error' in row) summary.rowsSkipped.push({ line: row.line, reason: row.error });
+        else batch.push(row);
+        if (batch.length === BATCH_ROWS) {
+          await apply(batch);
+          batch = [];
+        }
+      }
+      if (batch.length > 0) await apply(batch);
+      await applying;
+      if (options.dryRun) throw new DryRun();
+    });
   } catch (error) {
     if (!(error instanceof DryRun)) throw error;
   }

@@ -35,3 +35,31 @@ describe('reads below Prisma', () => {
     expect(read).toEqual((await prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql, ...params))[0]);
   });
 });
+
+describe('transactions below Prisma', () => {
+  const contextCount = () => prisma.context.count({ where: { name: { startsWith: 'tx-' } } });
+  const insertContext = 'INSERT INTO contexts (name) VALUES ($1) RETURNING id::int8 AS id';
+
+  it('commit when their work resolves, and read their own writes before that', async () => {
+    const before = await contextCount();
+    const inside = await database.transaction(async (tx) => {
+      const [inserted] = await tx.query<{ id: bigint }>(insertContext, ['tx-committed']);
+      expect(typeof inserted!.id).toBe('bigint');
+      return tx.query<{ name: string }>('SELECT name FROM contexts WHERE name = $1', ['tx-committed']);
+    });
+    expect(inside).toEqual([{ name: 'tx-committed' }]);
+    expect(await contextCount()).toBe(before + 1);
+  });
+
+  it('roll back everything when their work throws, with the error the work threw', async () => {
+    const before = await contextCount();
+    const failure = database.transaction(async (tx) => {
+      await tx.query(insertContext, ['tx-rolled-back']);
+      await tx.query(insertContext, ['tx-rolled-back']);
+    });
+    await expect(failure).rejects.toMatchObject({ code: '23505' });
+    expect(await contextCount()).toBe(before);
+    // The connection is usable again (PostgreSQL: returned to the pool after its rollback).
+    expect(await database.transaction((tx) => tx.query('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+  });
+});
