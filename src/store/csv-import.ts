@@ -172,7 +172,7 @@ function prepareBatch(rows: ImportRow[]): PreparedBatch {
       customerColumn((c) => c.phoneNumber),
       customerColumn((c) => c.altPhoneNumber),
     ],
-    mappingUserIds: mappingColumn((m) => m.userId) as string[],
+    mappingUserIds: mappings.map((m) => m.userId),
     mappingColumns: [
       mappingColumn((m) => m.ipsubnet),
       mappingColumn((m) => m.network),
@@ -185,7 +185,10 @@ function prepareBatch(rows: ImportRow[]): PreparedBatch {
   };
 }
 
-/** Applies the rows with two statements ($1-$3: the context and the actor); an overlap anywhere fails them all (an exclusion violation). */
+/**
+ * Applies the rows with two statements ($1-$3: the context and the actor); an overlap anywhere
+ * fails them all (an exclusion violation).
+ */
 async function applyRows(tx: DriverSession, tenant: Tenant, actor: Actor, batch: PreparedBatch): Promise<BatchResult> {
   const statementParams = (columns: unknown[][]) => [tenant.id, actor.name, actor.channel, ...columns];
   const batchCustomers = await tx.query<{ userId: string; id: number; outcome: CustomerOutcome }>(
