@@ -1,6 +1,8 @@
+import { useEngine } from '@envelop/core';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { execute } from 'graphql';
 import { type YogaServerInstance, createYoga } from 'graphql-yoga';
 import { type RequestContext, type ServerContext, createRequestContext } from './context.js';
 import { env } from './env.js';
@@ -26,6 +28,11 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
   maskedErrors: true,
   logging: logger,
   plugins: [
+    // Queries run on graphql-js' own executor, not Yoga's default (graphql-tools'), which copies
+    // every input object of the variables into a null-prototype object before coercing it: for
+    // whoHadMany's 10,000 lookups that copy made coercion cost 31 ms instead of 19 (measured on
+    // the variables alone). Nothing here uses what that executor adds (@defer, @stream).
+    useEngine({ execute }),
     useOperations(),
     useBodyLimit(env.BODY_LIMIT_BYTES),
     useRestApi(() => yoga),
