@@ -121,6 +121,11 @@ export const MAX_LOOKUPS = 10_000;
 const STATEMENTS_PER_BATCH = 4;
 const MIN_LOOKUPS_PER_STATEMENT = 1000;
 
+// PostgreSQL's text form of an array whose elements need no quoting: canonical addresses (digits,
+// hex letters, dots and colons) and integers. The drivers would quote and escape each element,
+// which cost 2.5 ms of a 10,000-lookup request.
+const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.join(',')}}`;
+
 /**
  * The mapping that held each address at each instant (null where none did), in input order,
  * with the columns asked for; its customer (with its id and the asked columns) if asked for.
@@ -137,8 +142,8 @@ export async function whoHadBatch(
     const part = lookups.slice(offset, offset + partSize);
     const rows = await readRows<Row>(sql, [
       contextId,
-      part.map((lookup) => lookup.ip),
-      part.map((lookup) => String(lookup.at)),
+      arrayLiteral(part.map((lookup) => lookup.ip)),
+      arrayLiteral(part.map((lookup) => lookup.at)),
     ]);
     for (const row of rows) results[offset + row.lookupIndex - 1] = resultOf(row, contextId, columns);
   };
