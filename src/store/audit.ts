@@ -51,11 +51,11 @@ export const customerImageSql = (row: string) => `jsonb_build_object(
   'altPhoneNumber', ${row}.alt_phone_number,
   'createdAt', ${isoSql(`${row}.created_at`)}, 'updatedAt', ${isoSql(`${row}.updated_at`)})`;
 
-/** The image of an ipdr_customers_mapping row aliased `row`, with its customer's UserID. */
-export const mappingImageSql = (row: string, userId: string) => `jsonb_build_object(
+/** The image of an ipdr_customers_mapping row aliased `row` (its customer's UserID included). */
+export const mappingImageSql = (row: string) => `jsonb_build_object(
   'id', ${row}.id, 'contextId', ${row}.context_id, 'customerId', ${row}.ipdr_customer_id,
   'ipsubnet', ${row}.ipsubnet, 'network', abbrev(${row}.network), 'ipFirst', ${row}.ip_first,
   'ipLast', ${row}.ip_last, 'starttime', ${row}.starttime, 'endtime', ${row}.endtime,
   'terminalId', ${row}.terminalid,
   'createdAt', ${isoSql(`${row}.created_at`)}, 'updatedAt', ${isoSql(`${row}.updated_at`)},
-  'userId', ${userId})`;
+  'userId', ${row}.user_id)`;

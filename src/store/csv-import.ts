@@ -92,15 +92,14 @@ WITH input AS (
   ORDER BY customer_id, ip_first, ip_last, starttime, endtime, ord
 ), written AS (
   INSERT INTO ipdr_customers_mapping
-    (context_id, ipdr_customer_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, updated_at)
-  SELECT $1, customer_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, now()
+    (context_id, ipdr_customer_id, user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, updated_at)
+  SELECT $1, customer_id, user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, now()
   FROM fresh ORDER BY ord
   RETURNING *
 ), audited AS (
   INSERT INTO audit_events (context_id, actor, channel, action, entity_type, entity_id, after)
-  SELECT $1, $2, $3, 'create', 'mapping', w.id, ${mappingImageSql('w', 'owner.user_id')}
-  FROM written w JOIN (SELECT DISTINCT customer_id, user_id FROM fresh) owner ON owner.customer_id = w.ipdr_customer_id
-  ORDER BY w.id
+  SELECT $1, $2, $3, 'create', 'mapping', w.id, ${mappingImageSql('w')}
+  FROM written w ORDER BY w.id
 )
 SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM input)::int AS candidates`;
 

@@ -108,7 +108,7 @@ export function deleteCustomer(tenant: Tenant, actor: Actor, userId: string, cas
         action: 'delete',
         entityType: 'mapping',
         entityId: mapping.id,
-        before: { ...mapping, userId },
+        before: mapping,
         after: null,
       });
     }

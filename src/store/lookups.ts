@@ -11,7 +11,8 @@ export interface Lookup {
 /**
  * The columns a lookup's caller reads: the statement selects only these (a report asking for
  * the customer's UserID of 10,000 lookups should not pay to decode twenty columns of each).
- * `customer: null` leaves the customers out of the statement.
+ * `customer` lists the columns read from the customer's row: `null` when no customer is asked
+ * for; empty when only its id or UserID is, which the mapping has (no customer is probed).
  */
 export interface LookupColumns {
   mapping: readonly (keyof IpMapping)[];
@@ -25,6 +26,7 @@ const MAPPING_SQL = {
   id: 'm.id',
   contextId: 'm.context_id',
   customerId: 'm.ipdr_customer_id',
+  userId: 'm.user_id',
   ipsubnet: 'm.ipsubnet',
   network: 'm.network::text',
   ipFirst: 'm.ip_first',
@@ -60,18 +62,26 @@ export interface FieldsRead {
 
 export const EVERY_FIELD: FieldsRead = { mapping: new Set(MAPPING_FIELDS), customer: new Set(CUSTOMER_FIELDS) };
 
+// A customer's id and UserID are also its mappings' own columns (customerId, userId: the foreign
+// key keeps them equal), so only its other columns need the customer's row.
+const CUSTOMER_FIELDS_OF_MAPPING = new Set<keyof Customer>(['id', 'contextId', 'userId']);
+
 /**
  * The columns to read for these fields, in a fixed order (equal sets give equal statements).
- * The context ids are the statement's own parameter and a customer's id is the mapping's
- * customerId: neither is read twice.
+ * The context ids are the statement's own parameter, and a customer's id and UserID come with
+ * the mapping: neither is read twice.
  */
 export function lookupColumns({ mapping, customer }: FieldsRead): LookupColumns {
   return {
     mapping: MAPPING_FIELDS.filter(
-      (field) => field !== 'contextId' && (mapping.has(field) || (field === 'customerId' && customer !== null)),
+      (field) =>
+        field !== 'contextId' &&
+        (mapping.has(field) ||
+          (field === 'customerId' && customer !== null) ||
+          (field === 'userId' && customer !== null && customer.has('userId'))),
     ),
     customer:
-      customer && CUSTOMER_FIELDS.filter((field) => field !== 'id' && field !== 'contextId' && customer.has(field)),
+      customer && CUSTOMER_FIELDS.filter((field) => !CUSTOMER_FIELDS_OF_MAPPING.has(field) && customer.has(field)),
   };
 }
 
@@ -109,7 +119,7 @@ JOIN LATERAL (
   ) candidate
   WHERE candidate.endtime IS NULL OR candidate.endtime >= q.at
   LIMIT 1
-) m ON true${columns.customer === null ? '' : '\nJOIN ipdr_customers c ON c.id = m.ipdr_customer_id'}`;
+) m ON true${columns.customer?.length ? '\nJOIN ipdr_customers c ON c.id = m.ipdr_customer_id' : ''}`;
 
 type Row = { lookupIndex: number } & Record<string, unknown>;
 
@@ -158,6 +168,7 @@ function resultOf(row: Row, contextId: number, columns: LookupColumns): MappingW
   for (const field of columns.mapping) mapping[field] = row[field];
   if (columns.customer !== null) {
     const customer: Record<string, unknown> = { id: row.customerId, contextId };
+    if (row.userId !== undefined) customer.userId = row.userId;
     for (const field of columns.customer) customer[field] = row[`c_${field}`];
     mapping.customer = customer;
   }

@@ -48,10 +48,6 @@ async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) 
   }
 }
 
-function mappingImage(mapping: IpMapping, customer: Pick<Customer, 'userId'>) {
-  return { ...mapping, userId: customer.userId };
-}
-
 async function findMappingOrThrow(tx: Transaction, tenant: Tenant, id: number) {
   const mapping = await tx.ipMapping.findFirst({ where: { id, contextId: tenant.id }, include: { customer: true } });
   if (!mapping) throw new NotFoundError('mapping', String(id));
@@ -69,13 +65,15 @@ export function createMapping(tenant: Tenant, actor: Actor, userId: string, fiel
       const customer = await findCustomerOrThrow(tx, tenant, userId);
       const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
       attempt.holding = { subnet: fields.subnet, period };
-      const mapping = await tx.ipMapping.create({ data: { ...data, contextId: tenant.id, customerId: customer.id } });
+      const mapping = await tx.ipMapping.create({
+        data: { ...data, contextId: tenant.id, customerId: customer.id, userId: customer.userId },
+      });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
         entityType: 'mapping',
         entityId: mapping.id,
         before: null,
-        after: mappingImage(mapping, customer),
+        after: mapping,
       });
       return mapping;
     }),
@@ -142,6 +140,7 @@ async function applyPatch(
     ...periodColumns(period),
     ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
     customerId: customer.id,
+    userId: customer.userId,
   };
   attempt.holding = { subnet: patch.subnet ?? parseIpSubnet(before.network), period };
   attempt.excludeIds = [before.id];
@@ -150,8 +149,8 @@ async function applyPatch(
     action: 'update',
     entityType: 'mapping',
     entityId: before.id,
-    before: mappingImage(before, currentCustomer),
-    after: mappingImage(after, customer),
+    before: before,
+    after: after,
   });
   return after;
 }
@@ -163,7 +162,7 @@ async function applyDelete(tx: Transaction, tenant: Tenant, actor: Actor, curren
     action: 'delete',
     entityType: 'mapping',
     entityId: mapping.id,
-    before: mappingImage(mapping, customer),
+    before: mapping,
     after: null,
   });
   return mapping;
@@ -220,13 +219,11 @@ export function reassignMapping(
   return guardOverlap(tenant, (attempt) =>
     prisma.$transaction(async (tx) => {
       const target = await findCustomerOrThrow(tx, tenant, toUserId);
-      const holder = await tx.ipMapping.findFirst({
+      const previous = await tx.ipMapping.findFirst({
         where: { contextId: tenant.id, ipFirst: keys.ipFirst, ipLast: keys.ipLast, ...activeAtWhere(at) },
-        include: { customer: true },
       });
       let ended: IpMapping | null = null;
-      if (holder) {
-        const { customer: previousCustomer, ...previous } = holder;
+      if (previous) {
         if (previous.customerId === target.id) {
           throw new ValidationError('toUserId', `${toUserId} already holds ${previous.ipsubnet} at ${at}`);
         }
@@ -242,21 +239,28 @@ export function reassignMapping(
           action: 'update',
           entityType: 'mapping',
           entityId: previous.id,
-          before: mappingImage(previous, previousCustomer),
-          after: mappingImage(ended, previousCustomer),
+          before: previous,
+          after: ended,
         });
       }
       const period = { start: at, end: null };
       attempt.holding = { subnet, period };
       const opened = await tx.ipMapping.create({
-        data: { ...keys, ...periodColumns(period), terminalId, contextId: tenant.id, customerId: target.id },
+        data: {
+          ...keys,
+          ...periodColumns(period),
+          terminalId,
+          contextId: tenant.id,
+          customerId: target.id,
+          userId: target.userId,
+        },
       });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
         entityType: 'mapping',
         entityId: opened.id,
         before: null,
-        after: mappingImage(opened, target),
+        after: opened,
       });
       return { ended, opened };
     }),

@@ -119,6 +119,20 @@ describe('updateCustomer and patchCustomer', () => {
     expect(clash).toMatchObject({ __typename: 'AlreadyExistsError', field: 'userId', value: 'U2' });
   });
 
+  it("takes a renamed UserID to the customer's mappings: lookups name the new one", async () => {
+    await create(full);
+    await createMapping({ userId: 'U1001', ipsubnet: '10.1.2.3', starttime: 0 });
+    await graphqlData(`mutation { patchCustomer(userId: "U1001", input: { userId: "U1" }) { ${UPDATE_RESULT} } }`);
+    const data = await graphqlData(`{
+      whoHad(ip: "10.1.2.3", at: 5) { customer { userId } }
+      whoHadMany(lookups: [{ ip: "10.1.2.3", at: 5 }]) { customer { userId name } }
+    }`);
+    expect(data).toEqual({
+      whoHad: { customer: { userId: 'U1' } },
+      whoHadMany: [{ customer: { userId: 'U1', name: full.name } }],
+    });
+  });
+
   it('patches only the fields sent; null clears an optional field', async () => {
     await create(full);
     const result = (

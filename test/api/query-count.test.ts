@@ -14,6 +14,7 @@ async function seed(customers: number, mappingsPerCustomer: number) {
         return {
           contextId: context.id,
           customerId: customer.id,
+          userId: customer.userId,
           ipsubnet: `10.9.${c}.${m}`,
           network: `10.9.${c}.${m}/32`,
           ipFirst: `40a09${hex}`,

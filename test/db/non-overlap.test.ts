@@ -111,6 +111,7 @@ describe('non-overlap constraint', () => {
     const row = {
       contextId: customer.contextId,
       customerId: customer.id,
+      userId: customer.userId,
       ipsubnet: '10.9.0.0/16',
       network: '10.9.0.0/16',
       ipFirst: '40a090000',

@@ -83,6 +83,7 @@ export async function seedMapping(
       id,
       contextId: await contextId(context),
       customerId,
+      userId: (await prisma.customer.findUniqueOrThrow({ where: { id: customerId } })).userId,
       ipsubnet,
       network: subnet.network,
       ipFirst: addressKey(subnet.first),

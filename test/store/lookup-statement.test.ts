@@ -4,13 +4,25 @@ import { EVERY_FIELD, lookupColumns, whoHadSql } from '../../src/store/lookups.j
 const selected = (sql: string) => /SELECT (.*)\n/.exec(sql)![1]!.split(', ');
 
 describe('the lookup statement', () => {
-  it('reads the columns of the fields asked for, and a customer id with a customer', () => {
+  it("reads a customer's id and UserID from the mapping, without probing the customer", () => {
     const sql = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) }));
     expect(selected(sql)).toEqual([
       'q.ord::int AS "lookupIndex"',
       'm.id AS "id"',
       'm.ipdr_customer_id AS "customerId"',
-      'c.user_id AS "c_userId"',
+      'm.user_id AS "userId"',
+    ]);
+    expect(sql).not.toContain('ipdr_customers c');
+  });
+
+  it('joins the customer for its other columns', () => {
+    const sql = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId', 'name']) }));
+    expect(selected(sql)).toEqual([
+      'q.ord::int AS "lookupIndex"',
+      'm.id AS "id"',
+      'm.ipdr_customer_id AS "customerId"',
+      'm.user_id AS "userId"',
+      'c.name AS "c_name"',
     ]);
     expect(sql).toContain('JOIN ipdr_customers c');
   });
@@ -32,6 +44,6 @@ describe('the lookup statement', () => {
   });
 
   it('reads every column once for every field, the context ids being its parameter', () => {
-    expect(selected(whoHadSql(lookupColumns(EVERY_FIELD)))).toHaveLength(1 + 11 + 8);
+    expect(selected(whoHadSql(lookupColumns(EVERY_FIELD)))).toHaveLength(1 + 12 + 7);
   });
 });
