@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
+import { PGlite, type Transaction, types } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -68,6 +68,11 @@ const int8AsBigint: pg.CustomTypesConfig = {
     oid === pg.types.builtins.INT8 ? BigInt : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** A statement on the pool or one of its clients, int8 columns as bigint. */
+async function pgRows<Row>(on: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  return (await on.query({ text: sql, values: [...params], types: int8AsBigint })).rows as Row[];
+}
+
 function openPostgres(databaseUrl: string, poolSize: number): Database {
   const pool = new pg.Pool({ ...postgresSettings(databaseUrl), max: poolSize });
   // An idle pooled connection can be dropped by the server (restart, failover, admin kill); pg
@@ -86,17 +91,13 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
         release: async () => client.release(),
       };
     },
-    read: async <Row>(sql: string, params: readonly unknown[]) =>
-      (await pool.query({ text: sql, values: [...params], types: int8AsBigint })).rows as Row[],
+    read: (sql, params) => pgRows(pool, sql, params),
     async transaction(work) {
       const client = await pool.connect();
       let reusable = true;
       try {
         await client.query('BEGIN');
-        const result = await work({
-          query: async <Row>(sql: string, params: readonly unknown[] = []) =>
-            (await client.query({ text: sql, values: [...params], types: int8AsBigint })).rows as Row[],
-        });
+        const result = await work({ query: (sql, params = []) => pgRows(client, sql, params) });
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -112,7 +113,10 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
   };
 }
 
-const int8AsBigintParsers = { [types.INT8]: (value: string) => BigInt(value) };
+/** A statement on PGlite or in one of its transactions, int8 columns as bigint. */
+async function pgliteRows<Row>(on: PGlite | Transaction, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  return (await on.query<Row>(sql, [...params], { parsers: { [types.INT8]: (value: string) => BigInt(value) } })).rows;
+}
 
 function openPglite(dataDir: string): Database {
   const inMemory = dataDir.startsWith('memory://');
@@ -133,16 +137,10 @@ function openPglite(dataDir: string): Database {
       };
     },
     // Waits, like any query, for a transaction in progress (Prisma's run in pglite.transaction).
-    read: async <Row>(sql: string, params: readonly unknown[]) =>
-      (await pglite.query<Row>(sql, [...params], { parsers: int8AsBigintParsers })).rows,
+    read: (sql, params) => pgliteRows(pglite, sql, params),
     // PGlite's own transaction: it holds the connection, so no other statement runs inside it.
     transaction: (work) =>
-      pglite.transaction((tx) =>
-        work({
-          query: async <Row>(sql: string, params: readonly unknown[] = []) =>
-            (await tx.query<Row>(sql, [...params], { parsers: int8AsBigintParsers })).rows,
-        }),
-      ),
+      pglite.transaction((tx) => work({ query: (sql, params = []) => pgliteRows(tx, sql, params) })),
     poolStats: () => null,
     close: async () => {
       await pglite.close();

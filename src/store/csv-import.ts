@@ -248,8 +248,8 @@ async function importBatch(
 // the box_exclusion migration), so its index answers. Inside the import's transaction: the
 // mapping may be one of the file's own earlier rows.
 const OVERLAPPING_MAPPING_SQL = `
-SELECT m.id, m.ipsubnet, m.starttime, m.endtime, c.user_id AS "userId"
-FROM ipdr_customers_mapping m JOIN ipdr_customers c ON c.id = m.ipdr_customer_id
+SELECT m.id, m.ipsubnet, m.starttime, m.endtime, m.user_id AS "userId"
+FROM ipdr_customers_mapping m
 WHERE ipdr_mapping_extent(m.context_id, m.network, m.starttime, m.endtime) && ipdr_mapping_extent($1, $2::inet, $3::int8, $4::int8)
   AND ipdr_mapping_low_bits(m.network) && ipdr_mapping_low_bits($2::inet)
 ORDER BY m.id

@@ -48,6 +48,9 @@ async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) 
   }
 }
 
+// A mapping's owner: its customer's id and UserID, a pair the foreign key checks together.
+const ownerColumns = (customer: Customer) => ({ customerId: customer.id, userId: customer.userId });
+
 async function findMappingOrThrow(tx: Transaction, tenant: Tenant, id: number) {
   const mapping = await tx.ipMapping.findFirst({ where: { id, contextId: tenant.id }, include: { customer: true } });
   if (!mapping) throw new NotFoundError('mapping', String(id));
@@ -66,7 +69,7 @@ export function createMapping(tenant: Tenant, actor: Actor, userId: string, fiel
       const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
       attempt.holding = { subnet: fields.subnet, period };
       const mapping = await tx.ipMapping.create({
-        data: { ...data, contextId: tenant.id, customerId: customer.id, userId: customer.userId },
+        data: { ...data, contextId: tenant.id, ...ownerColumns(customer) },
       });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
@@ -139,8 +142,7 @@ async function applyPatch(
     ...(patch.subnet ? subnetColumns(patch.subnet) : {}),
     ...periodColumns(period),
     ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
-    customerId: customer.id,
-    userId: customer.userId,
+    ...ownerColumns(customer),
   };
   attempt.holding = { subnet: patch.subnet ?? parseIpSubnet(before.network), period };
   attempt.excludeIds = [before.id];
@@ -149,8 +151,8 @@ async function applyPatch(
     action: 'update',
     entityType: 'mapping',
     entityId: before.id,
-    before: before,
-    after: after,
+    before,
+    after,
   });
   return after;
 }
@@ -251,8 +253,7 @@ export function reassignMapping(
           ...periodColumns(period),
           terminalId,
           contextId: tenant.id,
-          customerId: target.id,
-          userId: target.userId,
+          ...ownerColumns(target),
         },
       });
       await recordAudit(tx, tenant, actor, {
