@@ -1,4 +1,3 @@
-import ipaddr from 'ipaddr.js';
 import { InvalidValueError } from './invalid-value.js';
 
 export type IpFamily = 4 | 6;
@@ -27,25 +26,37 @@ const bitsOf = (family: IpFamily) => (family === 4 ? 32 : 128);
 // Four decimal octets, 0-255, no leading zeros: rules out the inet_aton forms `127.1`,
 // `0x7f.0.0.1`, `010.1.1.1` (octal to ipaddr.js, decimal to PostgreSQL) and `2130706433`.
 const canonicalIpv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const ipv6Characters = /^[0-9A-Fa-f:.]+$/;
+const hexGroup = /^[0-9A-Fa-f]{1,4}$/;
 
-function fromBytes(bytes: number[]): bigint {
-  return bytes.reduce((value, byte) => (value << 8n) | BigInt(byte), 0n);
+// ::ffff:0:0/96, the IPv4-mapped block: its addresses are the IPv4 addresses themselves.
+const IPV4_MAPPED_HIGH_BITS = 0xffffn;
+
+function ipv4Value(text: string): bigint {
+  return text.split('.').reduce((value, octet) => (value << 8n) | BigInt(octet), 0n);
 }
 
-function toBytes(value: bigint, family: IpFamily): number[] {
-  const length = family === 4 ? 4 : 16;
-  const bytes = new Array<number>(length);
-  for (let i = length - 1; i >= 0; i--) {
-    bytes[i] = Number(value & 0xffn);
-    value >>= 8n;
+function ipv4Text(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => (value >> shift) & 0xffn).join('.');
+}
+
+/** RFC 5952: lower-case hex without leading zeros, the longest run of two or more zero groups (leftmost on a tie) as `::`. */
+function ipv6Text(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let start = 0; start < 8; start++) {
+    let length = 0;
+    while (start + length < 8 && groups[start + length] === 0) length++;
+    if (length > bestLength) [bestStart, bestLength] = [start, length];
+    start += length;
   }
-  return bytes;
+  const hex = (part: number[]) => part.map((group) => group.toString(16)).join(':');
+  if (bestStart === -1) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 }
 
 function addressFromValue(value: bigint, family: IpFamily): IpAddress {
-  const parsed = family === 4 ? new ipaddr.IPv4(toBytes(value, 4)) : ipaddr.fromByteArray(toBytes(value, 6));
-  return { family, text: parsed.toString(), value };
+  return { family, text: family === 4 ? ipv4Text(value) : ipv6Text(value), value };
 }
 
 function parseIpv4(text: string): IpAddress {
@@ -60,24 +71,65 @@ function parseIpv4(text: string): IpAddress {
     family: 4,
     text,
     get value() {
-      return fromBytes(ipaddr.IPv4.parse(text).toByteArray());
+      return ipv4Value(text);
     },
   };
 }
 
-function parseIpv6(text: string): IpAddress {
+/**
+ * The 16-bit groups of one side of `::` (or of a whole address without one). A dotted IPv4 tail
+ * is allowed only as the address's last 32 bits, and only in canonical form.
+ */
+function ipv6Groups(whole: string, part: string, lastPart: boolean): number[] {
+  if (part === '') return [];
+  const pieces = part.split(':');
+  const groups: number[] = [];
+  pieces.forEach((piece, index) => {
+    if (hexGroup.test(piece)) {
+      groups.push(Number.parseInt(piece, 16));
+      return;
+    }
+    if (lastPart && index === pieces.length - 1 && piece.includes('.')) {
+      if (!canonicalIpv4.test(piece)) {
+        throw new InvalidValueError(`"${whole}" embeds "${piece}", which is not a canonical IPv4 address`);
+      }
+      const value = Number(ipv4Value(piece));
+      groups.push(value >>> 16, value & 0xffff);
+      return;
+    }
+    throw new InvalidValueError(`"${whole}" is not a valid IPv6 address`);
+  });
+  return groups;
+}
+
+/**
+ * Reads RFC 4291 text into its 128 bits. Not ipaddr.js: it reads `::1.2.3.4` (IPv4-compatible,
+ * `::102:304`) as `::ffff:1.2.3.4` (IPv4-mapped), which would give one address two values.
+ */
+function ipv6Value(text: string): bigint {
   if (text.includes('%')) throw new InvalidValueError(`"${text}" has a zone id; zone ids are not accepted`);
-  if (!ipv6Characters.test(text) || !ipaddr.IPv6.isValid(text)) {
-    throw new InvalidValueError(`"${text}" is not a valid IPv6 address`);
+  const halves = text.split('::');
+  if (halves.length > 2) throw new InvalidValueError(`"${text}" is not a valid IPv6 address`);
+  const head = ipv6Groups(text, halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? ipv6Groups(text, halves[1]!, true) : [];
+  // `::` stands for one or more zero groups (RFC 4291 2.2), so with it at most seven are written.
+  const written = head.length + tail.length;
+  if (halves.length === 2 && written > 7) {
+    throw new InvalidValueError(`"${text}" is not a valid IPv6 address ("::" stands for at least one zero group)`);
   }
-  const embeddedIpv4 = text.includes('.') ? text.slice(text.lastIndexOf(':') + 1) : undefined;
-  if (embeddedIpv4 !== undefined && !canonicalIpv4.test(embeddedIpv4)) {
-    throw new InvalidValueError(`"${text}" embeds "${embeddedIpv4}", which is not a canonical IPv4 address`);
+  if (halves.length === 1 && written !== 8) {
+    throw new InvalidValueError(`"${text}" is not a valid IPv6 address (${written} groups, not 8)`);
   }
-  const parsed = ipaddr.IPv6.parse(text);
-  // An IPv4-mapped address (::ffff:1.2.3.4) is the IPv4 host itself.
-  if (parsed.isIPv4MappedAddress()) return addressFromValue(fromBytes(parsed.toIPv4Address().toByteArray()), 4);
-  return addressFromValue(fromBytes(parsed.toByteArray()), 6);
+  const groups = [...head, ...new Array<number>(8 - written).fill(0), ...tail];
+  return groups.reduce((value, group) => (value << 16n) | BigInt(group), 0n);
+}
+
+function parseIpv6(text: string): IpAddress {
+  const value = ipv6Value(text);
+  // Only the IPv4-mapped form means the IPv4 address; every other colon form is IPv6, the
+  // deprecated IPv4-compatible `::1.2.3.4` included.
+  if (value >> 32n === IPV4_MAPPED_HIGH_BITS) return addressFromValue(value & 0xffffffffn, 4);
+  return addressFromValue(value, 6);
 }
 
 /** Parses an IP address, accepting canonical IPv4 and any RFC 4291 IPv6 text form. */
@@ -111,9 +163,14 @@ export function parseIpSubnet(text: string): IpSubnet {
     if (prefixLength > maxPrefix) {
       throw new InvalidValueError(`prefix length ${prefixLength} is out of range (0-${maxPrefix})`);
     }
-    // An IPv4-mapped IPv6 subnet (::ffff:10.0.0.0/104) means the IPv4 subnet it maps.
+    // An IPv4-mapped IPv6 subnet (::ffff:10.0.0.0/104) means the IPv4 subnet it maps. A shorter
+    // prefix would name a block reaching outside IPv4, not containing the address as written.
     if (address.family === 4 && writtenAsIpv6) {
-      if (prefixLength < 96) throw new InvalidValueError(`an IPv4-mapped subnet needs a prefix length of 96-128`);
+      if (prefixLength < 96) {
+        throw new InvalidValueError(
+          `"${addressText}" is an IPv4-mapped address, so its prefix length must be 96-128 (::ffff:0:0/96 is all of IPv4)`,
+        );
+      }
       prefixLength -= 96;
     }
   }

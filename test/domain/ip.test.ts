@@ -35,6 +35,25 @@ describe('parseIpAddress', () => {
     ['::ffff:1.2.3.4', '1.2.3.4', 4],
     ['::FFFF:c000:0280', '192.0.2.128', 4],
     ['64:ff9b::192.0.2.33', '64:ff9b::c000:221', 6],
+    ['::ffff:102:304', '1.2.3.4', 4],
+    ['0:0:0:0:0:ffff:1.2.3.4', '1.2.3.4', 4],
+    ['0000:0000:0000:0000:0000:FFFF:0102:0304', '1.2.3.4', 4],
+    ['::ffff:0:0', '0.0.0.0', 4],
+    // The deprecated IPv4-compatible form is an IPv6 address like any other (ipaddr.js reads it
+    // as IPv4-mapped, which gave `::1.2.3.4` and `::102:304` different values).
+    ['::1.2.3.4', '::102:304', 6],
+    ['::102:304', '::102:304', 6],
+    ['0:0:0:0:0:0:1.2.3.4', '::102:304', 6],
+    ['::0.0.0.1', '::1', 6],
+    ['::10.0.0.1', '::a00:1', 6],
+    ['0::10.0.0.1', '::a00:1', 6],
+    ['::ffff:0:1.2.3.4', '::ffff:0:102:304', 6],
+    ['::1:ffff:1.2.3.4', '::1:ffff:102:304', 6],
+    ['2001:db8::ffff:1.2.3.4', '2001:db8::ffff:102:304', 6],
+    ['1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:102:304', 6],
+    ['1:2:3:4:5:6:7::', '1:2:3:4:5:6:7:0', 6],
+    ['1:0:0:1:0:0:0:1', '1:0:0:1::1', 6],
+    ['0:0:1:0:0:0:0:0', '0:0:1::', 6],
   ])('accepts %s as %s', (input, canonical, family) => {
     const address = parseIpAddress(input);
     expect(address.text).toBe(canonical);
@@ -64,6 +83,21 @@ describe('parseIpAddress', () => {
     ['2001:db8::1 ', /not a valid IPv6/],
     ['::ffff:1.2.3.04', /not a canonical IPv4/],
     ['::ffff:127.1', /not a (canonical IPv4|valid IPv6)/],
+    ['::1.2.3', /not a canonical IPv4/],
+    ['::01.2.3.4', /not a canonical IPv4/],
+    ['00001::', /not a valid IPv6/],
+    ['1:2:3:4:5:6:7', /7 groups, not 8/],
+    ['1:2:3:4:5:6:7:8:9', /9 groups, not 8/],
+    ['1:2:3:4:5:6:7:8::', /at least one zero group/],
+    ['1:2:3:4:5:6::1.2.3.4', /at least one zero group/],
+    ['1:2:3:4:5:6:7:1.2.3.4', /9 groups, not 8/],
+    ['1.2.3.4::', /not a valid IPv6/],
+    ['::1.2.3.4:1', /not a valid IPv6/],
+    [':1::', /not a valid IPv6/],
+    ['1::2:', /not a valid IPv6/],
+    [':::', /not a valid IPv6/],
+    ['::\uff11', /not a valid IPv6/],
+    ['::1\0', /not a valid IPv6/],
     ['', /required/],
   ])('rejects %j', (input, reason) => {
     expect(rejection(() => parseIpAddress(input))).toMatch(reason);
@@ -88,6 +122,10 @@ describe('parseIpSubnet', () => {
     ['::/0', '::/0'],
     ['::ffff:10.1.2.3/104', '10.0.0.0/8'],
     ['::ffff:10.1.2.3', '10.1.2.3/32'],
+    ['::ffff:0:0/96', '0.0.0.0/0'],
+    ['::ffff:1.2.3.4/96', '0.0.0.0/0'],
+    ['::1.2.3.4/128', '::102:304/128'],
+    ['::1.2.3.4/96', '::/96'],
   ])('%s means network %s', (input, network) => {
     expect(parseIpSubnet(input).network).toBe(network);
   });
@@ -105,6 +143,8 @@ describe('parseIpSubnet', () => {
     ['10.0.0.0/1a', /decimal number/],
     ['10.0.0.0/8/8', /decimal number/],
     ['::ffff:10.0.0.0/64', /96-128/],
+    ['::ffff:0:0/0', /96-128/],
+    ['::ffff:1.2.3.4/129', /out of range \(0-128\)/],
     ['010.0.0.0/8', /canonical form/],
     ['fe80::%eth0/64', /zone id/],
   ])('rejects %j', (input, reason) => {
