@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { InvalidValueError } from './invalid-value.js';
 
 export type IpFamily = 4 | 6;
@@ -26,37 +27,32 @@ const bitsOf = (family: IpFamily) => (family === 4 ? 32 : 128);
 // Four decimal octets, 0-255, no leading zeros: rules out the inet_aton forms `127.1`,
 // `0x7f.0.0.1`, `010.1.1.1` (octal to ipaddr.js, decimal to PostgreSQL) and `2130706433`.
 const canonicalIpv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const hexGroup = /^[0-9A-Fa-f]{1,4}$/;
+const ipv6Characters = /^[0-9A-Fa-f:.]+$/;
 
 // ::ffff:0:0/96, the IPv4-mapped block: its addresses are the IPv4 addresses themselves.
 const IPV4_MAPPED_HIGH_BITS = 0xffffn;
 
-function ipv4Value(text: string): bigint {
-  return text.split('.').reduce((value, octet) => (value << 8n) | BigInt(octet), 0n);
+function fromBytes(bytes: number[]): bigint {
+  return bytes.reduce((value, byte) => (value << 8n) | BigInt(byte), 0n);
 }
 
-function ipv4Text(value: bigint): string {
-  return [24n, 16n, 8n, 0n].map((shift) => (value >> shift) & 0xffn).join('.');
-}
-
-/** RFC 5952: lower-case hex without leading zeros, the longest run of two or more zero groups (leftmost on a tie) as `::`. */
-function ipv6Text(value: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let start = 0; start < 8; start++) {
-    let length = 0;
-    while (start + length < 8 && groups[start + length] === 0) length++;
-    if (length > bestLength) [bestStart, bestLength] = [start, length];
-    start += length;
+function toBytes(value: bigint, length: number): number[] {
+  const bytes = new Array<number>(length);
+  for (let i = length - 1; i >= 0; i--) {
+    bytes[i] = Number(value & 0xffn);
+    value >>= 8n;
   }
-  const hex = (part: number[]) => part.map((group) => group.toString(16)).join(':');
-  if (bestStart === -1) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+  return bytes;
 }
+
+const ipv4Value = (text: string) => fromBytes(ipaddr.IPv4.parse(text).toByteArray());
 
 function addressFromValue(value: bigint, family: IpFamily): IpAddress {
-  return { family, text: family === 4 ? ipv4Text(value) : ipv6Text(value), value };
+  const text =
+    family === 4
+      ? new ipaddr.IPv4(toBytes(value, 4)).toString()
+      : new ipaddr.IPv6(toBytes(value, 16)).toRFC5952String();
+  return { family, text, value };
 }
 
 function parseIpv4(text: string): IpAddress {
@@ -77,51 +73,40 @@ function parseIpv4(text: string): IpAddress {
 }
 
 /**
- * The 16-bit groups of one side of `::` (or of a whole address without one). A dotted IPv4 tail
- * is allowed only as the address's last 32 bits, and only in canonical form.
+ * The address with a dotted IPv4 tail (the last 32 bits, canonical form only) written as two hex
+ * groups instead. ipaddr.js reads every `::a.b.c.d` as IPv4-mapped (`::ffff:a.b.c.d`), so the
+ * deprecated IPv4-compatible `::1.2.3.4` would become `1.2.3.4` instead of `::102:304`: it is
+ * given only hex groups, whose bits it reads as written.
  */
-function ipv6Groups(whole: string, part: string, lastPart: boolean): number[] {
-  if (part === '') return [];
-  const pieces = part.split(':');
-  const groups: number[] = [];
-  pieces.forEach((piece, index) => {
-    if (hexGroup.test(piece)) {
-      groups.push(Number.parseInt(piece, 16));
-      return;
-    }
-    if (lastPart && index === pieces.length - 1 && piece.includes('.')) {
-      if (!canonicalIpv4.test(piece)) {
-        throw new InvalidValueError(`"${whole}" embeds "${piece}", which is not a canonical IPv4 address`);
-      }
-      const value = Number(ipv4Value(piece));
-      groups.push(value >>> 16, value & 0xffff);
-      return;
-    }
-    throw new InvalidValueError(`"${whole}" is not a valid IPv6 address`);
-  });
-  return groups;
+function withHexTail(text: string): string {
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (!tail.includes('.')) return text;
+  if (!canonicalIpv4.test(tail)) {
+    throw new InvalidValueError(`"${text}" embeds "${tail}", which is not a canonical IPv4 address`);
+  }
+  const value = Number(ipv4Value(tail));
+  return `${text.slice(0, lastColon + 1)}${(value >>> 16).toString(16)}:${(value & 0xffff).toString(16)}`;
 }
 
-/**
- * Reads RFC 4291 text into its 128 bits. Not ipaddr.js: it reads `::1.2.3.4` (IPv4-compatible,
- * `::102:304`) as `::ffff:1.2.3.4` (IPv4-mapped), which would give one address two values.
- */
+/** Reads RFC 4291 text into its 128 bits. */
 function ipv6Value(text: string): bigint {
   if (text.includes('%')) throw new InvalidValueError(`"${text}" has a zone id; zone ids are not accepted`);
-  const halves = text.split('::');
-  if (halves.length > 2) throw new InvalidValueError(`"${text}" is not a valid IPv6 address`);
-  const head = ipv6Groups(text, halves[0]!, halves.length === 1);
-  const tail = halves.length === 2 ? ipv6Groups(text, halves[1]!, true) : [];
-  // `::` stands for one or more zero groups (RFC 4291 2.2), so with it at most seven are written.
-  const written = head.length + tail.length;
-  if (halves.length === 2 && written > 7) {
-    throw new InvalidValueError(`"${text}" is not a valid IPv6 address ("::" stands for at least one zero group)`);
-  }
-  if (halves.length === 1 && written !== 8) {
-    throw new InvalidValueError(`"${text}" is not a valid IPv6 address (${written} groups, not 8)`);
-  }
-  const groups = [...head, ...new Array<number>(8 - written).fill(0), ...tail];
-  return groups.reduce((value, group) => (value << 16n) | BigInt(group), 0n);
+  if (!ipv6Characters.test(text)) throw new InvalidValueError(`"${text}" is not a valid IPv6 address`);
+  const hexOnly = withHexTail(text);
+  if (!ipaddr.IPv6.isValid(hexOnly))
+    throw new InvalidValueError(`"${text}" is not a valid IPv6 address${whyNot(hexOnly)}`);
+  return fromBytes(ipaddr.IPv6.parse(hexOnly).toByteArray());
+}
+
+/** What is wrong with a refused IPv6 text, where it is a matter of counting groups. */
+function whyNot(hexOnly: string): string {
+  const halves = hexOnly.split('::');
+  if (halves.length > 2) return ' ("::" may stand only once)';
+  const written = halves.filter((half) => half !== '').reduce((count, half) => count + half.split(':').length, 0);
+  if (halves.length === 2 && written > 7) return ' ("::" stands for at least one zero group)';
+  if (halves.length === 1 && written !== 8) return ` (${written} groups, not 8)`;
+  return '';
 }
 
 function parseIpv6(text: string): IpAddress {
