@@ -1,5 +1,6 @@
 import { needs } from '../authorization.js';
 import { builder } from '../builder.js';
+import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../domain/token.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import {
   createContext,
@@ -18,53 +19,83 @@ import {
 const ContextRef = builder.prismaObject('Context', {
   description: 'A named partition of customers and mappings (Trisul: context).',
   fields: (t) => ({
-    id: t.exposeInt('id'),
-    name: t.exposeString('name'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    id: t.exposeInt('id', { description: "The context's id in this gateway." }),
+    name: t.exposeString('name', {
+      description: 'The name callers send as the X-Context header (Trisul: contextname), e.g. `default`.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the context was created.' }),
   }),
 });
 
 const GrantRef = builder.prismaObject('ApiGrant', {
   name: 'Grant',
+  description: "A user's access to one context: read, or read and write.",
   fields: (t) => ({
-    context: t.relation('context'),
-    canWrite: t.exposeBoolean('canWrite'),
+    context: t.relation('context', { description: 'The context the user may use.' }),
+    canWrite: t.exposeBoolean('canWrite', {
+      description: 'Whether the user may also change customers and mappings there (false: read only).',
+    }),
   }),
 });
 
 const ApiUserRef = builder.prismaObject('ApiUser', {
+  description: 'Someone (a person or a program) that calls the API with a token.',
   fields: (t) => ({
-    id: t.exposeInt('id'),
-    username: t.exposeString('username'),
-    isAdmin: t.exposeBoolean('isAdmin'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    grants: t.relation('grants'),
+    id: t.exposeInt('id', { description: "The user's id in this gateway." }),
+    username: t.exposeString('username', {
+      description: 'The name the user is known by (Trisul: username, sent with the token by REST callers).',
+    }),
+    isAdmin: t.exposeBoolean('isAdmin', {
+      description: 'Whether the user may use every context and manage contexts, users, grants and tokens.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the user was created.' }),
+    grants: t.relation('grants', {
+      description: 'The contexts the user may use, and whether it may change them (an admin needs none).',
+    }),
   }),
 });
 
 const ApiTokenRef = builder.prismaObject('ApiToken', {
   description: 'A token, as far as it can be shown: the token itself is only ever shown at creation.',
   fields: (t) => ({
-    id: t.exposeInt('id'),
-    user: t.relation('user'),
+    id: t.exposeInt('id', { description: "The token's id, as `revokeToken` takes it." }),
+    user: t.relation('user', { description: 'The user the token authenticates as.' }),
     hint: t.exposeString('hint', { description: 'The last characters of the token, to tell tokens apart.' }),
-    label: t.exposeString('label', { nullable: true }),
-    readOnly: t.exposeBoolean('readOnly'),
-    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
-    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    label: t.exposeString('label', {
+      nullable: true,
+      description: 'A note saying what the token is for; null when none was given.',
+    }),
+    readOnly: t.exposeBoolean('readOnly', {
+      description: "Whether the token may only read, whatever its user's grants allow.",
+    }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the token stops working; null: never.',
+    }),
+    revokedAt: t.expose('revokedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the token was revoked (it works no more); null while it is not.',
+    }),
     lastUsedAt: t.expose('lastUsedAt', {
       type: 'DateTime',
       nullable: true,
-      description: 'Updated at most once a minute.',
+      description: 'When the token was last used, updated at most once a minute; null: never used.',
     }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the token was created.' }),
   }),
 });
 
 const CreatedTokenRef = builder.objectRef<Awaited<ReturnType<typeof createToken>>>('CreatedToken').implement({
+  description: 'A token just created: the token itself, shown this once, and what is kept of it.',
   fields: (t) => ({
     token: t.exposeString('token', { description: 'The token. Store it now: it cannot be shown again.' }),
-    apiToken: t.field({ type: ApiTokenRef, resolve: (created) => created.record }),
+    apiToken: t.field({
+      type: ApiTokenRef,
+      description: 'The token as `tokens` lists it from now on.',
+      resolve: (created) => created.record,
+    }),
   }),
 });
 
@@ -80,11 +111,17 @@ builder.queryFields((t) => ({
       return contexts.filter((context) => granted.has(context.id));
     },
   }),
-  users: t.field({ type: [ApiUserRef], ...needs.admin, resolve: () => listUsers() }),
+  users: t.field({
+    type: [ApiUserRef],
+    ...needs.admin,
+    description: 'Every user, by username.',
+    resolve: () => listUsers(),
+  }),
   tokens: t.field({
     type: [ApiTokenRef],
     ...needs.admin,
-    args: { username: t.arg.string() },
+    description: 'Tokens in the order they were created, revoked and expired ones included.',
+    args: { username: t.arg.string({ description: "Only this user's tokens; absent: every user's." }) },
     resolve: (_root, args) => listTokens(args.username),
   }),
 }));
@@ -93,15 +130,20 @@ builder.mutationFields((t) => ({
   createContext: t.field({
     type: ContextRef,
     ...needs.adminWrite,
+    description: 'Creates a context, empty; users other than admins need a grant to use it.',
     errors: { types: [ValidationError, AlreadyExistsError] },
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'Its name: 1 to 64 letters, digits, _ or -.' }) },
     resolve: (_root, args) => createContext(args.name),
   }),
   createUser: t.field({
     type: ApiUserRef,
     ...needs.adminWrite,
+    description: 'Creates a user, with no grants and no token yet.',
     errors: { types: [ValidationError, AlreadyExistsError] },
-    args: { username: t.arg.string({ required: true }), isAdmin: t.arg.boolean({ defaultValue: false }) },
+    args: {
+      username: t.arg.string({ required: true, description: 'Its name: 1 to 64 letters, digits, ., _, @ or -.' }),
+      isAdmin: t.arg.boolean({ defaultValue: false, description: 'Whether the user is an admin.' }),
+    },
     resolve: (_root, args) => createUser(args.username, args.isAdmin ?? false),
   }),
   grantAccess: t.field({
@@ -110,17 +152,21 @@ builder.mutationFields((t) => ({
     description: 'Lets a user read (or, with canWrite, also change) a context; replaces an earlier grant.',
     errors: { types: [NotFoundError] },
     args: {
-      username: t.arg.string({ required: true }),
-      context: t.arg.string({ required: true }),
-      canWrite: t.arg.boolean({ defaultValue: false }),
+      username: t.arg.string({ required: true, description: 'The user.' }),
+      context: t.arg.string({ required: true, description: "The context's name." }),
+      canWrite: t.arg.boolean({ defaultValue: false, description: 'Whether the user may also change it.' }),
     },
     resolve: (_root, args) => grantAccess(args.username, args.context, args.canWrite ?? false),
   }),
   revokeAccess: t.field({
     type: ApiUserRef,
     ...needs.adminWrite,
+    description: "Takes away a user's grant on a context and returns the user.",
     errors: { types: [NotFoundError] },
-    args: { username: t.arg.string({ required: true }), context: t.arg.string({ required: true }) },
+    args: {
+      username: t.arg.string({ required: true, description: 'The user.' }),
+      context: t.arg.string({ required: true, description: "The context's name." }),
+    },
     resolve: (_root, args) => revokeAccess(args.username, args.context),
   }),
   createToken: t.field({
@@ -129,11 +175,13 @@ builder.mutationFields((t) => ({
     description: 'Creates a token for a user, or registers an existing one (`token`) so a legacy caller keeps working.',
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
     args: {
-      username: t.arg.string({ required: true }),
-      readOnly: t.arg.boolean({ defaultValue: false }),
-      expiresAt: t.arg({ type: 'DateTime' }),
-      label: t.arg.string(),
-      token: t.arg.string(),
+      username: t.arg.string({ required: true, description: 'The user the token authenticates as.' }),
+      readOnly: t.arg.boolean({ defaultValue: false, description: 'Whether the token may only read.' }),
+      expiresAt: t.arg({ type: 'DateTime', description: 'When it stops working (in the future); absent: never.' }),
+      label: t.arg.string({ description: 'A note saying what the token is for.' }),
+      token: t.arg.string({
+        description: `An existing token to register (${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} letters, digits, . _ ~ -); absent: a new one is made.`,
+      }),
     },
     resolve: (_root, args) =>
       createToken(args.username, {
@@ -146,8 +194,9 @@ builder.mutationFields((t) => ({
   revokeToken: t.field({
     type: ApiTokenRef,
     ...needs.adminWrite,
+    description: 'Stops a token from working, at once, and returns it; revoking it again changes nothing.',
     errors: { types: [NotFoundError] },
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.int({ required: true, description: "The token's id (see `tokens`)." }) },
     resolve: (_root, args) => revokeToken(args.id),
   }),
 }));

@@ -1,21 +1,31 @@
 import { needs } from '../authorization.js';
-import { builder } from '../builder.js';
+import { builder, totalCountField } from '../builder.js';
 import { tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
-builder.prismaObject('AuditEvent', {
+const AuditEventRef = builder.prismaObject('AuditEvent', {
   description: 'One change, recorded in the same transaction as the change itself.',
   fields: (t) => ({
-    id: t.exposeInt('id'),
-    at: t.expose('at', { type: 'DateTime' }),
-    actor: t.exposeString('actor'),
+    id: t.exposeInt('id', { description: "The event's id; ids grow in the order events were written." }),
+    at: t.expose('at', { type: 'DateTime', description: 'When the change was made (millisecond precision).' }),
+    actor: t.exposeString('actor', {
+      description: 'Who made it: the username of the token, or `cli:<system user>` for the admin command.',
+    }),
     channel: t.exposeString('channel', { description: 'How the change arrived: graphql, rest or cli.' }),
-    action: t.exposeString('action', { description: 'create, update or delete.' }),
-    entityType: t.exposeString('entityType', { description: 'customer or mapping.' }),
-    entityId: t.exposeInt('entityId'),
-    before: t.expose('before', { type: 'JSON', nullable: true, description: 'The record before the change.' }),
-    after: t.expose('after', { type: 'JSON', nullable: true, description: 'The record after the change.' }),
+    action: t.exposeString('action', { description: 'What was done: create, update or delete.' }),
+    entityType: t.exposeString('entityType', { description: 'What kind of entity changed: customer or mapping.' }),
+    entityId: t.exposeInt('entityId', { description: 'The id of the customer or mapping changed.' }),
+    before: t.expose('before', {
+      type: 'JSON',
+      nullable: true,
+      description: 'The record before the change; null for a create.',
+    }),
+    after: t.expose('after', {
+      type: 'JSON',
+      nullable: true,
+      description: 'The record after the change; null for a delete.',
+    }),
   }),
 });
 
@@ -26,15 +36,35 @@ function auditWhere(contextId: number, args: { entityType?: string | null; entit
   return where;
 }
 
+const AuditEventConnection = builder.connectionObject(
+  {
+    type: AuditEventRef,
+    name: 'AuditEventConnection',
+    description: 'A page of the audit trail, with how many events there are in all.',
+    fields: (t) => ({
+      totalCount: t.int(totalCountField('How many events match the arguments, on every page together.')),
+    }),
+  },
+  { description: 'An audit event on a page of the trail, with its cursor.' },
+);
+
 builder.queryFields((t) => ({
-  auditEvents: t.prismaConnection({
-    ...needs.tenantRead,
-    type: 'AuditEvent',
-    cursor: 'id',
-    description: 'The audit trail in the order it was written, optionally for one entity.',
-    args: { entityType: t.arg.string(), entityId: t.arg.int() },
-    totalCount: (_connection, args, ctx) => prisma.auditEvent.count({ where: auditWhere(tenantOf(ctx).id, args) }),
-    resolve: (query, _root, args, ctx) =>
-      prisma.auditEvent.findMany({ ...query, where: auditWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
-  }),
+  auditEvents: t.prismaConnection(
+    {
+      ...needs.tenantRead,
+      type: 'AuditEvent',
+      cursor: 'id',
+      description: 'The audit trail in the order it was written, optionally for one entity.',
+      args: {
+        entityType: t.arg.string({ description: 'Only events about this kind of entity: customer or mapping.' }),
+        entityId: t.arg.int({
+          description: 'Only events about the entity with this id (with entityType, one entity).',
+        }),
+      },
+      totalCount: (_connection, args, ctx) => prisma.auditEvent.count({ where: auditWhere(tenantOf(ctx).id, args) }),
+      resolve: (query, _root, args, ctx) =>
+        prisma.auditEvent.findMany({ ...query, where: auditWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
+    },
+    AuditEventConnection,
+  ),
 }));

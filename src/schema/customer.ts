@@ -1,5 +1,5 @@
 import { needs } from '../authorization.js';
-import { builder } from '../builder.js';
+import { builder, totalCountField } from '../builder.js';
 import { tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
@@ -16,18 +16,43 @@ import { activeAtWhere } from '../store/mapping-filters.js';
 export const CustomerRef = builder.prismaObject('Customer', {
   description: 'An ISP customer (Trisul: IPDR customer), identified by its UserID within a context.',
   fields: (t) => ({
-    id: t.exposeInt('id'),
-    userId: t.exposeString('userId', { description: "The operator's customer id (Trisul: UserID)." }),
-    name: t.exposeString('name'),
-    address: t.exposeString('address', { nullable: true }),
-    email: t.exposeString('email', { nullable: true }),
-    phoneNumber: t.exposeString('phoneNumber', { nullable: true }),
-    altPhoneNumber: t.exposeString('altPhoneNumber', { nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    id: t.exposeInt('id', {
+      description: "The customer's id in this gateway (Trisul: id; its mappings name it as ipdr_customer_id).",
+    }),
+    userId: t.exposeString('userId', {
+      description: "The operator's customer id (Trisul: UserID), unique within the context.",
+    }),
+    name: t.exposeString('name', { description: "The customer's name (Trisul: Name)." }),
+    address: t.exposeString('address', {
+      nullable: true,
+      description: 'Postal address (Trisul: Address); null when there is none.',
+    }),
+    email: t.exposeString('email', {
+      nullable: true,
+      description: 'Email address (Trisul: Email); null when there is none.',
+    }),
+    phoneNumber: t.exposeString('phoneNumber', {
+      nullable: true,
+      description: 'Primary phone number (Trisul: PhoneNumber); null when there is none.',
+    }),
+    altPhoneNumber: t.exposeString('altPhoneNumber', {
+      nullable: true,
+      description: 'Alternate phone number (Trisul: AltPhoneNumber); null when there is none.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the customer was created.' }),
+    updatedAt: t.expose('updatedAt', {
+      type: 'DateTime',
+      description: "When the customer's own fields last changed (its mappings changing does not count).",
+    }),
     mappings: t.relation('mappings', {
       description: 'The IP mappings of this customer, oldest first; with `activeAt`, only those held then.',
-      args: { activeAt: t.arg({ type: 'UnixTime', required: false }) },
+      args: {
+        activeAt: t.arg({
+          type: 'UnixTime',
+          required: false,
+          description: 'Only the mappings held at this instant; absent: all of them, ended ones included.',
+        }),
+      },
       query: (args) => ({
         where: args.activeAt == null ? {} : activeAtWhere(args.activeAt),
         orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
@@ -39,24 +64,29 @@ export const CustomerRef = builder.prismaObject('Customer', {
 const CustomerInput = builder.inputType('CustomerInput', {
   description: 'Every field of a customer; absent optional fields are cleared.',
   fields: (t) => ({
-    userId: t.string({ required: true }),
-    name: t.string({ required: true }),
-    address: t.string(),
-    email: t.string(),
-    phoneNumber: t.string(),
-    altPhoneNumber: t.string(),
+    userId: t.string({
+      required: true,
+      description: "The operator's customer id (Trisul: UserID), unique within the context; not empty.",
+    }),
+    name: t.string({ required: true, description: "The customer's name (Trisul: Name); not empty." }),
+    address: t.string({ description: 'Postal address (Trisul: Address); absent or null: none.' }),
+    email: t.string({ description: 'Email address (Trisul: Email); absent or null: none.' }),
+    phoneNumber: t.string({ description: 'Primary phone number (Trisul: PhoneNumber); absent or null: none.' }),
+    altPhoneNumber: t.string({ description: 'Alternate phone number (Trisul: AltPhoneNumber); absent or null: none.' }),
   }),
 });
 
 const CustomerPatch = builder.inputType('CustomerPatch', {
   description: 'Some fields of a customer: absent fields stay as they are, null clears an optional one.',
   fields: (t) => ({
-    userId: t.string(),
-    name: t.string(),
-    address: t.string(),
-    email: t.string(),
-    phoneNumber: t.string(),
-    altPhoneNumber: t.string(),
+    userId: t.string({
+      description: 'A new UserID (Trisul: UserID), unique within the context; its mappings follow. Cannot be null.',
+    }),
+    name: t.string({ description: 'A new name (Trisul: Name). Cannot be null.' }),
+    address: t.string({ description: 'A new postal address (Trisul: Address); null clears it.' }),
+    email: t.string({ description: 'A new email address (Trisul: Email); null clears it.' }),
+    phoneNumber: t.string({ description: 'A new primary phone number (Trisul: PhoneNumber); null clears it.' }),
+    altPhoneNumber: t.string({ description: 'A new alternate phone number (Trisul: AltPhoneNumber); null clears it.' }),
   }),
 });
 
@@ -67,36 +97,56 @@ function customersWhere(contextId: number, args: { userId?: string | null; nameC
   return where;
 }
 
+const CustomerConnection = builder.connectionObject(
+  {
+    type: CustomerRef,
+    name: 'CustomerConnection',
+    description: 'A page of customers, with how many there are in all.',
+    fields: (t) => ({
+      totalCount: t.int(totalCountField('How many customers match the arguments, on every page together.')),
+    }),
+  },
+  { description: 'A customer on a page of customers, with its cursor.' },
+);
+
 builder.queryFields((t) => ({
   customer: t.prismaField({
     ...needs.tenantRead,
     type: 'Customer',
     nullable: true,
-    args: { userId: t.arg.string({ required: true }) },
+    description: "The customer with this UserID in the request's context, or null when there is none.",
+    args: { userId: t.arg.string({ required: true, description: 'The customer id (Trisul: UserID).' }) },
     resolve: (query, _root, args, ctx) =>
       prisma.customer.findUnique({
         ...query,
         where: { contextId_userId: { contextId: tenantOf(ctx).id, userId: args.userId } },
       }),
   }),
-  customers: t.prismaConnection({
-    ...needs.tenantRead,
-    type: 'Customer',
-    cursor: 'id',
-    description: 'Customers in id order, optionally only one UserID or names containing a text (any case).',
-    args: { userId: t.arg.string(), nameContains: t.arg.string() },
-    totalCount: (_connection, args, ctx) => prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
-    resolve: (query, _root, args, ctx) =>
-      prisma.customer.findMany({ ...query, where: customersWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
-  }),
+  customers: t.prismaConnection(
+    {
+      ...needs.tenantRead,
+      type: 'Customer',
+      cursor: 'id',
+      description: 'Customers in id order, optionally only one UserID or names containing a text (any case).',
+      args: {
+        userId: t.arg.string({ description: 'Only the customer with this UserID (at most one).' }),
+        nameContains: t.arg.string({ description: 'Only customers whose name contains this text, in any case.' }),
+      },
+      totalCount: (_connection, args, ctx) => prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
+      resolve: (query, _root, args, ctx) =>
+        prisma.customer.findMany({ ...query, where: customersWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
+    },
+    CustomerConnection,
+  ),
 }));
 
 builder.mutationFields((t) => ({
   createCustomer: t.field({
     ...needs.tenantWrite,
     type: CustomerRef,
+    description: "Creates a customer in the request's context and returns it.",
     errors: { types: [ValidationError, AlreadyExistsError] },
-    args: { input: t.arg({ type: CustomerInput, required: true }) },
+    args: { input: t.arg({ type: CustomerInput, required: true, description: "The new customer's fields." }) },
     resolve: (_root, args, ctx) => createCustomer(tenantOf(ctx), ctx.actor, completeCustomerFields(args.input)),
   }),
   updateCustomer: t.field({
@@ -104,16 +154,22 @@ builder.mutationFields((t) => ({
     type: CustomerRef,
     description: 'Replaces every field of the customer (UserID included); absent optional fields are cleared.',
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
-    args: { userId: t.arg.string({ required: true }), input: t.arg({ type: CustomerInput, required: true }) },
+    args: {
+      userId: t.arg.string({ required: true, description: 'The UserID the customer has now.' }),
+      input: t.arg({ type: CustomerInput, required: true, description: 'Every field the customer is to have.' }),
+    },
     resolve: (_root, args, ctx) =>
       updateCustomer(tenantOf(ctx), ctx.actor, args.userId, completeCustomerFields(args.input)),
   }),
   patchCustomer: t.field({
     ...needs.tenantWrite,
     type: CustomerRef,
-    description: 'Changes only the fields given.',
+    description: 'Changes only the fields given and returns the customer.',
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
-    args: { userId: t.arg.string({ required: true }), input: t.arg({ type: CustomerPatch, required: true }) },
+    args: {
+      userId: t.arg.string({ required: true, description: 'The UserID the customer has now.' }),
+      input: t.arg({ type: CustomerPatch, required: true, description: 'The fields to change.' }),
+    },
     resolve: (_root, args, ctx) =>
       updateCustomer(tenantOf(ctx), ctx.actor, args.userId, checkCustomerInput(args.input)),
   }),
@@ -123,7 +179,13 @@ builder.mutationFields((t) => ({
     description:
       'Deletes a customer and returns it. With mappings it fails unless `cascade` is true; what is deleted stays readable in the audit trail.',
     errors: { types: [NotFoundError, CustomerHasMappingsError] },
-    args: { userId: t.arg.string({ required: true }), cascade: t.arg.boolean({ defaultValue: false }) },
+    args: {
+      userId: t.arg.string({ required: true, description: 'The UserID of the customer to delete.' }),
+      cascade: t.arg.boolean({
+        defaultValue: false,
+        description: 'Also delete its mappings; without it, a customer with mappings is not deleted.',
+      }),
+    },
     resolve: (_root, args, ctx) => deleteCustomer(tenantOf(ctx), ctx.actor, args.userId, args.cascade ?? false),
   }),
 }));

@@ -11,7 +11,9 @@ import {
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'An expected failure: the operation did not happen, and this says why.',
-  fields: (t) => ({ message: t.exposeString('message') }),
+  fields: (t) => ({
+    message: t.exposeString('message', { description: 'What went wrong, in a sentence for people.' }),
+  }),
 });
 
 builder.objectType(ValidationError, {
@@ -20,29 +22,41 @@ builder.objectType(ValidationError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ValidationError,
   fields: (t) => ({
-    field: t.exposeString('field'),
-    reason: t.exposeString('reason'),
+    field: t.exposeString('field', {
+      description: 'The input field or argument whose value was refused, e.g. `ipsubnet` or `endtime`.',
+    }),
+    reason: t.exposeString('reason', { description: 'Why the value was refused, e.g. `must not be empty`.' }),
   }),
 });
 
 builder.objectType(NotFoundError, {
   name: 'NotFoundError',
+  description: 'Something the operation names does not exist (in this context, for customers and mappings).',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof NotFoundError,
   fields: (t) => ({
-    entity: t.exposeString('entity'),
-    key: t.exposeString('key'),
+    entity: t.exposeString('entity', {
+      description: 'What kind of thing is missing: customer, mapping, context, user, grant or token.',
+    }),
+    key: t.exposeString('key', {
+      description: 'What it was looked up by: a UserID, a mapping id, a name, or a description of the choice.',
+    }),
   }),
 });
 
 builder.objectType(AlreadyExistsError, {
   name: 'AlreadyExistsError',
+  description: 'The value of a field that must be unique is taken, e.g. a UserID already used in this context.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof AlreadyExistsError,
   fields: (t) => ({
-    entity: t.exposeString('entity'),
-    field: t.exposeString('field'),
-    value: t.exposeString('value'),
+    entity: t.exposeString('entity', {
+      description: 'What kind of thing holds the value: customer, context, user or token.',
+    }),
+    field: t.exposeString('field', { description: 'The field whose value is taken, e.g. `userId`.' }),
+    value: t.exposeString('value', {
+      description: 'The value that is taken (of a token, only its hint: its last characters).',
+    }),
   }),
 });
 
@@ -52,27 +66,38 @@ builder.objectType(ConflictError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ConflictError,
   fields: (t) => ({
-    conflicts: t.field({ type: [IpMappingRef], resolve: (error) => error.conflicts }),
+    conflicts: t.field({
+      type: [IpMappingRef],
+      description:
+        'The mappings in the way; empty when the overlapping one was written at the same moment and is not yet visible.',
+      resolve: (error) => error.conflicts,
+    }),
   }),
 });
 
 builder.objectType(CustomerHasMappingsError, {
   name: 'CustomerHasMappingsError',
+  description: 'The customer still has mappings, so it was not deleted: delete them first, or pass `cascade: true`.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof CustomerHasMappingsError,
   fields: (t) => ({
-    userId: t.exposeString('userId'),
-    mappingCount: t.exposeInt('mappingCount'),
+    userId: t.exposeString('userId', { description: "The customer's UserID." }),
+    mappingCount: t.exposeInt('mappingCount', { description: 'How many mappings it has, ended ones included.' }),
   }),
 });
 
 builder.objectType(AmbiguousMappingError, {
   name: 'AmbiguousMappingError',
-  description: 'The customer has several mappings and the request did not say which one it means.',
+  description:
+    'The request did not single out one of the customer’s mappings: it named none and the customer has several, or named one the customer does not have. `candidates` are all it may mean.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof AmbiguousMappingError,
   fields: (t) => ({
-    userId: t.exposeString('userId'),
-    candidates: t.field({ type: [IpMappingRef], resolve: (error) => error.candidates }),
+    userId: t.exposeString('userId', { description: "The customer's UserID." }),
+    candidates: t.field({
+      type: [IpMappingRef],
+      description: 'Its mappings, one of which the request must name (by `id` or `ipsubnet` in `choose`).',
+      resolve: (error) => error.candidates,
+    }),
   }),
 });

@@ -11,7 +11,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
 import { MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
 import { fieldsRead } from './lookup-fields.js';
-import { IpMappingRef } from './mapping.js';
+import { IpMappingRef, MappingConnection } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
 
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
@@ -55,25 +55,38 @@ const historyRecord = (args: { ip: { input: string }; from?: number | null; to?:
 });
 
 const WhoHadLookup = builder.inputType('WhoHadLookup', {
+  description: 'One question of a batch: who held this address at this instant.',
   fields: (t) => ({
-    ip: t.field({ type: 'IPAddress', required: true }),
-    at: t.field({ type: 'UnixTime', description: 'Default: now.' }),
+    ip: t.field({ type: 'IPAddress', required: true, description: 'The address asked about.' }),
+    at: t.field({ type: 'UnixTime', description: 'The instant asked about; absent or null: now.' }),
   }),
 });
 
-builder.prismaObject('LookupLogEntry', {
+const LookupLogEntryRef = builder.prismaObject('LookupLogEntry', {
   description: 'A lookup made with a reason.',
   fields: (t) => ({
-    id: t.string({ resolve: (entry) => String(entry.id) }),
-    at: t.expose('at', { type: 'DateTime' }),
-    username: t.exposeString('username'),
-    channel: t.exposeString('channel'),
-    operation: t.exposeString('operation'),
-    reason: t.exposeString('reason'),
+    id: t.string({
+      description: "The entry's id, as decimal digits (it may exceed a JSON number's exact range).",
+      resolve: (entry) => String(entry.id),
+    }),
+    at: t.expose('at', { type: 'DateTime', description: 'When the lookup was made.' }),
+    username: t.exposeString('username', { description: 'The user whose token made it.' }),
+    channel: t.exposeString('channel', { description: 'How it arrived: graphql or rest.' }),
+    operation: t.exposeString('operation', { description: 'The query asked: whoHad, whoHadMany or ipHistory.' }),
+    reason: t.exposeString('reason', { description: 'The case reference given with it.' }),
     lookups: t.exposeInt('lookups', { description: 'How many pairs or ranges were asked about.' }),
     detail: t.expose('detail', { type: 'JSON', description: 'What was asked (the first 100 of a batch).' }),
   }),
 });
+
+const LookupLogConnection = builder.connectionObject(
+  {
+    type: LookupLogEntryRef,
+    name: 'LookupLogConnection',
+    description: 'A page of the lookup log.',
+  },
+  { description: 'An entry on a page of the lookup log, with its cursor.' },
+);
 
 builder.queryFields((t) => ({
   whoHad: t.field({
@@ -82,8 +95,8 @@ builder.queryFields((t) => ({
     ...needs.tenantRead,
     description: 'The mapping (and so the customer) that held `ip` at instant `at` (default: now), or null.',
     args: {
-      ip: t.arg({ type: 'IPAddress', required: true }),
-      at: t.arg({ type: 'UnixTime' }),
+      ip: t.arg({ type: 'IPAddress', required: true, description: 'The address asked about.' }),
+      at: t.arg({ type: 'UnixTime', description: 'The instant asked about; absent or null: now.' }),
       reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
     },
     resolve: async (_root, args, ctx, info) => {
@@ -98,7 +111,7 @@ builder.queryFields((t) => ({
     ...needs.tenantRead,
     description: `Who held each address at each instant: one result per lookup, in input order (null where nobody did). Up to ${MAX_LOOKUPS} lookups, answered by at most four statements sent at once.`,
     args: {
-      lookups: t.arg({ type: [WhoHadLookup], required: true }),
+      lookups: t.arg({ type: [WhoHadLookup], required: true, description: `The questions, up to ${MAX_LOOKUPS}.` }),
       reason: t.arg.string({ description: 'A case reference: the lookups are recorded with it.' }),
     },
     resolve: async (_root, args, ctx, info) => {
@@ -111,48 +124,60 @@ builder.queryFields((t) => ({
       return lookups.length === 0 ? [] : whoHadBatch(tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
     },
   }),
-  ipHistory: t.prismaConnection({
-    type: 'IpMapping',
-    cursor: 'id',
-    ...needs.tenantRead,
-    description:
-      'The ownership timeline of an address or subnet: every mapping sharing an address with it and held at some instant of [from, to], in time order, with its customer.',
-    args: {
-      ip: t.arg({ type: 'IPSubnet', required: true, description: 'An address or a subnet.' }),
-      from: t.arg({ type: 'UnixTime' }),
-      to: t.arg({ type: 'UnixTime' }),
-      reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
+  ipHistory: t.prismaConnection(
+    {
+      type: 'IpMapping',
+      cursor: 'id',
+      ...needs.tenantRead,
+      description:
+        'The ownership timeline of an address or subnet: every mapping sharing an address with it and held at some instant of [from, to], in time order, with its customer.',
+      args: {
+        ip: t.arg({ type: 'IPSubnet', required: true, description: 'An address or a subnet.' }),
+        from: t.arg({
+          type: 'UnixTime',
+          description: 'The first instant of the window, inclusive; absent: since ever.',
+        }),
+        to: t.arg({ type: 'UnixTime', description: 'The last instant of the window, inclusive; absent: no end.' }),
+        reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
+      },
+      totalCount: async (_connection, args, ctx) => {
+        await logLookup(ctx, args.reason, historyRecord(args));
+        return prisma.ipMapping.count({ where: historyWhere(tenantOf(ctx).id, args) });
+      },
+      resolve: async (query, _root, args, ctx) => {
+        await logLookup(ctx, args.reason, historyRecord(args));
+        return prisma.ipMapping.findMany({
+          ...query,
+          where: historyWhere(tenantOf(ctx).id, args),
+          orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
+        });
+      },
     },
-    totalCount: async (_connection, args, ctx) => {
-      await logLookup(ctx, args.reason, historyRecord(args));
-      return prisma.ipMapping.count({ where: historyWhere(tenantOf(ctx).id, args) });
+    MappingConnection,
+  ),
+  lookupLog: t.prismaConnection(
+    {
+      type: 'LookupLogEntry',
+      cursor: 'id',
+      ...needs.admin,
+      description: "The lookups made with a reason in the request's context, newest first.",
+      args: {
+        reason: t.arg.string({ description: 'Only lookups made with exactly this case reference.' }),
+        username: t.arg.string({ description: 'Only lookups made by this user.' }),
+      },
+      resolve: (query, _root, args, ctx) =>
+        prisma.lookupLogEntry.findMany({
+          ...query,
+          where: {
+            contextId: tenantOf(ctx).id,
+            ...(args.reason == null ? {} : { reason: args.reason }),
+            ...(args.username == null ? {} : { username: args.username }),
+          },
+          orderBy: { id: 'desc' },
+        }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      await logLookup(ctx, args.reason, historyRecord(args));
-      return prisma.ipMapping.findMany({
-        ...query,
-        where: historyWhere(tenantOf(ctx).id, args),
-        orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
-      });
-    },
-  }),
-  lookupLog: t.prismaConnection({
-    type: 'LookupLogEntry',
-    cursor: 'id',
-    ...needs.admin,
-    description: "The lookups made with a reason in the request's context, newest first.",
-    args: { reason: t.arg.string(), username: t.arg.string() },
-    resolve: (query, _root, args, ctx) =>
-      prisma.lookupLogEntry.findMany({
-        ...query,
-        where: {
-          contextId: tenantOf(ctx).id,
-          ...(args.reason == null ? {} : { reason: args.reason }),
-          ...(args.username == null ? {} : { username: args.username }),
-        },
-        orderBy: { id: 'desc' },
-      }),
-  }),
+    LookupLogConnection,
+  ),
 }));
 
 function historyWhere(

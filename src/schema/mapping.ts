@@ -1,5 +1,5 @@
 import { needs } from '../authorization.js';
-import { builder } from '../builder.js';
+import { builder, totalCountField } from '../builder.js';
 import { loadersOf, tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
@@ -35,61 +35,103 @@ function subnetOf(mapping: IpMapping): IpSubnet {
 export const IpMappingRef = builder.prismaObject('IpMapping', {
   description: 'An IP address or subnet held by a customer from starttime to endtime, both inclusive.',
   fields: (t) => ({
-    id: t.exposeInt('id'),
+    id: t.exposeInt('id', { description: "The mapping's id (Trisul: id)." }),
     customer: t.field({
       type: CustomerRef,
+      description: 'The customer holding the address (Trisul: ipdr_customer_id names its id).',
       // Lookups bring the customer along; a page of mappings loads its customers in one statement.
       resolve: (mapping, _args, ctx) =>
         'customer' in mapping
           ? (mapping as MappingWithCustomer).customer
           : loadersOf(ctx).customerById.load(mapping.customerId),
     }),
-    ipsubnet: t.expose('ipsubnet', { type: 'IPSubnet', description: 'The address or subnet as it was sent.' }),
+    ipsubnet: t.expose('ipsubnet', {
+      type: 'IPSubnet',
+      description: 'The address or subnet as it was sent (Trisul: ipsubnet), host bits and all.',
+    }),
     network: t.string({
       description: 'The canonical network in CIDR form (host bits cleared).',
       resolve: (mapping) => subnetOf(mapping).network,
     }),
     family: t.int({ description: '4 or 6.', resolve: (mapping) => subnetOf(mapping).family }),
-    prefixLength: t.int({ resolve: (mapping) => subnetOf(mapping).prefixLength }),
-    firstAddress: t.field({ type: 'IPAddress', resolve: (mapping) => subnetOf(mapping).first.text }),
-    lastAddress: t.field({ type: 'IPAddress', resolve: (mapping) => subnetOf(mapping).last.text }),
-    starttime: t.expose('starttime', { type: 'UnixTime' }),
+    prefixLength: t.int({
+      description: "The network's prefix length: 32 (IPv4) or 128 (IPv6) for a single address.",
+      resolve: (mapping) => subnetOf(mapping).prefixLength,
+    }),
+    firstAddress: t.field({
+      type: 'IPAddress',
+      description: 'The lowest address of the network.',
+      resolve: (mapping) => subnetOf(mapping).first.text,
+    }),
+    lastAddress: t.field({
+      type: 'IPAddress',
+      description: 'The highest address of the network (the address itself, for a single address).',
+      resolve: (mapping) => subnetOf(mapping).last.text,
+    }),
+    starttime: t.expose('starttime', {
+      type: 'UnixTime',
+      description: 'The first instant the address is held, inclusive (Trisul: starttime); 0: since ever.',
+    }),
     endtime: t.expose('endtime', {
       type: 'UnixTime',
       nullable: true,
-      description: 'Null while the mapping is ongoing.',
+      description: 'The last instant the address is held, inclusive (Trisul: endtime); null while ongoing.',
     }),
-    terminalId: t.exposeString('terminalId', { nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    terminalId: t.exposeString('terminalId', {
+      nullable: true,
+      description: 'The terminal the address was assigned to (Trisul: terminalid); null when none was given.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the mapping was written.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the mapping last changed.' }),
   }),
 });
 
 const MappingInput = builder.inputType('MappingInput', {
+  description: 'A new mapping: which customer holds which address or subnet, from when to when.',
   fields: (t) => ({
-    userId: t.string({ required: true, description: 'The customer that holds the address.' }),
-    ipsubnet: t.field({ type: 'IPSubnet', required: true }),
-    starttime: t.field({ type: 'UnixTime', required: true }),
-    endtime: t.field({ type: 'UnixTime', description: 'Absent or null: ongoing.' }),
-    terminalId: t.string(),
+    userId: t.string({
+      required: true,
+      description: 'The UserID of the customer that holds the address (Trisul: UserID).',
+    }),
+    ipsubnet: t.field({
+      type: 'IPSubnet',
+      required: true,
+      description: 'The address or subnet held (Trisul: ipsubnet), kept as sent.',
+    }),
+    starttime: t.field({
+      type: 'UnixTime',
+      required: true,
+      description: 'The first instant it is held, inclusive (Trisul: starttime); 0: since ever.',
+    }),
+    endtime: t.field({
+      type: 'UnixTime',
+      description: 'The last instant it is held, inclusive (Trisul: endtime); absent or null: ongoing.',
+    }),
+    terminalId: t.string({ description: 'The terminal it is assigned to (Trisul: terminalid); absent: none.' }),
   }),
 });
 
 const MappingPatchInput = builder.inputType('MappingPatch', {
   description: 'Some fields of a mapping: absent fields stay as they are; null endtime makes it ongoing.',
   fields: (t) => ({
-    userId: t.string(),
-    ipsubnet: t.field({ type: 'IPSubnet' }),
-    starttime: t.field({ type: 'UnixTime' }),
-    endtime: t.field({ type: 'UnixTime' }),
-    terminalId: t.string(),
+    userId: t.string({ description: 'Moves the mapping to the customer with this UserID (Trisul: UserID).' }),
+    ipsubnet: t.field({ type: 'IPSubnet', description: 'A new address or subnet (Trisul: ipsubnet).' }),
+    starttime: t.field({ type: 'UnixTime', description: 'A new first instant, inclusive (Trisul: starttime).' }),
+    endtime: t.field({
+      type: 'UnixTime',
+      description: 'A new last instant, inclusive (Trisul: endtime); null makes the mapping ongoing.',
+    }),
+    terminalId: t.string({ description: 'A new terminal (Trisul: terminalid); null clears it.' }),
   }),
 });
 
 const MappingChoice = builder.inputType('MappingChoice', {
   description: "Which of a customer's mappings is meant, when it has several: by id, or by subnet.",
   fields: (t) => ({
-    id: t.int(),
+    id: t.int({
+      description:
+        "Only the mapping with this id (Trisul: id); if it is not the customer's, the answer lists those that are.",
+    }),
     ipsubnet: t.field({ type: 'IPSubnet', description: 'Only the mapping with this network.' }),
     ipsubnetHint: t.field({
       type: 'IPSubnet',
@@ -133,40 +175,58 @@ function mappingsWhere(contextId: number, args: MappingsFilter): Prisma.IpMappin
   return { AND: and };
 }
 
+/** One page of mappings: `mappings` and `ipHistory` answer the same shape. */
+export const MappingConnection = builder.connectionObject(
+  {
+    type: IpMappingRef,
+    name: 'MappingConnection',
+    description: 'A page of mappings, with how many there are in all.',
+    fields: (t) => ({
+      totalCount: t.int(totalCountField('How many mappings match the arguments, on every page together.')),
+    }),
+  },
+  { description: 'A mapping on a page of mappings, with its cursor.' },
+);
+
 builder.queryFields((t) => ({
   mapping: t.prismaField({
     ...needs.tenantRead,
     type: 'IpMapping',
     nullable: true,
-    args: { id: t.arg.int({ required: true }) },
+    description: "The mapping with this id in the request's context, or null when there is none.",
+    args: { id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }) },
     resolve: (query, _root, args, ctx) =>
       prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: tenantOf(ctx).id } }),
   }),
-  mappings: t.prismaConnection({
-    ...needs.tenantRead,
-    type: 'IpMapping',
-    cursor: 'id',
-    description: 'Mappings in id order, filtered by every argument given.',
-    args: {
-      userId: t.arg.string({ description: 'Only this customer’s mappings.' }),
-      containsIp: t.arg({ type: 'IPAddress', description: 'Only mappings whose subnet contains this address.' }),
-      withinSubnet: t.arg({ type: 'IPSubnet', description: 'Only mappings inside this subnet.' }),
-      activeAt: t.arg({ type: 'UnixTime', description: 'Only mappings held at this instant.' }),
-      from: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant from this one on.' }),
-      to: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant up to this one.' }),
+  mappings: t.prismaConnection(
+    {
+      ...needs.tenantRead,
+      type: 'IpMapping',
+      cursor: 'id',
+      description: 'Mappings in id order, filtered by every argument given.',
+      args: {
+        userId: t.arg.string({ description: 'Only this customer’s mappings.' }),
+        containsIp: t.arg({ type: 'IPAddress', description: 'Only mappings whose subnet contains this address.' }),
+        withinSubnet: t.arg({ type: 'IPSubnet', description: 'Only mappings inside this subnet.' }),
+        activeAt: t.arg({ type: 'UnixTime', description: 'Only mappings held at this instant.' }),
+        from: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant from this one on.' }),
+        to: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant up to this one.' }),
+      },
+      totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
+      resolve: (query, _root, args, ctx) =>
+        prisma.ipMapping.findMany({ ...query, where: mappingsWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
     },
-    totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
-    resolve: (query, _root, args, ctx) =>
-      prisma.ipMapping.findMany({ ...query, where: mappingsWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
-  }),
+    MappingConnection,
+  ),
 }));
 
 builder.mutationFields((t) => ({
   createMapping: t.field({
     ...needs.tenantWrite,
     type: IpMappingRef,
+    description: 'Creates a mapping and returns it; it may share no address at any instant with another mapping.',
     errors: { types: mappingErrors },
-    args: { input: t.arg({ type: MappingInput, required: true }) },
+    args: { input: t.arg({ type: MappingInput, required: true, description: 'The new mapping.' }) },
     resolve: (_root, { input }, ctx) =>
       createMapping(tenantOf(ctx), ctx.actor, input.userId, {
         subnet: input.ipsubnet,
@@ -177,8 +237,12 @@ builder.mutationFields((t) => ({
   updateMapping: t.field({
     ...needs.tenantWrite,
     type: IpMappingRef,
+    description: 'Changes the fields given of the mapping with this id and returns it.',
     errors: { types: mappingErrors },
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: MappingPatchInput, required: true }) },
+    args: {
+      id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }),
+      input: t.arg({ type: MappingPatchInput, required: true, description: 'The fields to change.' }),
+    },
     resolve: (_root, { id, input }, ctx) => updateMapping(tenantOf(ctx), ctx.actor, id, patchOf(input)),
   }),
   updateCustomerMapping: t.field({
@@ -188,9 +252,12 @@ builder.mutationFields((t) => ({
       "Changes a customer's mapping: its only one, or the one `choose` names (Trisul's PUT /api/ipdrcustomers_mapping/{UserID}). Never changes more than one.",
     errors: { types: [...mappingErrors, AmbiguousMappingError] },
     args: {
-      userId: t.arg.string({ required: true }),
-      choose: t.arg({ type: MappingChoice }),
-      input: t.arg({ type: MappingPatchInput, required: true }),
+      userId: t.arg.string({ required: true, description: 'The UserID of the customer whose mapping it is.' }),
+      choose: t.arg({
+        type: MappingChoice,
+        description: 'Which of its mappings, when it has several; absent: its only one.',
+      }),
+      input: t.arg({ type: MappingPatchInput, required: true, description: 'The fields to change.' }),
     },
     resolve: (_root, { userId, choose, input }, ctx) =>
       updateCustomerMapping(tenantOf(ctx), ctx.actor, userId, choiceOf(choose), patchOf(input)),
@@ -200,7 +267,13 @@ builder.mutationFields((t) => ({
     ...needs.tenantWrite,
     description: "Deletes a customer's mapping: its only one, or the one `choose` names.",
     errors: { types: [NotFoundError, AmbiguousMappingError] },
-    args: { userId: t.arg.string({ required: true }), choose: t.arg({ type: MappingChoice }) },
+    args: {
+      userId: t.arg.string({ required: true, description: 'The UserID of the customer whose mapping it is.' }),
+      choose: t.arg({
+        type: MappingChoice,
+        description: 'Which of its mappings, when it has several; absent: its only one.',
+      }),
+    },
     resolve: (_root, { userId, choose }, ctx) =>
       deleteCustomerMapping(tenantOf(ctx), ctx.actor, userId, choiceOf(choose)),
   }),
@@ -209,7 +282,7 @@ builder.mutationFields((t) => ({
     type: IpMappingRef,
     description: 'Deletes a mapping and returns it; prefer endMapping, which keeps history for old reports.',
     errors: { types: [NotFoundError] },
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }) },
     resolve: (_root, args, ctx) => deleteMapping(tenantOf(ctx), ctx.actor, args.id),
   }),
   endMapping: t.field({
@@ -217,7 +290,14 @@ builder.mutationFields((t) => ({
     type: IpMappingRef,
     description: 'Sets the last instant the mapping is held (inclusive).',
     errors: { types: mappingErrors },
-    args: { id: t.arg.int({ required: true }), at: t.arg({ type: 'UnixTime', required: true }) },
+    args: {
+      id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }),
+      at: t.arg({
+        type: 'UnixTime',
+        required: true,
+        description: 'Its new endtime: the last instant it is held; not before its starttime.',
+      }),
+    },
     resolve: (_root, args, ctx) => updateMapping(tenantOf(ctx), ctx.actor, args.id, { endtime: args.at }),
   }),
   reassignMapping: t.field({
@@ -227,10 +307,14 @@ builder.mutationFields((t) => ({
       'Moves a subnet to another customer at `at`, atomically: the mapping holding exactly this subnet then ends at `at - 1`, and the returned mapping opens at `at`.',
     errors: { types: mappingErrors },
     args: {
-      ipsubnet: t.arg({ type: 'IPSubnet', required: true }),
-      toUserId: t.arg.string({ required: true }),
-      at: t.arg({ type: 'UnixTime', required: true }),
-      terminalId: t.arg.string(),
+      ipsubnet: t.arg({
+        type: 'IPSubnet',
+        required: true,
+        description: 'The address or subnet that changes hands (the same network as the ending mapping).',
+      }),
+      toUserId: t.arg.string({ required: true, description: 'The UserID of the customer that holds it from `at`.' }),
+      at: t.arg({ type: 'UnixTime', required: true, description: 'The first instant the new customer holds it.' }),
+      terminalId: t.arg.string({ description: "The new mapping's terminal (Trisul: terminalid); absent: none." }),
     },
     resolve: async (_root, args, ctx) => {
       const terminalId = checkTerminalId(args.terminalId);

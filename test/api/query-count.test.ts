@@ -86,4 +86,25 @@ describe('no N+1', () => {
     });
     expect(statements - 20 * baseline).toBe(1);
   });
+
+  // The named connections declare their own totalCount field; it must still spare the page.
+  it('counts a connection asked only for its totalCount with one statement and reads no page', async () => {
+    const baseline = await countStatements(() => graphqlData('{ __typename }'));
+    for (const [field, expected] of [
+      ['customers(first: 5)', 50],
+      ['mappings(first: 5)', 200],
+      ['ipHistory(ip: "10.9.0.0/16", first: 5)', 200],
+      ['auditEvents(first: 5)', 0],
+    ] as const) {
+      const statements = await countStatements(async () => {
+        const data = await graphqlData(`{ page: ${field} { totalCount } }`);
+        expect(data.page.totalCount, field).toBe(expected);
+      });
+      expect(statements - baseline, field).toBe(1);
+    }
+    const withPage = await countStatements(() =>
+      graphqlData('{ customers(first: 5) { totalCount edges { cursor } } }'),
+    );
+    expect(withPage - baseline).toBe(2);
+  });
 });
