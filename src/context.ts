@@ -19,8 +19,10 @@ export interface ServerContext {
   channel?: Channel;
   /** Trisul's API sends a username beside the token; it must be the token's user. */
   expectedUsername?: string;
-  /** A GET whose parameters came in a body (see rest/get-with-body.ts). */
+  /** A GET whose parameters came in a body (see http/node-handler.ts). */
   restMethod?: 'GET';
+  /** The REST request a GraphQL request is run for: it is logged and counted as part of that one. */
+  outerRequest?: Request;
 }
 
 /** Built fresh for every request. */

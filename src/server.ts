@@ -1,11 +1,9 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeDatabase, database } from './db.js';
 import { migrate } from './db/migrate.js';
 import { env } from './env.js';
-import { refuseUnboundedBody } from './http/body-limit.js';
+import { createHttpServer } from './http/node-handler.js';
 import { logger } from './logger.js';
-import { isGetWithBody, serveGetWithBody } from './rest/get-with-body.js';
 import { rateLimiter } from './rate-limit.js';
 import { bootstrapAccess } from './store/access.js';
 import { yoga } from './yoga.js';
@@ -24,18 +22,7 @@ if (adminToken !== null) {
   console.log(`Admin API token (shown once, store it now): ${adminToken}`);
 }
 
-const server = createServer((request, response) => {
-  if (refuseUnboundedBody(request, response, env.BODY_LIMIT_BYTES)) return;
-  if (isGetWithBody(request)) {
-    serveGetWithBody(request, response, yoga).catch((error: unknown) => {
-      logger.error({ err: error }, 'REST GET with a body failed');
-      if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ status: 'Error', message: 'Internal error' }));
-    });
-    return;
-  }
-  yoga(request, response);
-});
+const server = createHttpServer(yoga, { bodyLimitBytes: env.BODY_LIMIT_BYTES });
 
 server.listen(env.PORT, env.HOST, () => {
   const { port } = server.address() as AddressInfo;

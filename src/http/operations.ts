@@ -1,23 +1,74 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { RequestContext } from '../context.js';
+import type { RequestContext, ServerContext } from '../context.js';
 import { prisma } from '../db.js';
 import { logger } from '../logger.js';
 import { graphqlErrors, metrics, requestDuration, requestsTotal } from './metrics.js';
 
-interface RequestInfo {
+/** One request as a client sent it: what its log line and metrics say. */
+export interface RequestRecord {
   id: string;
   startedAt: bigint;
+  /** As the client sent it: a GET with a body reaches Yoga as a POST. */
+  method: string | undefined;
+  /** The operation run, or several joined with commas when a REST request ran more than one. */
   operation: string;
   username?: string;
 }
 
-const requests = new WeakMap<Request, RequestInfo>();
+const requests = new WeakMap<Request, RequestRecord>();
+// The GraphQL requests the REST layer runs for a request of its own (see rest/handler.ts) share
+// that request's record: they are part of it, not requests of their own.
+const internalRequests = new WeakSet<Request>();
+// Node requests the HTTP server answered itself after handing them to Yoga (a malformed body:
+// http/node-handler.ts). Yoga's answer never reaches the client, so it is not logged.
+const answeredByServer = new WeakSet<IncomingMessage>();
+
+export function markAnsweredByServer(request: IncomingMessage) {
+  answeredByServer.add(request);
+}
+
+export function newRequestRecord(method: string | undefined, givenId: string | null | undefined): RequestRecord {
+  const id = givenId && /^[\w.-]{1,128}$/.test(givenId) ? givenId : randomUUID();
+  return { id, startedAt: process.hrtime.bigint(), method, operation: 'anonymous' };
+}
+
+/** Counts a request in the metrics and writes its one log line. */
+export function finishRequest(
+  record: RequestRecord,
+  path: string | undefined,
+  status: number,
+  extra: { error?: string } = {},
+) {
+  const seconds = Number(process.hrtime.bigint() - record.startedAt) / 1e9;
+  requestsTotal.inc({ operation: record.operation, status: String(status) });
+  requestDuration.observe({ operation: record.operation }, seconds);
+  // Never the headers or the body: they carry tokens.
+  logger.info(
+    {
+      requestId: record.id,
+      method: record.method,
+      path,
+      status,
+      operation: record.operation,
+      user: record.username,
+      ms: Math.round(seconds * 1000 * 10) / 10,
+      ...extra,
+    },
+    'request',
+  );
+}
 
 // Operation names come from clients; keep only sane ones as metric labels.
 const operationLabel = (name: string | null | undefined) =>
   name && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? name : 'anonymous';
+
+function noteOperation(request: Request, record: RequestRecord, name: string) {
+  if (!internalRequests.has(request) || record.operation === 'anonymous') record.operation = name;
+  else if (name !== 'anonymous' && !record.operation.split(',').includes(name)) record.operation += `,${name}`;
+}
 
 function json(body: unknown, status: number, fetchAPI: { Response: typeof Response }) {
   return new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -27,9 +78,15 @@ function json(body: unknown, status: number, fetchAPI: { Response: typeof Respon
  * Operations: /ready (the database answers) and /metrics (Prometheus) beside Yoga's own /health
  * (the process is up); a request id, a latency measurement and one structured log line per request.
  */
-export function useOperations(): Plugin<RequestContext> {
+export function useOperations(): Plugin<RequestContext, ServerContext> {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
+      const outer = serverContext.outerRequest && requests.get(serverContext.outerRequest);
+      if (outer) {
+        requests.set(request, outer);
+        internalRequests.add(request);
+        return;
+      }
       if (url.pathname === '/ready') {
         try {
           await prisma.$queryRawUnsafe('SELECT 1');
@@ -43,53 +100,41 @@ export function useOperations(): Plugin<RequestContext> {
         const body = await metrics.metrics();
         return endResponse(new fetchAPI.Response(body, { headers: { 'content-type': metrics.contentType } }));
       }
-      const given = request.headers.get('x-request-id');
-      const id = given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-      requests.set(request, { id, startedAt: process.hrtime.bigint(), operation: 'anonymous' });
-      logger.debug({ requestId: id, method: request.method, path: url.pathname }, 'request received');
+      const record = newRequestRecord(serverContext.restMethod ?? request.method, request.headers.get('x-request-id'));
+      requests.set(request, record);
+      logger.debug({ requestId: record.id, method: record.method, path: url.pathname }, 'request received');
     },
     onParams({ params, request }) {
-      const info = requests.get(request);
-      if (info) info.operation = operationLabel(params.operationName);
+      const record = requests.get(request);
+      if (record) noteOperation(request, record, operationLabel(params.operationName));
     },
     onExecute({ args }) {
-      const info = requests.get(args.contextValue.request);
-      if (!info) return;
-      info.username = args.contextValue.caller.username;
-      info.operation = operationLabel(getOperationAST(args.document, args.operationName)?.name?.value);
+      const { request, caller } = args.contextValue;
+      const record = requests.get(request);
+      if (!record) return;
+      record.username = caller.username;
+      noteOperation(request, record, operationLabel(getOperationAST(args.document, args.operationName)?.name?.value));
     },
     onExecutionResult({ result, context }) {
-      const info = requests.get(context.request);
+      const record = requests.get(context.request);
       const results = Array.isArray(result) ? result : [result];
       for (const single of results) {
         for (const error of ('errors' in single ? single.errors : undefined) ?? []) {
           graphqlErrors.inc({
-            operation: info?.operation ?? 'anonymous',
+            operation: record?.operation ?? 'anonymous',
             code: String(error.extensions?.code ?? 'UNKNOWN'),
           });
         }
       }
     },
-    onResponse({ request, response }) {
-      const info = requests.get(request);
-      if (!info) return;
-      const seconds = Number(process.hrtime.bigint() - info.startedAt) / 1e9;
-      requestsTotal.inc({ operation: info.operation, status: String(response.status) });
-      requestDuration.observe({ operation: info.operation }, seconds);
-      response.headers.set('x-request-id', info.id);
-      // Never the headers or the body: they carry tokens.
-      logger.info(
-        {
-          requestId: info.id,
-          method: request.method,
-          path: new URL(request.url).pathname,
-          status: response.status,
-          operation: info.operation,
-          user: info.username,
-          ms: Math.round(seconds * 1000 * 10) / 10,
-        },
-        'request',
-      );
+    onResponse({ request, response, serverContext }) {
+      const record = requests.get(request);
+      if (!record || internalRequests.has(request)) return;
+      // Yoga's Node adapter passes the Node request as `req`.
+      const node = (serverContext as { req?: IncomingMessage }).req;
+      if (node && answeredByServer.has(node)) return;
+      response.headers.set('x-request-id', record.id);
+      finishRequest(record, new URL(request.url).pathname, response.status);
     },
   };
 }

@@ -33,8 +33,17 @@ function errorOf(error: NonNullable<GraphQLResult['errors']>[number], api: ApiSt
   return new RestError(500, 'Internal error');
 }
 
-/** Runs one named operation through the app itself: same auth, limits, audit and masking. */
-async function execute(yoga: Yoga, operation: OperationName, variables: Record<string, unknown>, auth: RestAuth) {
+/**
+ * Runs one named operation through the app itself: same auth, limits, audit and masking. It is
+ * part of the REST request `outer`, which is the one logged and counted (http/operations.ts).
+ */
+async function execute(
+  yoga: Yoga,
+  outer: Request,
+  operation: OperationName,
+  variables: Record<string, unknown>,
+  auth: RestAuth,
+) {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-context': auth.context };
   if (auth.token !== null) headers.authorization = `Bearer ${auth.token}`;
   const response = await yoga.fetch(
@@ -44,18 +53,22 @@ async function execute(yoga: Yoga, operation: OperationName, variables: Record<s
       headers,
       body: JSON.stringify({ query: documents[operation], operationName: operation, variables }),
     },
-    { channel: 'rest', ...(auth.username === undefined ? {} : { expectedUsername: auth.username }) },
+    {
+      channel: 'rest',
+      outerRequest: outer,
+      ...(auth.username === undefined ? {} : { expectedUsername: auth.username }),
+    },
   );
   return (await response.json()) as GraphQLResult;
 }
 
-async function run(yoga: Yoga, endpoint: Endpoint, body: Body, userId: string): Promise<unknown> {
+async function run(yoga: Yoga, outer: Request, endpoint: Endpoint, body: Body, userId: string): Promise<unknown> {
   const auth = authOf(body);
   const variables = endpoint.variables(body, userId);
   if (endpoint.list) {
     const rows: unknown[] = [];
     for (let after: string | null = null; ;) {
-      const result = await execute(yoga, endpoint.operation, { ...variables, after }, auth);
+      const result = await execute(yoga, outer, endpoint.operation, { ...variables, after }, auth);
       if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
       const page = result.data!.page as {
         pageInfo: { hasNextPage: boolean; endCursor: string };
@@ -66,7 +79,7 @@ async function run(yoga: Yoga, endpoint: Endpoint, body: Body, userId: string): 
       after = page.pageInfo.endCursor;
     }
   }
-  const result = await execute(yoga, endpoint.operation, variables, auth);
+  const result = await execute(yoga, outer, endpoint.operation, variables, auth);
   if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
   const data = result.data!.result as ResultData;
   if (data.__typename === 'Customer' || data.__typename === 'IpMapping') return endpoint.shape(data);
@@ -88,12 +101,12 @@ export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerCo
         const method = (serverContext.restMethod ?? request.method) as Method;
         const endpoint = endpoints[method];
         if (!endpoint) {
-          throw new RestError(405, `${request.method} is not allowed here`, 'Error', {
+          throw new RestError(405, `${method} is not allowed here`, 'Error', {
             allow: Object.keys(endpoints).join(', '),
           });
         }
         const body = await readBody(request, url.searchParams);
-        const answer = await run(getYoga(), endpoint, body, userId ?? '');
+        const answer = await run(getYoga(), request, endpoint, body, userId ?? '');
         endResponse(new Response(JSON.stringify(answer), { headers: { 'content-type': 'application/json' } }));
       } catch (error) {
         if (!(error instanceof RestError)) throw error;

@@ -21,7 +21,7 @@ export function curlExamples(file: string): CurlExample[] {
 
 /**
  * Sends a REST request through the app. A GET carries its parameters in a JSON body, which the
- * Fetch API cannot send, so it goes as the HTTP server passes it on (rest/get-with-body.ts).
+ * Fetch API cannot send, so it goes as the HTTP server passes it on (http/node-handler.ts).
  */
 export async function rest(method: string, path: string, body?: unknown) {
   const init = {

@@ -1,0 +1,190 @@
+import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { RequestContext, ServerContext } from '../context.js';
+import { logger } from '../logger.js';
+import { errorJson, readBoundedBody, tooLargeMessage } from './body-limit.js';
+import { finishRequest, markAnsweredByServer, newRequestRecord } from './operations.js';
+
+type Yoga = YogaServerInstance<ServerContext, RequestContext>;
+
+export interface HttpOptions {
+  bodyLimitBytes: number;
+}
+
+/** The latest request on a connection, for answering what Node cannot parse after it. */
+interface Exchange {
+  request: IncomingMessage;
+  response: ServerResponse;
+}
+
+/**
+ * The HTTP server: Yoga behind the one Node handler that bounds request bodies and passes on
+ * Trisul's GET with a body.
+ *
+ * A body with a Content-Length goes to Yoga as Node reads it: Node delivers no more than the
+ * declared length, so a declared length within the limit bounds the body and nothing needs to
+ * count it again (Yoga's own limit, which counts every body through a stream transform, is off:
+ * it cost CPU on every request). A declared length over the limit is refused before reading. A
+ * chunked body declares no length: it is read here, counted as it arrives, and refused as soon
+ * as it passes the limit, before anything runs. So is a GET with a body to /api/: the Fetch API
+ * that Yoga builds requests with drops a GET's body, so it goes to the REST layer as a POST
+ * marked as the GET it was.
+ *
+ * A body shorter or longer than its Content-Length is a framing error that only Node's parser
+ * sees; `clientError` answers it (400) in the caller's error shape.
+ */
+export function createHttpServer(yoga: Yoga, options: HttpOptions): Server {
+  const latest = new WeakMap<Duplex, Exchange>();
+  const server = createServer((request, response) => {
+    latest.set(request.socket, { request, response });
+    handle(yoga, options.bodyLimitBytes, request, response);
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    answerClientError(error, socket, latest.get(socket)),
+  );
+  return server;
+}
+
+const pathOf = (request: IncomingMessage) => new URL(request.url ?? '/', 'http://localhost').pathname;
+
+function handle(yoga: Yoga, limitBytes: number, request: IncomingMessage, response: ServerResponse) {
+  const chunked = request.headers['transfer-encoding'] !== undefined;
+  const declared = chunked ? 0 : Number(request.headers['content-length'] ?? 0);
+  const restGet = request.method === 'GET' && (chunked || declared > 0) && pathOf(request).startsWith('/api/');
+  if (declared > limitBytes) return refuseTooLarge(request, response, limitBytes);
+  // GraphQL over GET reads no body; Node discards one that is sent.
+  const readHere = restGet || (chunked && request.method !== 'GET' && request.method !== 'HEAD');
+  if (!readHere) return void yoga(request, response);
+  serveReadBody(yoga, limitBytes, request, response, restGet).catch((error: unknown) => {
+    logger.error({ err: error }, 'serving a request whose body the server read failed');
+    const path = pathOf(request);
+    if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
+    response.end(errorJson(path, path.startsWith('/api/') ? 'Internal error' : 'Unexpected error.'));
+  });
+}
+
+function refuseTooLarge(request: IncomingMessage, response: ServerResponse, limitBytes: number) {
+  const path = pathOf(request);
+  const record = newRequestRecord(request.method, request.headers['x-request-id'] as string | undefined);
+  const body = errorJson(path, tooLargeMessage(limitBytes));
+  // The rest of the body is not read: the connection closes after this answer instead.
+  response.writeHead(413, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+    'x-request-id': record.id,
+  });
+  response.end(body);
+  finishRequest(record, path, 413);
+}
+
+async function serveReadBody(
+  yoga: Yoga,
+  limitBytes: number,
+  request: IncomingMessage,
+  response: ServerResponse,
+  restGet: boolean,
+) {
+  let body: Buffer<ArrayBuffer> | null;
+  try {
+    body = await readBoundedBody(request, limitBytes);
+  } catch {
+    // The body never ended: the client went away, or clientError below answered it.
+    return;
+  }
+  if (body === null) return refuseTooLarge(request, response, limitBytes);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || name === 'transfer-encoding' || name === 'content-length') continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  headers['content-length'] = String(body.length);
+  const answer = await yoga.fetch(
+    new URL(request.url ?? '/', 'http://localhost'),
+    { method: restGet ? 'POST' : request.method, headers, body },
+    restGet ? { restMethod: 'GET' } : {},
+  );
+  response.writeHead(answer.status, Object.fromEntries(answer.headers));
+  response.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+/** What to answer a request that Node's parser refused. */
+function describeClientError(
+  error: NodeJS.ErrnoException & { reason?: string },
+  previous: Exchange | undefined,
+): { status: number; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: 'Request headers are too large' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, message: 'Chunk extensions are too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, message: 'The request was not received in time' };
+  }
+  const declared = previous?.request.headers['content-length'];
+  if (error.code === 'HPE_INVALID_EOF_STATE') {
+    if (!previous || previous.request.complete) {
+      return { status: 400, message: 'The connection ended in the middle of a request' };
+    }
+    return {
+      status: 400,
+      message:
+        declared === undefined
+          ? 'The request body ended before its last chunk'
+          : `The request body is shorter than its Content-Length (${declared} bytes)`,
+    };
+  }
+  const reason = error.reason || error.message;
+  if (previous && declared !== undefined) {
+    return {
+      status: 400,
+      message: `Bytes after the request body are not a request (${reason}): is the body longer than its Content-Length (${declared} bytes)?`,
+    };
+  }
+  return { status: 400, message: `Malformed HTTP request: ${reason}` };
+}
+
+/**
+ * Node's parser failed on this connection: the body was shorter than its Content-Length (the
+ * client closed its side first) or longer (the extra bytes parse as a malformed next request), or
+ * the request itself is malformed. Answered in the shape of the request it belongs to, then the
+ * connection closes. A request whose body was not yet read whole is cancelled, so that nothing runs.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, previous: Exchange | undefined) {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const pending = previous && !previous.response.writableFinished ? previous : undefined;
+  // Its body was read whole and it may be running: the bad bytes came after it, and are answered after it.
+  const running = pending && (pending.response.headersSent || pending.request.readableEnded);
+  const cancelled = pending && !running ? pending.request : undefined;
+  const { status, message } = describeClientError(error, previous);
+  const path = previous ? pathOf(previous.request) : '/';
+  const record = newRequestRecord(cancelled?.method, cancelled?.headers['x-request-id'] as string | undefined);
+  const answer = () => {
+    if (socket.writable) {
+      const body = Buffer.from(errorJson(path, message));
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${body.length}\r\nconnection: close\r\nx-request-id: ${record.id}\r\n\r\n`,
+      );
+      socket.write(body);
+    }
+    socket.destroy();
+    finishRequest(record, cancelled ? path : undefined, status, { error: error.code ?? error.message });
+  };
+  if (running) {
+    pending.response.once('close', answer);
+    return;
+  }
+  if (cancelled) {
+    markAnsweredByServer(cancelled);
+    answer();
+    // With an error, so that the body's readers fail instead of seeing it end.
+    cancelled.destroy(error);
+    return;
+  }
+  answer();
+}
