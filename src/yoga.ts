@@ -1,12 +1,12 @@
 import { useEngine } from '@envelop/core';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { execute } from 'graphql';
 import { type YogaServerInstance, createYoga } from 'graphql-yoga';
 import { type RequestContext, type ServerContext, createRequestContext } from './context.js';
 import { env } from './env.js';
 import { useBodyLimit } from './http/body-limit.js';
+import { useOfflineGraphiQL } from './http/graphiql.js';
 import { useOperations } from './http/operations.js';
 import { logger } from './logger.js';
 import { useRestApi } from './rest/handler.js';
@@ -23,7 +23,8 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
   maxRequestBodySize: false,
   healthCheckEndpoint: '/health',
   landingPage: false,
-  graphiql: env.GRAPHIQL ?? !production,
+  // Served by useOfflineGraphiQL below: Yoga's own page loads GraphiQL from a CDN.
+  graphiql: false,
   // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones.
   maskedErrors: true,
   logging: logger,
@@ -36,8 +37,18 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
     useOperations(),
     useBodyLimit(env.BODY_LIMIT_BYTES),
     useRestApi(() => yoga),
-    // Browsers may not send cross-site GraphQL requests without a preflight.
-    useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+    // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
+    // page does not have (README, "Cross-site requests"); the plugin only refused plain GETs.
+    ...((env.GRAPHIQL ?? !production)
+      ? [
+          useOfflineGraphiQL('/graphql', {
+            title: 'IPDR gateway GraphiQL',
+            // Every request needs the caller's token: the headers editor opens showing where it goes.
+            headers: JSON.stringify({ Authorization: 'Bearer <your API token>' }, null, 2),
+            defaultEditorToolsVisibility: 'headers',
+          }),
+        ]
+      : []),
     ...((env.INTROSPECTION ?? !production) ? [] : [useDisableIntrospection()]),
     EnvelopArmorPlugin({
       maxDepth: { n: env.MAX_DEPTH, ignoreIntrospection: true },
