@@ -3,11 +3,13 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import RelayFirstAndLastPlugin from './schema/relay-first-and-last.js';
 import { type AuthScopes, authScopes, refusal } from './authorization.js';
 import { forbidden } from './context.js';
 import type { RequestContext } from './context.js';
 import { prisma } from './db.js';
 import type { IpAddress, IpSubnet } from './domain/ip.js';
+import type { Lenient } from './schema/lenient.js';
 import type PrismaTypes from './generated/pothos-prisma-types.js';
 import { getDatamodel } from './generated/pothos-prisma-types.js';
 
@@ -30,11 +32,14 @@ export const builder = new SchemaBuilder<{
     IPAddress: { Input: IpAddress; Output: string };
     IPSubnet: { Input: IpSubnet; Output: string };
     UnixTime: { Input: number; Output: number | bigint };
+    IPAddressInput: { Input: Lenient<IpAddress>; Output: never };
+    IPSubnetInput: { Input: Lenient<IpSubnet>; Output: never };
+    UnixTimeInput: { Input: Lenient<number>; Output: never };
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin, RelayFirstAndLastPlugin],
   scopeAuth: {
     authScopes,
     unauthorizedError: (_parent, context, _info, result) => forbidden(refusal(context, result.failure)),
