@@ -46,15 +46,22 @@ export class ConflictError extends Error {
   }
 }
 
-/** A request names a customer where it means one mapping, and the customer has several. */
+/**
+ * A request names a customer where it means one mapping, and does not single one out: it names
+ * none and the customer has several, or it names one (`unmatched`) the customer does not have.
+ */
 export class AmbiguousMappingError extends Error {
   override name = 'AmbiguousMappingError';
   constructor(
     readonly userId: string,
     readonly candidates: IpMapping[],
+    unmatched?: string,
   ) {
+    const ids = `ids ${candidates.map((m) => m.id).join(', ')}`;
     super(
-      `customer ${userId} has ${candidates.length} mappings (ids ${candidates.map((m) => m.id).join(', ')}); name one with "id" or "ipsubnet"`,
+      unmatched === undefined
+        ? `customer ${userId} has ${candidates.length} mappings (${ids}); name one with "id" or "ipsubnet"`
+        : `customer ${userId} has no mapping with ${unmatched} (its mappings: ${ids}); name one with "id" or "ipsubnet"`,
     );
   }
 }

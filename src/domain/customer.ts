@@ -15,20 +15,25 @@ export interface CustomerFields {
 // Control characters would break CSV exports and IPDR reports downstream.
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 
-/** A required text field (UserID, Name): trimmed, non-empty, printable. */
-export function requiredText(value: string): string {
-  const trimmed = optionalText(value);
-  if (trimmed === null) throw new InvalidValueError('must not be empty');
-  return trimmed;
-}
-
-/** An optional text field: trimmed; empty means absent (null). */
-export function optionalText(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  const trimmed = value.trim();
-  if (trimmed.length > CUSTOMER_TEXT_LIMIT) {
+// Text is kept exactly as sent: Trisul's own data carries meaningful spaces (a terminal id
+// " TERM2025010001"), and a caller reading back what it wrote must get the same text.
+function checkedText(value: string): string {
+  if (value.length > CUSTOMER_TEXT_LIMIT) {
     throw new InvalidValueError(`is longer than ${CUSTOMER_TEXT_LIMIT} characters`);
   }
-  if (controlCharacters.test(trimmed)) throw new InvalidValueError('must not contain control characters');
-  return trimmed === '' ? null : trimmed;
+  if (controlCharacters.test(value)) throw new InvalidValueError('must not contain control characters');
+  return value;
+}
+
+/** A required text field (UserID, Name): kept as sent, but not empty or only spaces, and printable. */
+export function requiredText(value: string): string {
+  if (value.trim() === '')
+    throw new InvalidValueError(value === '' ? 'must not be empty' : 'must not be empty (it is only white space)');
+  return checkedText(value);
+}
+
+/** An optional text field: kept as sent; empty means absent (null). */
+export function optionalText(value: string | null | undefined): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  return checkedText(value);
 }

@@ -15,11 +15,11 @@ export const documents = {
   RestCreateCustomer: `mutation RestCreateCustomer($input: CustomerInput!) {
     result: createCustomer(input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
   }`,
-  RestReplaceCustomer: `mutation RestReplaceCustomer($userId: String!, $input: CustomerInput!) {
-    result: updateCustomer(userId: $userId, input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
+  RestReplaceCustomer: `mutation RestReplaceCustomer($userId: String!, $id: Int, $input: CustomerInput!) {
+    result: updateCustomer(userId: $userId, id: $id, input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
   }`,
-  RestPatchCustomer: `mutation RestPatchCustomer($userId: String!, $input: CustomerPatch!) {
-    result: patchCustomer(userId: $userId, input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
+  RestPatchCustomer: `mutation RestPatchCustomer($userId: String!, $id: Int, $input: CustomerPatch!) {
+    result: patchCustomer(userId: $userId, id: $id, input: $input) { ${ERRORS} ${VALIDATION} ... on Customer { ${CUSTOMER} } }
   }`,
   RestDeleteCustomer: `mutation RestDeleteCustomer($userId: String!) {
     result: deleteCustomer(userId: $userId, cascade: true) { ${ERRORS} ... on Customer { ${CUSTOMER} } }
@@ -34,7 +34,7 @@ export const documents = {
     result: updateCustomerMapping(userId: $userId, choose: $choose, input: $input) { ${ERRORS} ${VALIDATION} ${CONFLICT} ${AMBIGUOUS} ... on IpMapping { ${MAPPING} } }
   }`,
   RestDeleteMapping: `mutation RestDeleteMapping($userId: String!, $choose: MappingChoice) {
-    result: deleteCustomerMapping(userId: $userId, choose: $choose) { ${ERRORS} ${AMBIGUOUS} ... on IpMapping { ${MAPPING} } }
+    result: deleteCustomerMapping(userId: $userId, choose: $choose) { ${ERRORS} ${VALIDATION} ${AMBIGUOUS} ... on IpMapping { ${MAPPING} } }
   }`,
 } as const;
 

@@ -1,7 +1,7 @@
 import type { OperationName } from './documents.js';
 import { type ApiStatuses, customerApi, mappingApi } from './errors.js';
 import { type Body, endTimeField, idField, onlyFields, requireFields, textField, timeField } from './requests.js';
-import { type CustomerData, type MappingData, type RequestedMapping, customerJson, mappingJson } from './shapes.js';
+import { type CustomerData, type MappingData, type Requested, customerJson, mappingJson } from './shapes.js';
 
 // Trisul's REST API as a table: each endpoint is one named GraphQL operation (documents.ts),
 // how a request becomes its variables, and how its data becomes Trisul's JSON.
@@ -15,8 +15,8 @@ export interface Endpoint {
   list?: true;
   variables(body: Body, userId: string): Record<string, unknown>;
   shape(data: unknown): unknown;
-  /** For a create: what was asked for, to tell a duplicate from an overlap. */
-  requested?(body: Body): RequestedMapping | null;
+  /** What the body asks for, to word a failure (see failureOf). */
+  requested?(body: Body): Requested | null;
 }
 
 export interface Resource {
@@ -25,6 +25,8 @@ export interface Resource {
 }
 
 const CUSTOMER_FIELDS = ['UserID', 'Name', 'Address', 'Email', 'PhoneNumber', 'AltPhoneNumber'] as const;
+// What GET answers for a mapping; a PUT may send it all back (read-modify-write).
+const MAPPING_FIELDS = ['id', 'ipdr_customer_id', 'ipsubnet', 'starttime', 'endtime', 'terminalid'] as const;
 
 function customerInput(body: Body, required: boolean) {
   const input: Record<string, string | null | undefined> = {
@@ -42,15 +44,34 @@ const customerResult = (data: unknown) => customerJson(data as CustomerData);
 const mappingResult = (data: unknown) => mappingJson(data as MappingData);
 
 /**
+ * A customer write may carry the `id` GET gave (read-modify-write): it must be the customer's, so
+ * an object read from one customer cannot overwrite another.
+ */
+function customerWrite(body: Body, userId: string, input: Record<string, unknown>) {
+  const id = idField(body, 'id', 'customer');
+  return { userId, input, ...(id === undefined ? {} : { id }) };
+}
+
+/**
  * A mapping request names the customer; `id` or `ipsubnet` may say which of its mappings. In a
- * PUT the ipsubnet is also the new value, so it only picks among several mappings.
+ * PUT the ipsubnet is also the new value, so it only picks among several mappings. A mapping sent
+ * back as GET gave it also carries `ipdr_customer_id`, which must be the customer's.
  */
 function mappingChoice(body: Body, ipsubnetIsNewValue: boolean) {
-  const id = idField(body);
-  if (id !== undefined) return { id };
+  const id = idField(body, 'id', 'mapping');
+  const customerId = idField(body, 'ipdr_customer_id', 'customer');
   const ipsubnet = textField(body, 'ipsubnet', false);
-  if (!ipsubnet) return null;
-  return ipsubnetIsNewValue ? { ipsubnetHint: ipsubnet } : { ipsubnet };
+  const pick =
+    id !== undefined ? { id } : !ipsubnet ? {} : ipsubnetIsNewValue ? { ipsubnetHint: ipsubnet } : { ipsubnet };
+  const choice = { ...pick, ...(customerId === undefined ? {} : { customerId }) };
+  return Object.keys(choice).length > 0 ? choice : null;
+}
+
+/** How the body names one of the customer's mappings, to word an ambiguous answer. */
+function namedMapping(body: Body): Requested {
+  const id = idField(body, 'id', 'mapping');
+  const ipsubnet = textField(body, 'ipsubnet', false);
+  return { choice: id !== undefined ? { id } : ipsubnet ? { ipsubnet } : null };
 }
 
 export const resources: Record<string, Resource> = {
@@ -75,16 +96,19 @@ export const resources: Record<string, Resource> = {
         api: customerApi,
         operation: 'RestReplaceCustomer',
         variables: (body, userId) => {
-          onlyFields(body, CUSTOMER_FIELDS);
+          onlyFields(body, ['id', ...CUSTOMER_FIELDS]);
           requireFields(body, CUSTOMER_FIELDS);
-          return { userId, input: customerInput(body, true) };
+          return customerWrite(body, userId, customerInput(body, true));
         },
         shape: customerResult,
       },
       PATCH: {
         api: customerApi,
         operation: 'RestPatchCustomer',
-        variables: (body, userId) => (onlyFields(body, CUSTOMER_FIELDS), { userId, input: customerInput(body, false) }),
+        variables: (body, userId) => (
+          onlyFields(body, ['id', ...CUSTOMER_FIELDS]),
+          customerWrite(body, userId, customerInput(body, false))
+        ),
         shape: customerResult,
       },
       DELETE: {
@@ -121,13 +145,14 @@ export const resources: Record<string, Resource> = {
         },
         shape: mappingResult,
         requested: (body) => {
-          const start = Number(body.starttime);
           const end = endTimeField(body);
           return {
-            userId: String(body.UserID),
-            ipsubnet: String(body.ipsubnet),
-            starttime: start,
-            endtime: end === null ? null : Number(end),
+            mapping: {
+              userId: String(body.UserID),
+              ipsubnet: String(body.ipsubnet),
+              starttime: Number(body.starttime),
+              endtime: end === null ? null : Number(end),
+            },
           };
         },
       },
@@ -137,7 +162,7 @@ export const resources: Record<string, Resource> = {
         api: mappingApi,
         operation: 'RestUpdateMapping',
         variables: (body, userId) => {
-          onlyFields(body, ['id', 'ipsubnet', 'starttime', 'endtime', 'terminalid']);
+          onlyFields(body, MAPPING_FIELDS);
           requireFields(body, ['ipsubnet', 'starttime']);
           const terminalId = textField(body, 'terminalid', false);
           return {
@@ -153,15 +178,17 @@ export const resources: Record<string, Resource> = {
           };
         },
         shape: mappingResult,
+        requested: namedMapping,
       },
       DELETE: {
         api: mappingApi,
         operation: 'RestDeleteMapping',
         variables: (body, userId) => (
-          onlyFields(body, ['id', 'ipsubnet']),
+          onlyFields(body, ['id', 'ipdr_customer_id', 'ipsubnet']),
           { userId, choose: mappingChoice(body, false) }
         ),
         shape: mappingResult,
+        requested: namedMapping,
       },
     },
   },

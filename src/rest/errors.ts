@@ -37,6 +37,7 @@ const restFieldNames: Record<string, string> = {
   phoneNumber: 'PhoneNumber',
   altPhoneNumber: 'AltPhoneNumber',
   terminalId: 'terminalid',
+  customerId: 'ipdr_customer_id',
 };
 
 export const restField = (graphqlField: string) => restFieldNames[graphqlField] ?? graphqlField;

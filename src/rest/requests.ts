@@ -79,10 +79,14 @@ export function endTimeField(body: Body): string | number | null {
   return value === undefined || value === '' ? null : value;
 }
 
-export function idField(body: Body): number | undefined {
-  const value = body.id;
+// Ids are GraphQL Ints (32-bit signed).
+const MAX_ID = 2 ** 31 - 1;
+
+/** A record's id as GET gave it: a positive whole number, or its digits. */
+export function idField(body: Body, field: string, what: 'customer' | 'mapping'): number | undefined {
+  const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
-  if (typeof value === 'string' && /^[1-9]\d{0,9}$/.test(value)) return Number(value);
-  throw new RestError(422, 'id must be a mapping id (a positive whole number)');
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_ID) return value;
+  if (typeof value === 'string' && /^[1-9]\d{0,9}$/.test(value) && Number(value) <= MAX_ID) return Number(value);
+  throw new RestError(422, `${field} must be a ${what} id (a positive whole number)`);
 }

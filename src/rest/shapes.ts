@@ -47,12 +47,20 @@ export const mappingJson = (m: MappingData) => ({
 
 const period = (m: MappingData) => `${m.starttime} to ${m.endtime ?? 'ongoing'}`;
 
-/** What the caller asked to hold, to tell a duplicate from an overlap. */
+/** What a create asks to hold, to tell a duplicate from an overlap. */
 export interface RequestedMapping {
   userId: string;
   ipsubnet: string;
   starttime: number;
   endtime: number | null;
+}
+
+/** What the caller asked for, to word a failure. */
+export interface Requested {
+  /** A mapping create: what it asks to hold. */
+  mapping?: RequestedMapping;
+  /** A mapping PUT or DELETE: how the body names one of the customer's mappings. */
+  choice?: { id: number } | { ipsubnet: string } | null;
 }
 
 function conflictError(conflicts: MappingData[], requested: RequestedMapping | null): RestError {
@@ -75,8 +83,36 @@ function conflictError(conflicts: MappingData[], requested: RequestedMapping | n
   );
 }
 
+type Candidates = NonNullable<ResultData['candidates']>;
+
+/** The customer's mappings the request may mean, and how to name one. */
+function ambiguousError(candidates: Candidates, choice: Requested['choice']): RestError {
+  const listed = candidates.map((m) => `id ${m.id}: ${m.ipsubnet}`).join(', ');
+  if (!choice) {
+    return new RestError(
+      422,
+      `The customer has ${candidates.length} mappings (${listed}); add "id" or "ipsubnet" to the body to say which one`,
+    );
+  }
+  // The choice matched several (one network held at several times) or none.
+  if ('ipsubnet' in choice) {
+    const network = parseIpSubnet(choice.ipsubnet).network;
+    if (candidates.every((m) => parseIpSubnet(m.ipsubnet).network === network)) {
+      return new RestError(
+        422,
+        `The customer has ${candidates.length} mappings with ipsubnet ${choice.ipsubnet} (${listed}); add "id" to the body to say which one`,
+      );
+    }
+  }
+  const named = 'id' in choice ? `id ${choice.id}` : `ipsubnet ${choice.ipsubnet}`;
+  return new RestError(
+    422,
+    `The customer has no mapping with ${named}; its mappings: ${listed}. Send the "id" or "ipsubnet" of one of them`,
+  );
+}
+
 /** The REST error for a typed GraphQL failure. */
-export function failureOf(result: ResultData, requested: RequestedMapping | null = null): RestError {
+export function failureOf(result: ResultData, requested: Requested | null = null): RestError {
   switch (result.__typename) {
     case 'NotFoundError':
       return new RestError(422, /^customer /.test(result.message ?? '') ? 'IPDR Customer not found' : result.message!);
@@ -85,12 +121,9 @@ export function failureOf(result: ResultData, requested: RequestedMapping | null
     case 'AlreadyExistsError':
       return new RestError(422, result.message!.replace(/\buserId\b/g, 'UserID'));
     case 'ConflictError':
-      return conflictError(result.conflicts ?? [], requested);
+      return conflictError(result.conflicts ?? [], requested?.mapping ?? null);
     case 'AmbiguousMappingError':
-      return new RestError(
-        422,
-        `The customer has ${result.candidates!.length} mappings (${result.candidates!.map((m) => `id ${m.id}: ${m.ipsubnet}`).join(', ')}); add "id" or "ipsubnet" to the body to say which one`,
-      );
+      return ambiguousError(result.candidates ?? [], requested?.choice);
     default:
       return new RestError(422, result.message ?? 'The request was refused');
   }

@@ -156,10 +156,14 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID the customer has now.' }),
+      id: t.arg.int({
+        description:
+          "The customer's id, when writing back a customer as read: if another customer has the UserID now, nothing changes (ValidationError on `id`).",
+      }),
       input: t.arg({ type: CustomerInput, required: true, description: 'Every field the customer is to have.' }),
     },
     resolve: (_root, args, ctx) =>
-      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, completeCustomerFields(args.input)),
+      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, completeCustomerFields(args.input), args.id),
   }),
   patchCustomer: t.field({
     ...needs.tenantWrite,
@@ -168,10 +172,14 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID the customer has now.' }),
+      id: t.arg.int({
+        description:
+          "The customer's id, when writing back a customer as read: if another customer has the UserID now, nothing changes (ValidationError on `id`).",
+      }),
       input: t.arg({ type: CustomerPatch, required: true, description: 'The fields to change.' }),
     },
     resolve: (_root, args, ctx) =>
-      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, checkCustomerInput(args.input)),
+      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, checkCustomerInput(args.input), args.id),
   }),
   deleteCustomer: t.field({
     ...needs.tenantWrite,

@@ -137,13 +137,17 @@ const MappingChoice = builder.inputType('MappingChoice', {
       type: 'IPSubnet',
       description: 'Picks the mapping with this network among several; ignored when the customer has just one.',
     }),
+    customerId: t.int({
+      description:
+        "The customer's id (Trisul: ipdr_customer_id), when writing back a mapping as read: must be the customer's (ValidationError on `customerId`).",
+    }),
   }),
 });
 
 const checkTerminalId = (value: string | null | undefined) => checkField('terminalId', () => optionalText(value));
 
 function choiceOf(choose: typeof MappingChoice.$inferInput | null | undefined) {
-  return { id: choose?.id, subnet: choose?.ipsubnet, subnetHint: choose?.ipsubnetHint };
+  return { id: choose?.id, customerId: choose?.customerId, subnet: choose?.ipsubnet, subnetHint: choose?.ipsubnetHint };
 }
 
 function patchOf(input: typeof MappingPatchInput.$inferInput): MappingPatch {
@@ -266,7 +270,7 @@ builder.mutationFields((t) => ({
     type: IpMappingRef,
     ...needs.tenantWrite,
     description: "Deletes a customer's mapping: its only one, or the one `choose` names.",
-    errors: { types: [NotFoundError, AmbiguousMappingError] },
+    errors: { types: [NotFoundError, AmbiguousMappingError, ValidationError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID of the customer whose mapping it is.' }),
       choose: t.arg({

@@ -2,7 +2,7 @@ import type { Actor } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
 import { type CustomerFields, optionalText, requiredText } from '../domain/customer.js';
-import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, checkField } from '../errors.js';
+import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { Customer } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
@@ -73,16 +73,24 @@ export function createCustomer(tenant: Tenant, actor: Actor, fields: CustomerFie
   );
 }
 
-/** Writes `fields` over the customer named `userId`: all of them for a replace, some for a patch. */
+/**
+ * Writes `fields` over the customer named `userId`: all of them for a replace, some for a patch.
+ * A caller writing back what it read also sends the customer's id (`expectedId`): if another
+ * customer holds the UserID now, nothing is written.
+ */
 export function updateCustomer(
   tenant: Tenant,
   actor: Actor,
   userId: string,
   fields: Partial<CustomerFields>,
+  expectedId?: number | null,
 ): Promise<Customer> {
   return translateDuplicateUserId(fields.userId, () =>
     prisma.$transaction(async (tx) => {
       const before = await findCustomerOrThrow(tx, tenant, userId);
+      if (expectedId != null && expectedId !== before.id) {
+        throw new ValidationError('id', `${expectedId} is not the id of customer ${userId} (${before.id})`);
+      }
       const after = await tx.customer.update({ where: { id: before.id }, data: fields });
       await recordAudit(tx, tenant, actor, {
         action: 'update',

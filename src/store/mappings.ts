@@ -92,6 +92,8 @@ export interface MappingChoice {
   subnet?: IpSubnet | null | undefined;
   /** Picks by network among several mappings; ignored when the customer has just one. */
   subnetHint?: IpSubnet | null | undefined;
+  /** The customer's own id, as a caller writing back a mapping it read sends it: must be the customer's. */
+  customerId?: number | null | undefined;
 }
 
 const sameNetwork = (mapping: IpMapping, subnet: IpSubnet) => {
@@ -101,7 +103,9 @@ const sameNetwork = (mapping: IpMapping, subnet: IpSubnet) => {
 
 /**
  * The one mapping of customer `userId` that `choice` names; with no choice, the customer's only
- * mapping. Trisul's API names a customer where it means a mapping; this never guesses.
+ * mapping. Trisul's API names a customer where it means a mapping; this never guesses. Whatever
+ * does not single out one mapping lists the customer's candidates, so the caller can name one;
+ * only a customer with no mapping at all has nothing to list.
  */
 async function chooseCustomerMapping(
   tx: Transaction,
@@ -110,18 +114,23 @@ async function chooseCustomerMapping(
   choice: MappingChoice,
 ): Promise<MappingWithCustomer> {
   const customer = await findCustomerOrThrow(tx, tenant, userId);
+  if (choice.customerId != null && choice.customerId !== customer.id) {
+    throw new ValidationError(
+      'customerId',
+      `${choice.customerId} is not the id of customer ${userId} (${customer.id})`,
+    );
+  }
   const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
+  if (mappings.length === 0) throw new NotFoundError('mapping', `of customer ${userId}`);
   let candidates = mappings.filter(
     (m) => (choice.id == null || m.id === choice.id) && (choice.subnet == null || sameNetwork(m, choice.subnet)),
   );
   if (candidates.length > 1 && choice.subnetHint)
     candidates = candidates.filter((m) => sameNetwork(m, choice.subnetHint!));
-  if (candidates.length === 0) {
-    const named = choice.id != null ? `id ${choice.id}` : (choice.subnet ?? choice.subnetHint)?.input;
-    throw new NotFoundError('mapping', named ? `${named} of customer ${userId}` : `of customer ${userId}`);
-  }
+  if (candidates.length === 1) return { ...candidates[0]!, customer };
   if (candidates.length > 1) throw new AmbiguousMappingError(userId, candidates);
-  return { ...candidates[0]!, customer };
+  const named = choice.id != null ? `id ${choice.id}` : `ipsubnet ${(choice.subnet ?? choice.subnetHint)!.input}`;
+  throw new AmbiguousMappingError(userId, mappings, named);
 }
 
 async function applyPatch(

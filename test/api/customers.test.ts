@@ -45,9 +45,9 @@ describe('createCustomer', () => {
     expect(read.customer).toMatchObject(full);
   });
 
-  it('trims text and stores empty optional fields as null', async () => {
-    const customer = await create({ userId: ' U7 ', name: ' Bob ', email: '  ' });
-    expect(customer).toMatchObject({ userId: 'U7', name: 'Bob', email: null, address: null });
+  it('keeps text as sent and stores empty optional fields as null', async () => {
+    const customer = await create({ userId: ' U7 ', name: ' Bob ', email: '  ', phoneNumber: '' });
+    expect(customer).toMatchObject({ userId: ' U7 ', name: ' Bob ', email: '  ', phoneNumber: null, address: null });
   });
 
   it.each([

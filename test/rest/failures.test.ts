@@ -47,7 +47,9 @@ describe('bad requests get 422 with a message naming the field', () => {
     [{ Name: 'No id' }, 'UserID is required'],
     [{ UserID: 'U9' }, 'Name is required'],
     [{ UserID: 'U9', Name: 7 }, 'Name must be a string'],
-    [{ UserID: 'U9', Name: '  ' }, 'Name: must not be empty'],
+    [{ UserID: 'U9', Name: '' }, 'Name: must not be empty'],
+    [{ UserID: 'U9', Name: '  ' }, 'Name: must not be empty (it is only white space)'],
+    [{ UserID: 'U9', Name: 'N', Address: 'a\tb' }, 'Address: must not contain control characters'],
     [{ UserID: 'U9', Name: 'N', Adress: 'typo' }, 'Unknown field: Adress'],
     [{ UserID: 'U1', Name: 'Again' }, 'UserID: a customer with UserID U1 already exists'],
   ])('customer %j', async (fields, message) => {
@@ -161,11 +163,23 @@ describe('mapping PUT and DELETE name a customer', () => {
     expect((await prisma.ipMapping.findMany()).map((m) => m.id)).toEqual([first.id]);
   });
 
-  it('a DELETE naming a subnet the customer does not hold deletes nothing', async () => {
-    await createMapping({ UserID: 'U1', ipsubnet: '10.0.0.1', starttime: '0' });
+  it('a DELETE naming a subnet the customer does not hold deletes nothing and lists what it holds', async () => {
+    const held = (await createMapping({ UserID: 'U1', ipsubnet: '10.0.0.1', starttime: '0' })).body as { id: number };
     const response = await del('U1', { ipsubnet: '10.9.9.9' });
-    expect(response).toMatchObject({ status: 422, body: error('mapping 10.9.9.9 of customer U1 not found') });
+    expect(response).toMatchObject({
+      status: 422,
+      body: error(
+        `The customer has no mapping with ipsubnet 10.9.9.9; its mappings: id ${held.id}: 10.0.0.1. Send the "id" or "ipsubnet" of one of them`,
+      ),
+    });
     expect(await prisma.ipMapping.count()).toBe(1);
+  });
+
+  it('a customer without mappings: 422 saying so', async () => {
+    expect(await del('U1', { ipsubnet: '10.9.9.9' })).toMatchObject({
+      status: 422,
+      body: error('mapping of customer U1 not found'),
+    });
   });
 });
 
