@@ -5,7 +5,7 @@ import { ADMIN_TOKEN } from './setup/credentials.js';
 
 export interface GraphQLResponse<Data = Record<string, any>> {
   data?: Data;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
 }
 
 /** Sends one GraphQL request through the app, as a client would over HTTP. */

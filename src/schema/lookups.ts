@@ -5,11 +5,12 @@ import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
-import type { IpSubnet } from '../domain/ip.js';
+import type { IpAddress, IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from '../store/lookup-log.js';
-import { MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
+import { type MappingWithCustomer, MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
+import { type Lenient, RejectedValue } from './lenient.js';
 import { fieldsRead } from './lookup-fields.js';
 import { IpMappingRef, MappingConnection } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
@@ -18,8 +19,29 @@ import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filte
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
 // recorded in the lookup log.
 
-function badInput(field: string, reason: string) {
-  return new GraphQLError(`${field}: ${reason}`, { extensions: { code: 'BAD_USER_INPUT', reason } });
+function badInput(field: string, reason: string, index?: number) {
+  return new GraphQLError(`${field}: ${reason}`, {
+    extensions: { code: 'BAD_USER_INPUT', field, reason, ...(index === undefined ? {} : { index }) },
+  });
+}
+
+interface LookupRefusal {
+  index: number;
+  field: 'ip' | 'at';
+  reason: string;
+}
+
+/** The lookups that can be asked, in order, and where and why the others were refused. */
+function checkLookups(asked: readonly { ip: Lenient<IpAddress>; at?: Lenient<number> | null }[], now: number) {
+  // A type literal, not the Lookup interface: the lookup log stores these as JSON.
+  const lookups: { ip: string; at: number }[] = [];
+  const refusals: LookupRefusal[] = [];
+  asked.forEach(({ ip, at }, index) => {
+    if (ip instanceof RejectedValue) refusals.push({ index, field: 'ip', reason: ip.reason });
+    else if (at instanceof RejectedValue) refusals.push({ index, field: 'at', reason: at.reason });
+    else lookups.push({ ip: ip.text, at: at ?? now });
+  });
+  return { lookups, refusals };
 }
 
 function checkReason(reason: string | null | undefined): string | null {
@@ -57,8 +79,8 @@ const historyRecord = (args: { ip: { input: string }; from?: number | null; to?:
 const WhoHadLookup = builder.inputType('WhoHadLookup', {
   description: 'One question of a batch: who held this address at this instant.',
   fields: (t) => ({
-    ip: t.field({ type: 'IPAddress', required: true, description: 'The address asked about.' }),
-    at: t.field({ type: 'UnixTime', description: 'The instant asked about; absent or null: now.' }),
+    ip: t.field({ type: 'IPAddressInput', required: true, description: 'The address asked about.' }),
+    at: t.field({ type: 'UnixTimeInput', description: 'The instant asked about; absent or null: now.' }),
   }),
 });
 
@@ -118,10 +140,20 @@ builder.queryFields((t) => ({
       if (args.lookups.length > MAX_LOOKUPS) {
         throw badInput('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
       }
-      const now = nowUnixTime();
-      const lookups = args.lookups.map((lookup) => ({ ip: lookup.ip.text, at: lookup.at ?? now }));
+      const { lookups, refusals } = checkLookups(args.lookups, nowUnixTime());
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
-      return lookups.length === 0 ? [] : whoHadBatch(tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+      const answers =
+        lookups.length === 0 ? [] : await whoHadBatch(tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+      if (refusals.length === 0) return answers;
+      // A refused lookup's place holds its error: graphql-js reports it at that index, with null there.
+      const results: (MappingWithCustomer | null | GraphQLError)[] = [];
+      let answered = 0;
+      for (const refusal of refusals) {
+        while (results.length < refusal.index) results.push(answers[answered++]!);
+        results.push(badInput(`lookups[${refusal.index}].${refusal.field}`, refusal.reason, refusal.index));
+      }
+      while (answered < answers.length) results.push(answers[answered++]!);
+      return results as (MappingWithCustomer | null)[];
     },
   }),
   ipHistory: t.prismaConnection(

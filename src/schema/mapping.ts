@@ -16,6 +16,7 @@ import {
   updateMapping,
 } from '../store/mappings.js';
 import { CustomerRef } from './customer.js';
+import { type Lenient, accepted } from './lenient.js';
 import type { MappingWithCustomer } from '../store/lookups.js';
 import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from '../store/mapping-filters.js';
 
@@ -94,17 +95,17 @@ const MappingInput = builder.inputType('MappingInput', {
       description: 'The UserID of the customer that holds the address (Trisul: UserID).',
     }),
     ipsubnet: t.field({
-      type: 'IPSubnet',
+      type: 'IPSubnetInput',
       required: true,
       description: 'The address or subnet held (Trisul: ipsubnet), kept as sent.',
     }),
     starttime: t.field({
-      type: 'UnixTime',
+      type: 'UnixTimeInput',
       required: true,
       description: 'The first instant it is held, inclusive (Trisul: starttime); 0: since ever.',
     }),
     endtime: t.field({
-      type: 'UnixTime',
+      type: 'UnixTimeInput',
       description: 'The last instant it is held, inclusive (Trisul: endtime); absent or null: ongoing.',
     }),
     terminalId: t.string({ description: 'The terminal it is assigned to (Trisul: terminalid); absent: none.' }),
@@ -115,10 +116,10 @@ const MappingPatchInput = builder.inputType('MappingPatch', {
   description: 'Some fields of a mapping: absent fields stay as they are; null endtime makes it ongoing.',
   fields: (t) => ({
     userId: t.string({ description: 'Moves the mapping to the customer with this UserID (Trisul: UserID).' }),
-    ipsubnet: t.field({ type: 'IPSubnet', description: 'A new address or subnet (Trisul: ipsubnet).' }),
-    starttime: t.field({ type: 'UnixTime', description: 'A new first instant, inclusive (Trisul: starttime).' }),
+    ipsubnet: t.field({ type: 'IPSubnetInput', description: 'A new address or subnet (Trisul: ipsubnet).' }),
+    starttime: t.field({ type: 'UnixTimeInput', description: 'A new first instant, inclusive (Trisul: starttime).' }),
     endtime: t.field({
-      type: 'UnixTime',
+      type: 'UnixTimeInput',
       description: 'A new last instant, inclusive (Trisul: endtime); null makes the mapping ongoing.',
     }),
     terminalId: t.string({ description: 'A new terminal (Trisul: terminalid); null clears it.' }),
@@ -132,9 +133,9 @@ const MappingChoice = builder.inputType('MappingChoice', {
       description:
         "Only the mapping with this id (Trisul: id); if it is not the customer's, the answer lists those that are.",
     }),
-    ipsubnet: t.field({ type: 'IPSubnet', description: 'Only the mapping with this network.' }),
+    ipsubnet: t.field({ type: 'IPSubnetInput', description: 'Only the mapping with this network.' }),
     ipsubnetHint: t.field({
-      type: 'IPSubnet',
+      type: 'IPSubnetInput',
       description: 'Picks the mapping with this network among several; ignored when the customer has just one.',
     }),
     customerId: t.int({
@@ -146,16 +147,24 @@ const MappingChoice = builder.inputType('MappingChoice', {
 
 const checkTerminalId = (value: string | null | undefined) => checkField('terminalId', () => optionalText(value));
 
+const acceptedOrAbsent = <T>(field: string, value: Lenient<T> | null | undefined) =>
+  value == null ? undefined : accepted(field, value);
+
 function choiceOf(choose: typeof MappingChoice.$inferInput | null | undefined) {
-  return { id: choose?.id, customerId: choose?.customerId, subnet: choose?.ipsubnet, subnetHint: choose?.ipsubnetHint };
+  return {
+    id: choose?.id,
+    customerId: choose?.customerId,
+    subnet: acceptedOrAbsent('ipsubnet', choose?.ipsubnet),
+    subnetHint: acceptedOrAbsent('ipsubnet', choose?.ipsubnetHint),
+  };
 }
 
 function patchOf(input: typeof MappingPatchInput.$inferInput): MappingPatch {
   return {
     userId: input.userId ?? undefined,
-    subnet: input.ipsubnet ?? undefined,
-    starttime: input.starttime ?? undefined,
-    endtime: input.endtime,
+    subnet: acceptedOrAbsent('ipsubnet', input.ipsubnet),
+    starttime: acceptedOrAbsent('starttime', input.starttime),
+    endtime: input.endtime === null ? null : acceptedOrAbsent('endtime', input.endtime),
     terminalId: input.terminalId === undefined ? undefined : checkTerminalId(input.terminalId),
   };
 }
@@ -233,8 +242,11 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: MappingInput, required: true, description: 'The new mapping.' }) },
     resolve: (_root, { input }, ctx) =>
       createMapping(tenantOf(ctx), ctx.actor, input.userId, {
-        subnet: input.ipsubnet,
-        period: { start: input.starttime, end: input.endtime ?? null },
+        subnet: accepted('ipsubnet', input.ipsubnet),
+        period: {
+          start: accepted('starttime', input.starttime),
+          end: input.endtime == null ? null : accepted('endtime', input.endtime),
+        },
         terminalId: checkTerminalId(input.terminalId),
       }),
   }),

@@ -3,6 +3,7 @@ import { builder } from '../builder.js';
 import { parseIpAddress, parseIpSubnet } from '../domain/ip.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import { parseUnixTime } from '../domain/time.js';
+import { type Lenient, RejectedValue } from './lenient.js';
 
 // GraphQL prefixes these messages with the argument or variable they came from, so the caller
 // learns both the field and the reason; `extensions` carries the reason for programs.
@@ -36,11 +37,33 @@ function scalar<T>(name: string, description: string, parse: (value: unknown) =>
   return { description, parseValue, parseLiteral: (node: ValueNode) => parseValue(literalValue(node)) };
 }
 
+function lenientScalar<T>(name: string, strictName: string, parse: (value: unknown) => T) {
+  const parseValue = (value: unknown): Lenient<T> => {
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof InvalidValueError) return new RejectedValue(error.reason);
+      throw error;
+    }
+  };
+  return {
+    description: `The same values as ${strictName}, in inputs that answer a value breaking its rule with a typed error naming the field (or, in whoHadMany, an error at the lookup's index) rather than refusing the whole request.`,
+    parseValue,
+    parseLiteral: (node: ValueNode) => parseValue(literalValue(node)),
+    serialize: () => {
+      throw new GraphQLError(`${name} is input only`);
+    },
+  };
+}
+
+const parseAddress = (value: unknown) => parseIpAddress(stringValue(value));
+const parseSubnet = (value: unknown) => parseIpSubnet(stringValue(value));
+
 builder.scalarType('IPAddress', {
   ...scalar(
     'IPAddress',
     'An IPv4 address as four decimal octets, or an IPv6 address in any RFC 4291 form. IPv4-mapped IPv6 addresses mean their IPv4 address.',
-    (value) => parseIpAddress(stringValue(value)),
+    parseAddress,
   ),
   serialize: (value) => value,
 });
@@ -49,10 +72,14 @@ builder.scalarType('IPSubnet', {
   ...scalar(
     'IPSubnet',
     'An IP address or a CIDR subnet. Host bits may be set (192.168.1.25/16 means 192.168.0.0/16); the text is kept as sent.',
-    (value) => parseIpSubnet(stringValue(value)),
+    parseSubnet,
   ),
   serialize: (value) => value,
 });
+
+builder.scalarType('IPAddressInput', lenientScalar('IPAddressInput', 'IPAddress', parseAddress));
+builder.scalarType('IPSubnetInput', lenientScalar('IPSubnetInput', 'IPSubnet', parseSubnet));
+builder.scalarType('UnixTimeInput', lenientScalar('UnixTimeInput', 'UnixTime', parseUnixTime));
 
 builder.scalarType('UnixTime', {
   ...scalar(

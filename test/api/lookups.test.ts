@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../../src/db.js';
 import { createToken, createUser, grantAccess } from '../../src/store/access.js';
-import { countStatements, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
+import {
+  type GraphQLResponse,
+  countStatements,
+  createCustomer,
+  createMapping,
+  graphql,
+  graphqlData,
+  resetData,
+} from '../helpers.js';
 
 const ids: Record<string, number> = {};
 
@@ -86,6 +94,48 @@ describe('whoHadMany', () => {
     expect(data.every).toEqual([listed.mappings.edges[0].node, null]);
     expect(data.few).toEqual([{ start: 200, owner: { name: 'Customer B' } }, null]);
     expect(data.bare).toEqual([{ __typename: 'IpMapping' }, null]);
+  });
+
+  it('answers the other lookups when some are malformed, with an error at each bad index', async () => {
+    const result = await graphql(WHO_HAD_MANY, {
+      lookups: [
+        { ip: '10.0.0.7', at: 250 },
+        { ip: '10.20.1.256', at: 250 },
+        { ip: '10.0.9.9', at: 400 },
+        { ip: '10.0.0.7', at: 'yesterday' },
+        { ip: '2001:db8::ff' },
+      ],
+    });
+    expect(result.data?.whoHadMany).toEqual([
+      { id: ids.b, customer: { userId: 'B' } },
+      null,
+      { id: ids.c, customer: { userId: 'C' } },
+      null,
+      { id: ids.v6, customer: { userId: 'A' } },
+    ]);
+    expect(result.errors).toHaveLength(2);
+    expect(result.errors![0]).toMatchObject({
+      path: ['whoHadMany', 1],
+      extensions: { code: 'BAD_USER_INPUT', field: 'lookups[1].ip', index: 1 },
+    });
+    expect(result.errors![0]!.message).toMatch(/^lookups\[1\]\.ip: .*10\.20\.1\.256.*canonical form/);
+    expect(result.errors![1]).toMatchObject({
+      path: ['whoHadMany', 3],
+      extensions: { code: 'BAD_USER_INPUT', field: 'lookups[3].at', index: 3 },
+    });
+  });
+
+  it('answers a batch of only malformed lookups without asking the database', async () => {
+    let result: GraphQLResponse = {};
+    const statements = await countStatements(async () => {
+      result = await graphql(WHO_HAD_MANY, { lookups: [{ ip: '127.1' }, { ip: 'fe80::1%eth0' }] });
+    });
+    expect(statements).toBe(0);
+    expect(result.data?.whoHadMany).toEqual([null, null]);
+    expect(result.errors?.map((error) => error.path)).toEqual([
+      ['whoHadMany', 0],
+      ['whoHadMany', 1],
+    ]);
   });
 
   it('refuses more than 10,000 lookups, saying so', async () => {

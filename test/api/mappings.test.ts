@@ -83,22 +83,32 @@ describe('createMapping', () => {
     ['starttime', { starttime: '-1' }, /starttime.*digits only/],
     ['starttime', { starttime: 253402300800 }, /starttime.*out of range/],
     ['endtime', { endtime: '17234.5' }, /endtime.*digits only/],
-  ])('rejects a bad %s as a GraphQL error naming the field and reason', async (_field, change, pattern) => {
+  ])('rejects a bad %s as a ValidationError naming the field and reason', async (field, change, pattern) => {
     const input = { userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0, ...change };
     const result = await graphql(
-      `
-        mutation ($input: MappingInput!) {
-          createMapping(input: $input) {
-            __typename
-          }
-        }
-      `,
+      `mutation ($input: MappingInput!) { createMapping(input: $input) { __typename ... on Error { message } ${VALIDATION} } }`,
       { input },
     );
-    expect(result.data).toBeUndefined();
-    expect(result.errors?.[0]?.message).toMatch(pattern);
-    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.createMapping).toMatchObject({ __typename: 'ValidationError', field });
+    expect(result.data?.createMapping.message).toMatch(pattern);
     expect(await prisma.ipMapping.count()).toBe(0);
+  });
+
+  it('answers bad values of input objects written inline, in patches and in choices as ValidationErrors too', async () => {
+    await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
+    const data = await graphqlData(`mutation {
+      inline: createMapping(input: { userId: "U1001", ipsubnet: "10.0.0.256", starttime: 0 }) { __typename ${VALIDATION} }
+      patch: updateCustomerMapping(userId: "U1001", input: { starttime: "soon" }) { __typename ${VALIDATION} }
+      choose: deleteCustomerMapping(userId: "U1001", choose: { ipsubnet: "10.0.0.1/40" }) { __typename ${VALIDATION} }
+    }`);
+    expect(data).toMatchObject({
+      inline: { __typename: 'ValidationError', field: 'ipsubnet' },
+      patch: { __typename: 'ValidationError', field: 'starttime' },
+      choose: { __typename: 'ValidationError', field: 'ipsubnet' },
+    });
+    expect(data.inline.reason).toMatch(/10\.0\.0\.256/);
+    expect(await prisma.ipMapping.count()).toBe(1);
   });
 
   it('rejects a bad address written inline in the query, too', async () => {
