@@ -15,15 +15,20 @@ export type TenantChoice = { tenant: TenantAccess } | { problem: TenantProblem; 
 
 export type TenantProblem = 'context-required' | 'not-allowed' | 'unknown-context' | 'no-contexts';
 
+/** The context a request without one named acts in, when the caller may use it (Trisul's default). */
+export const DEFAULT_CONTEXT = 'default';
+
 /**
- * Picks the context for a request: the one named (X-Context header), else the caller's only
- * one. Trisul's wording is kept for the refusals, which legacy callers match on. A read-only
- * token never writes, whatever the grant says.
+ * Picks the context for a request: the one named (X-Context header), else `default` when the
+ * caller may use it, else the caller's only one, so that a client written against one context
+ * keeps working the day another is added. Trisul's wording is kept for the refusals, which legacy
+ * callers match on. A read-only token never writes, whatever the grant says.
  */
 export function chooseTenant(caller: Caller, requested: string | null): TenantChoice {
   const grant =
-    requested === null && caller.grants.length === 1
-      ? caller.grants[0]
+    requested === null
+      ? (caller.grants.find((g) => g.contextName === DEFAULT_CONTEXT) ??
+        (caller.grants.length === 1 ? caller.grants[0] : undefined))
       : caller.grants.find((g) => g.contextName === requested);
   if (grant) {
     return { tenant: { id: grant.contextId, name: grant.contextName, canWrite: grant.canWrite && !caller.readOnly } };

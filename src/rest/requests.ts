@@ -1,4 +1,5 @@
 import { RestError } from './errors.js';
+import { DEFAULT_CONTEXT } from '../tenant-access.js';
 
 export type Body = Record<string, unknown>;
 
@@ -33,11 +34,11 @@ export function authOf(body: Body): RestAuth {
   const token = body.api_token;
   const username = body.username;
   // Both spellings on both APIs; the oldest callers send neither and mean `default`.
-  const context = body.contextname ?? body.context ?? 'default';
+  const context = body.contextname ?? body.context ?? DEFAULT_CONTEXT;
   return {
     token: typeof token === 'string' && token !== '' ? token : null,
     username: typeof username === 'string' ? username : undefined,
-    context: typeof context === 'string' && context !== '' ? context : 'default',
+    context: typeof context === 'string' && context !== '' ? context : DEFAULT_CONTEXT,
   };
 }
 

@@ -83,9 +83,19 @@ async function lookUpCaller(tokenHash: string, now: Date): Promise<(Caller & { e
     isAdmin: row.isAdmin,
     tokenId: row.id,
     readOnly: row.readOnly,
-    grants: row.grants,
+    grants: row.isAdmin ? await everyContext(row.grants) : row.grants,
     expiresAt: row.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
   };
+}
+
+/** An admin may use every context (it manages them), with write access unless a grant says read-only. */
+async function everyContext(grants: Caller['grants']): Promise<Caller['grants']> {
+  const contexts = await prisma.context.findMany({ orderBy: { id: 'asc' } });
+  return contexts.map((context) => ({
+    contextId: context.id,
+    contextName: context.name,
+    canWrite: grants.find((grant) => grant.contextId === context.id)?.canWrite ?? true,
+  }));
 }
 
 async function uniquely<T>(entity: string, field: string, value: string, write: () => Promise<T>): Promise<T> {
@@ -108,7 +118,12 @@ export const MAX_CONTEXT_ID = 32767;
 export async function createContext(name: string) {
   const checked = checkField('name', () => checkContextName(name));
   try {
-    return await uniquely('context', 'name', checked, () => prisma.context.create({ data: { name: checked } }));
+    const context = await uniquely('context', 'name', checked, () =>
+      prisma.context.create({ data: { name: checked } }),
+    );
+    // Admins use every context: the ones remembered must learn of this one.
+    forgetCallers();
+    return context;
   } catch (error) {
     if (!isCheckViolation(error)) throw error;
     throw new ValidationError('name', `no more contexts can be created: context ids end at ${MAX_CONTEXT_ID}`);

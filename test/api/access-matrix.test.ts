@@ -213,13 +213,60 @@ describe('admin operations', () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it('need no context, but an admin with several contexts must name one for tenant operations', async () => {
+  it('need no context; tenant operations without X-Context act in default, which the admin may use', async () => {
     const users = await send(ADMIN_TOKEN, '{ users { username } }');
     expect(users.body.data.users.map((u: any) => u.username)).toEqual(['admin', 'alice', 'bob', 'carol']);
-    const { body } = await send(ADMIN_TOKEN, '{ customers { totalCount } }');
-    expect(body.errors?.[0].message).toBe('Name a context in the X-Context header; admin may use default, alpha, beta');
+    const unnamed = await send(ADMIN_TOKEN, '{ customers { totalCount } }');
+    expect(unnamed.body.errors).toBeUndefined();
+    expect(unnamed.body.data.customers.totalCount).toBe(0);
     const named = await send(ADMIN_TOKEN, '{ customers { totalCount } }', {}, 'beta');
     expect(named.body.data.customers.totalCount).toBe(1);
+  });
+
+  it('let an admin use a context it has just created, at once', async () => {
+    const created = await send(ADMIN_TOKEN, 'mutation { createContext(name: "delta") { __typename } }');
+    expect(created.body.data.createContext.__typename).toBe('Context');
+    const write = await send(
+      ADMIN_TOKEN,
+      'mutation { createCustomer(input: { userId: "D1", name: "Delta one" }) { __typename } }',
+      {},
+      'delta',
+    );
+    expect(write.body.data.createCustomer.__typename).toBe('Customer');
+    const read = await send(ADMIN_TOKEN, '{ customers { totalCount } }', {}, 'delta');
+    expect(read.body.data.customers.totalCount).toBe(1);
+    const readOnly = await send(
+      tokens.adminReadOnly!,
+      'mutation { createCustomer(input: { userId: "D2", name: "Delta two" }) { __typename } }',
+      {},
+      'delta',
+    );
+    expect(readOnly.body.errors?.[0].message).toBe('This API token is read-only');
+  });
+});
+
+describe('a caller that names no context', () => {
+  it('acts in default once a second context is added, and in its only context otherwise', async () => {
+    await createUser('dora', false);
+    await grantAccess('dora', 'default', true);
+    const dora = (await createToken('dora')).token;
+    const before = await send(dora, 'mutation { createCustomer(input: { userId: "DORA", name: "D" }) { __typename } }');
+    expect(before.body.data.createCustomer.__typename).toBe('Customer');
+    await grantAccess('dora', 'alpha', false);
+    const after = await send(dora, '{ customer(userId: "DORA") { userId } }');
+    expect(after.body).toEqual({ data: { customer: { userId: 'DORA' } } });
+    const onlyAlpha = await send(tokens.alice!, '{ customers { totalCount } }');
+    expect(onlyAlpha.body.data.customers.totalCount).toBe(1);
+  });
+
+  it('must name one when it has several and default is not among them', async () => {
+    await createUser('ezra', false);
+    await grantAccess('ezra', 'alpha', false);
+    await grantAccess('ezra', 'beta', false);
+    const ezra = (await createToken('ezra')).token;
+    const { status, body } = await send(ezra, '{ customers { totalCount } }');
+    expect(status).toBe(403);
+    expect(body.errors?.[0].message).toBe('Name a context in the X-Context header; ezra may use alpha, beta');
   });
 });
 
