@@ -1,4 +1,9 @@
-import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
+import SchemaBuilder, {
+  BasePlugin,
+  type PothosOutputFieldConfig,
+  PothosValidationError,
+  type SchemaTypes,
+} from '@pothos/core';
 import type { GraphQLFieldResolver } from 'graphql';
 
 // Relay's pagination algorithm applies `first` and then `last` when a client sends both
@@ -54,6 +59,8 @@ export class RelayFirstAndLastPlugin<Types extends SchemaTypes> extends BasePlug
     return async (parent, args: PageArgs, context, info) => {
       if (args.first == null || args.last == null) return resolver(parent, args, context, info);
       const { last, ...forwards } = args;
+      // Pothos checks the page sizes it is given; `last` is not given to it.
+      if (last < 0) throw new PothosValidationError('Argument "last" must be a non-negative integer');
       const page = (await resolver(parent, forwards, context, info)) as ConnectionPage | null;
       return page && keepLastEdges(page, last);
     };

@@ -22,7 +22,8 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * The caller a token belongs to, or null. Unknown, malformed, expired and revoked tokens are
  * all just null, so a caller cannot tell them apart.
  */
-// One statement per request: the token, its user and the user's grants.
+// One statement per request: the token, its user and the user's grants (for an admin, a second
+// reads every context: see everyContext).
 const TOKEN_SQL = `
 SELECT t.id, t.token_hash AS "tokenHash", t.read_only AS "readOnly", t.expires_at AS "expiresAt",
        t.revoked_at AS "revokedAt", t.last_used_at AS "lastUsedAt",

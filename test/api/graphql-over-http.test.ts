@@ -59,8 +59,9 @@ describe('request errors in variables', () => {
   });
 
   it('still answers 200 with the field error when execution ran', async () => {
-    const result = await post({ query: '{ customer(userId: "nobody") { id } }' }, graphqlResponse);
+    const result = await post({ query: '{ whoHadMany(lookups: [{ ip: "10.20.1.256" }]) { id } }' }, graphqlResponse);
     expect(result.status).toBe(200);
-    expect(result.body).toEqual({ data: { customer: null } });
+    expect(result.body.data).toEqual({ whoHadMany: [null] });
+    expect(JSON.stringify(result.body.errors)).toContain('lookups[0].ip');
   });
 });

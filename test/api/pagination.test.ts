@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCustomer, createMapping, graphqlData, resetData } from '../helpers.js';
+import { createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 
 // Relay's cursor connection algorithm: cursors first, then `first`, then `last`.
 const PAGE = `query($first: Int, $last: Int, $after: String, $before: String) {
@@ -54,6 +54,13 @@ describe('cursor pagination', () => {
     for (const result of [await page({ first: 3 }), await page({ last: 3 }), await page({ first: 3, last: 1 })]) {
       for (const edge of result.edges) expect(edge.cursor).toEqual(expect.any(String));
       expect(result.pageInfo.startCursor).toBe(result.edges[0]!.cursor);
+    }
+  });
+
+  it('refuses a negative last given with first, as it does a negative first', async () => {
+    for (const args of ['first: 5, last: -1', 'first: -1, last: 5']) {
+      const result = await graphql(`{ customers(${args}) { edges { node { id } } } }`);
+      expect(result.errors?.[0]?.message, args).toMatch(/must be a non-negative integer/);
     }
   });
 

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { prisma } from '../../src/db.js';
 import { addressKey, parseIpSubnet } from '../../src/domain/ip.js';
@@ -47,7 +48,11 @@ export function fixturePages(): [string, FixturePage][] {
 
 // Trisul's reference pages, beside the project in the working copy it is written in; a clone
 // has nothing there, and only the check that the fixtures still match the pages needs them.
-export const SPEC_DIR = new URL('../../../shared/spec/', import.meta.url);
+// TRISUL_SPEC_DIR names the pages where they are not beside the project (.ci/run tests a clone
+// made elsewhere, and points it at the pages beside the checkout it came from).
+export const SPEC_DIR = process.env.TRISUL_SPEC_DIR
+  ? pathToFileURL(`${process.env.TRISUL_SPEC_DIR.replace(/\/$/, '')}/`)
+  : new URL('../../../shared/spec/', import.meta.url);
 export const specPresent = existsSync(SPEC_DIR);
 
 export interface CurlExample {
