@@ -11,7 +11,8 @@ export default defineConfig({
     pool: 'forks',
     // CI asks for a JSON copy of the results to print a one-line summary (.ci/summary.mjs).
     reporters: process.env.VITEST_JSON ? ['default', ['json', { outputFile: process.env.VITEST_JSON }]] : ['default'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Tests that start real server processes need room on a loaded 2-core machine.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
   },
 });

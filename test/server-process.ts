@@ -9,6 +9,8 @@ const startArgs = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts
   .split(' ')
   .slice(1);
 
+const START_TIMEOUT_MS = 90_000;
+
 export interface RunningServer {
   process: ChildProcess;
   url: string;
@@ -26,7 +28,12 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    // Generous: on a loaded 2-core machine compiling and opening the embedded database takes a
+    // while. A server that did not start is stopped, so it holds no data directory afterwards.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in ${START_TIMEOUT_MS} ms:\n${output}`));
+    }, START_TIMEOUT_MS);
     child.stdout!.on('data', () => {
       const match = /listening on (http:\/\/[\d.]+:\d+\/graphql)/.exec(output);
       if (match) {
