@@ -1,8 +1,10 @@
+import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import type { YogaInitialContext } from 'graphql-yoga';
+import type { Plugin, YogaInitialContext } from 'graphql-yoga';
 import { prisma } from './db.js';
+import { env } from './env.js';
 import { createLoaders, type Loaders } from './loaders.js';
-import { rateLimiter } from './rate-limit.js';
+import { authFailureLimiter, rateLimiter } from './rate-limit.js';
 import { type Caller, authenticate } from './store/access.js';
 import { type TenantAccess, type TenantChoice, chooseTenant } from './tenant-access.js';
 
@@ -23,6 +25,10 @@ export interface ServerContext {
   restMethod?: 'GET';
   /** The REST request a GraphQL request is run for: it is logged and counted as part of that one. */
   outerRequest?: Request;
+  /** The peer's address, for requests the server hands to Yoga itself (it has no socket then). */
+  clientAddress?: string;
+  /** Yoga's Node adapter passes the Node request. */
+  req?: IncomingMessage;
 }
 
 /** Built fresh for every request. */
@@ -68,6 +74,75 @@ function bearerToken(request: Request): string | null {
   return match ? match[1]! : '';
 }
 
+function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(`${message}; retry in ${retryAfterSeconds} s`, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+    },
+  });
+}
+
+/**
+ * Who is asking, for counting failed authentications: the socket's peer, unless the operator
+ * says a proxy stands in front (TRUST_PROXY), whose own entry is the last of X-Forwarded-For.
+ * Requests made in-process (tests, through yoga.fetch) have no peer and share one key.
+ */
+export function clientAddressOf(request: Request, server: ServerContext): string {
+  if (env.TRUST_PROXY) {
+    const forwarded = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim();
+    if (forwarded) return forwarded;
+  }
+  return server.clientAddress ?? server.req?.socket?.remoteAddress ?? 'in-process';
+}
+
+// Who each request is, found before its query is parsed (useAuthentication) and read by the context.
+const callers = new WeakMap<Request, Caller>();
+// A REST request runs one GraphQL request per page: it is authenticated and counted once.
+const restCallers = new WeakMap<Request, Caller>();
+
+async function authenticateRequest(request: Request, server: ServerContext): Promise<Caller> {
+  const outer = server.outerRequest;
+  const known = outer && restCallers.get(outer);
+  if (known) return known;
+
+  const address = clientAddressOf(outer ?? request, server);
+  const blocked = await authFailureLimiter.check(address);
+  if (!blocked.allowed) {
+    throw rateLimited('Too many failed authentications from this address', blocked.retryAfterSeconds);
+  }
+  const token = bearerToken(request);
+  const caller = token ? await authenticate(token) : null;
+  if (!caller || (server.expectedUsername !== undefined && server.expectedUsername !== caller.username)) {
+    await authFailureLimiter.take(address);
+    throw unauthenticated(
+      token === null ? 'Missing API token: send it as "Authorization: Bearer <token>"' : 'Invalid API token',
+    );
+  }
+
+  const decision = await rateLimiter.take(String(caller.tokenId));
+  if (!decision.allowed) throw rateLimited('Rate limit exceeded', decision.retryAfterSeconds);
+  if (outer) restCallers.set(outer, caller);
+  return caller;
+}
+
+/**
+ * Authenticates every GraphQL request before its query is parsed or validated, so that a caller
+ * without a valid token learns nothing about the schema and costs no parsing.
+ */
+export function useAuthentication(): Plugin<RequestContext, ServerContext> {
+  return {
+    async onParams({ request, context, setResult }) {
+      try {
+        callers.set(request, await authenticateRequest(request, context as ServerContext));
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        setResult({ errors: [error] });
+      }
+    },
+  };
+}
+
 async function resolveTenant(caller: Caller, requested: string | null): Promise<TenantChoice> {
   const choice = chooseTenant(caller, requested);
   if ('problem' in choice && choice.problem === 'not-allowed' && requested !== null) {
@@ -78,23 +153,7 @@ async function resolveTenant(caller: Caller, requested: string | null): Promise<
 }
 
 export async function createRequestContext(initial: YogaInitialContext & ServerContext): Promise<RequestContext> {
-  const token = bearerToken(initial.request);
-  if (token === null) throw unauthenticated('Missing API token: send it as "Authorization: Bearer <token>"');
-  const caller = token === '' ? null : await authenticate(token);
-  if (!caller || (initial.expectedUsername !== undefined && initial.expectedUsername !== caller.username)) {
-    throw unauthenticated('Invalid API token');
-  }
-
-  const decision = await rateLimiter.take(String(caller.tokenId));
-  if (!decision.allowed) {
-    throw new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfterSeconds} s`, {
-      extensions: {
-        code: 'RATE_LIMITED',
-        http: { status: 429, headers: { 'Retry-After': String(decision.retryAfterSeconds) } },
-      },
-    });
-  }
-
+  const caller = callers.get(initial.request) ?? (await authenticateRequest(initial.request, initial));
   const tenantChoice = await resolveTenant(caller, initial.request.headers.get('x-context'));
   const tenant = 'tenant' in tenantChoice ? tenantChoice.tenant : null;
   const actor: Actor = { name: caller.username, channel: initial.channel ?? 'graphql' };

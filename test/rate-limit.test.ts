@@ -1,6 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter } from '../src/rate-limit.js';
+import { type RateLimiter, createRateLimiter } from '../src/rate-limit.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -8,6 +11,67 @@ async function takeTimes(limiter: ReturnType<typeof createRateLimiter>, key: str
   const decisions = [];
   for (let i = 0; i < times; i++) decisions.push(await limiter.take(key));
   return decisions.map((decision) => decision.allowed);
+}
+
+/** Waits, bounded, until the limiter counts in Redis. */
+async function untilShared(limiter: RateLimiter, within = 8_000) {
+  const deadline = Date.now() + within;
+  while (!limiter.shared()) {
+    if (Date.now() > deadline) throw new Error('the limiter did not reach Redis');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Each take, timed: none may wait on Redis. */
+async function timedTakes(limiter: RateLimiter, key: string, times: number) {
+  const allowed: boolean[] = [];
+  let slowest = 0;
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    allowed.push((await limiter.take(key)).allowed);
+    slowest = Math.max(slowest, performance.now() - started);
+  }
+  return { allowed, slowest };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A Redis of the test's own, on 127.0.0.1, keeping nothing on disk. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10_000);
+    redis.stdout!.on('data', (chunk) => {
+      output += chunk;
+      if (/Ready to accept connections/i.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
+  });
+  return redis;
+}
+
+async function stopRedis(redis: ChildProcess) {
+  if (redis.exitCode !== null || redis.signalCode !== null) return;
+  const exited = once(redis, 'exit');
+  redis.kill('SIGKILL');
+  await exited;
 }
 
 describe('rate limiter', () => {
@@ -31,6 +95,8 @@ describe('rate limiter', () => {
     const second = createRateLimiter({ perMinute: 4, redisUrl: REDIS_URL });
     const key = `test-${randomUUID()}`;
     try {
+      await untilShared(first);
+      await untilShared(second);
       expect(await takeTimes(first, key, 2)).toEqual([true, true]);
       expect(await takeTimes(second, key, 3)).toEqual([true, true, false]);
       expect(await takeTimes(first, key, 1)).toEqual([false]);
@@ -40,12 +106,61 @@ describe('rate limiter', () => {
     }
   });
 
-  it('keeps limiting, per instance, while Redis is unreachable', async () => {
-    const limiter = createRateLimiter({ perMinute: 2, redisUrl: 'redis://127.0.0.1:1' });
+  it('keeps limiting, per instance and without waiting, while Redis is unreachable', async () => {
+    const port = await freePort();
+    const limiter = createRateLimiter({ perMinute: 30, redisUrl: `redis://127.0.0.1:${port}` });
     try {
-      expect(await takeTimes(limiter, 'k', 3)).toEqual([true, true, false]);
+      // Spread over more than one reconnection attempt: none of them holds a request up.
+      const first = await timedTakes(limiter, 'k', 10);
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      const later = await timedTakes(limiter, 'k', 25);
+      expect(limiter.shared()).toBe(false);
+      expect(first.allowed.every(Boolean)).toBe(true);
+      expect(later.allowed.filter(Boolean)).toHaveLength(20);
+      expect(later.allowed.slice(20).some(Boolean)).toBe(false);
+      expect(Math.max(first.slowest, later.slowest)).toBeLessThan(1_000);
+      expect((await limiter.check('k')).allowed).toBe(false);
     } finally {
       await limiter.close();
+    }
+  });
+
+  it('counts locally at once when Redis stops mid-run, and in Redis again when it is back', async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const settings = { perMinute: 6, redisUrl: `redis://127.0.0.1:${port}`, reconnectMaxDelayMs: 300 };
+    const first = createRateLimiter(settings);
+    const second = createRateLimiter(settings);
+    try {
+      await untilShared(first);
+      await untilShared(second);
+      const before = `before-${randomUUID()}`;
+      expect(await takeTimes(first, before, 3)).toEqual([true, true, true]);
+      expect(await takeTimes(second, before, 4)).toEqual([true, true, true, false]);
+
+      await stopRedis(redis);
+      // Each instance now counts on its own, from nothing: 6 more each, then refused.
+      const during = `during-${randomUUID()}`;
+      const a = await timedTakes(first, during, 7);
+      const b = await timedTakes(second, during, 7);
+      expect(a.allowed).toEqual([true, true, true, true, true, true, false]);
+      expect(b.allowed).toEqual([true, true, true, true, true, true, false]);
+      expect(Math.max(a.slowest, b.slowest)).toBeLessThan(1_000);
+      // ioredis sees the connection gone soon after (the answers above did not wait for that).
+      const deadline = Date.now() + 5_000;
+      while (first.shared() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(first.shared()).toBe(false);
+
+      redis = await startRedis(port);
+      await untilShared(first);
+      await untilShared(second);
+      const after = `after-${randomUUID()}`;
+      expect(await takeTimes(first, after, 4)).toEqual([true, true, true, true]);
+      expect(await takeTimes(second, after, 3)).toEqual([true, true, false]);
+    } finally {
+      await first.close();
+      await second.close();
+      await stopRedis(redis);
     }
   });
 });

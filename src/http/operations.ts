@@ -5,6 +5,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
 import { prisma } from '../db.js';
 import { logger } from '../logger.js';
+import { documents } from '../rest/documents.js';
 import { graphqlErrors, metrics, requestDuration, requestsTotal } from './metrics.js';
 
 /** One request as a client sent it: what its log line and metrics say. */
@@ -61,9 +62,25 @@ export function finishRequest(
   );
 }
 
-// Operation names come from clients; keep only sane ones as metric labels.
-const operationLabel = (name: string | null | undefined) =>
-  name && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? name : 'anonymous';
+/** How many operation names from authenticated callers become labels of their own. */
+export const MAX_LEARNT_OPERATIONS = 200;
+// Operation names come from clients, and every label is a time series kept for the life of the
+// process: only the REST layer's names and a bounded number seen from authenticated callers are
+// labels; any other name counts as "other", so that no caller, least of all one without a token,
+// can grow the metrics.
+const knownOperations = new Set<string>(Object.keys(documents));
+let learntOperations = 0;
+
+function operationLabel(name: string | null | undefined, authenticated: boolean): string {
+  if (!name) return 'anonymous';
+  if (knownOperations.has(name)) return name;
+  if (!authenticated || learntOperations >= MAX_LEARNT_OPERATIONS || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) {
+    return 'other';
+  }
+  knownOperations.add(name);
+  learntOperations++;
+  return name;
+}
 
 function noteOperation(request: Request, record: RequestRecord, name: string) {
   if (!internalRequests.has(request) || record.operation === 'anonymous') record.operation = name;
@@ -97,8 +114,14 @@ export function useOperations(): Plugin<RequestContext, ServerContext> {
         }
       }
       if (url.pathname === '/metrics') {
-        const body = await metrics.metrics();
-        return endResponse(new fetchAPI.Response(body, { headers: { 'content-type': metrics.contentType } }));
+        // An exception escaping this hook would be answered with its stack (by @whatwg-node/server).
+        try {
+          const body = await metrics.metrics();
+          return endResponse(new fetchAPI.Response(body, { headers: { 'content-type': metrics.contentType } }));
+        } catch (error) {
+          logger.error({ err: error }, 'rendering metrics failed');
+          return endResponse(json({ status: 'unavailable', reason: 'metrics could not be rendered' }, 500, fetchAPI));
+        }
       }
       const record = newRequestRecord(serverContext.restMethod ?? request.method, request.headers.get('x-request-id'));
       requests.set(request, record);
@@ -106,14 +129,16 @@ export function useOperations(): Plugin<RequestContext, ServerContext> {
     },
     onParams({ params, request }) {
       const record = requests.get(request);
-      if (record) noteOperation(request, record, operationLabel(params.operationName));
+      if (record) noteOperation(request, record, operationLabel(params.operationName, false));
     },
     onExecute({ args }) {
       const { request, caller } = args.contextValue;
       const record = requests.get(request);
       if (!record) return;
       record.username = caller.username;
-      noteOperation(request, record, operationLabel(getOperationAST(args.document, args.operationName)?.name?.value));
+      const name = getOperationAST(args.document, args.operationName)?.name?.value;
+      // The caller is authenticated here: the name it gave may now be learnt.
+      noteOperation(request, record, operationLabel(name, true));
     },
     onExecutionResult({ result, context }) {
       const record = requests.get(context.request);

@@ -1,5 +1,6 @@
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
-import type { RequestContext, ServerContext } from '../context.js';
+import { type RequestContext, type ServerContext, clientAddressOf } from '../context.js';
+import { logger } from '../logger.js';
 import { type OperationName, documents } from './documents.js';
 import { type Endpoint, type Method, resources } from './endpoints.js';
 import { type ApiStatuses, RestError, restField } from './errors.js';
@@ -11,12 +12,27 @@ type Yoga = YogaServerInstance<ServerContext, RequestContext>;
 interface GraphQLResult {
   data?: Record<string, any> | null;
   errors?: { message: string; extensions?: { code?: string; reason?: string } }[];
+  /** The GraphQL response's Retry-After, which a REST 429 carries on. */
+  retryAfter?: string | null;
+}
+
+/** At most this much of a path the caller sent is echoed back. */
+const ECHOED_PATH_CHARS = 100;
+const echoPath = (path: string) => (path.length > ECHOED_PATH_CHARS ? `${path.slice(0, ECHOED_PATH_CHARS)}…` : path);
+
+function decodeSegment(segment: string, path: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RestError(400, `Malformed percent-encoding in the path: ${echoPath(path)}`);
+  }
 }
 
 const route = /^\/api\/(ipdrcustomers|ipdrcustomers_mapping)(?:\/([^/]+))?\/?$/;
 
 /** The REST error for a GraphQL error: Trisul's documented answers first. */
-function errorOf(error: NonNullable<GraphQLResult['errors']>[number], api: ApiStatuses): RestError {
+function errorOf(result: GraphQLResult, api: ApiStatuses): RestError {
+  const error = result.errors![0]!;
   const { code, reason } = error.extensions ?? {};
   if (code === 'UNAUTHENTICATED') return new RestError(api.invalidToken, 'Invalid API token', 'ERROR');
   if (code === 'FORBIDDEN') {
@@ -24,7 +40,10 @@ function errorOf(error: NonNullable<GraphQLResult['errors']>[number], api: ApiSt
     if (error.message.includes('is not allowed to access the context')) return new RestError(200, error.message);
     return new RestError(422, error.message);
   }
-  if (code === 'RATE_LIMITED') return new RestError(429, error.message);
+  if (code === 'RATE_LIMITED') {
+    return new RestError(429, error.message, 'Error', result.retryAfter ? { 'retry-after': result.retryAfter } : {});
+  }
+  if (code === 'REQUEST_TIMEOUT') return new RestError(504, error.message);
   if (code === 'BAD_USER_INPUT') {
     // 'Variable "$input" got invalid value "x" at "input.starttime"; invalid UnixTime: ...'
     const path = /at "([^"]+)"/.exec(error.message)?.[1] ?? /Variable "\$(\w+)"/.exec(error.message)?.[1] ?? 'input';
@@ -43,7 +62,8 @@ async function execute(
   operation: OperationName,
   variables: Record<string, unknown>,
   auth: RestAuth,
-) {
+  clientAddress: string,
+): Promise<GraphQLResult> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-context': auth.context };
   if (auth.token !== null) headers.authorization = `Bearer ${auth.token}`;
   const response = await yoga.fetch(
@@ -56,20 +76,30 @@ async function execute(
     {
       channel: 'rest',
       outerRequest: outer,
+      clientAddress,
       ...(auth.username === undefined ? {} : { expectedUsername: auth.username }),
     },
   );
-  return (await response.json()) as GraphQLResult;
+  const result = (await response.json()) as GraphQLResult;
+  result.retryAfter = response.headers.get('retry-after');
+  return result;
 }
 
-async function run(yoga: Yoga, outer: Request, endpoint: Endpoint, body: Body, userId: string): Promise<unknown> {
+async function run(
+  yoga: Yoga,
+  outer: Request,
+  clientAddress: string,
+  endpoint: Endpoint,
+  body: Body,
+  userId: string,
+): Promise<unknown> {
   const auth = authOf(body);
   const variables = endpoint.variables(body, userId);
   if (endpoint.list) {
     const rows: unknown[] = [];
     for (let after: string | null = null; ;) {
-      const result = await execute(yoga, outer, endpoint.operation, { ...variables, after }, auth);
-      if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
+      const result = await execute(yoga, outer, endpoint.operation, { ...variables, after }, auth, clientAddress);
+      if (result.errors?.length) throw errorOf(result, endpoint.api);
       const page = result.data!.page as {
         pageInfo: { hasNextPage: boolean; endCursor: string };
         edges: { node: unknown }[];
@@ -79,8 +109,8 @@ async function run(yoga: Yoga, outer: Request, endpoint: Endpoint, body: Body, u
       after = page.pageInfo.endCursor;
     }
   }
-  const result = await execute(yoga, outer, endpoint.operation, variables, auth);
-  if (result.errors?.length) throw errorOf(result.errors[0]!, endpoint.api);
+  const result = await execute(yoga, outer, endpoint.operation, variables, auth, clientAddress);
+  if (result.errors?.length) throw errorOf(result, endpoint.api);
   const data = result.data!.result as ResultData;
   if (data.__typename === 'Customer' || data.__typename === 'IpMapping') return endpoint.shape(data);
   throw failureOf(data, endpoint.requested?.(body) ?? null);
@@ -95,8 +125,8 @@ export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerCo
       const match = route.exec(url.pathname);
       try {
         const resource = match ? resources[match[1]!] : undefined;
-        if (!match || !resource) throw new RestError(404, `No such endpoint: ${url.pathname}`);
-        const userId = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+        if (!match || !resource) throw new RestError(404, `No such endpoint: ${echoPath(url.pathname)}`);
+        const userId = match[2] === undefined ? undefined : decodeSegment(match[2], url.pathname);
         const endpoints = userId === undefined ? resource.collection : resource.item;
         const method = (serverContext.restMethod ?? request.method) as Method;
         const endpoint = endpoints[method];
@@ -106,11 +136,14 @@ export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerCo
           });
         }
         const body = await readBody(request, url.searchParams);
-        const answer = await run(getYoga(), request, endpoint, body, userId ?? '');
+        const address = clientAddressOf(request, serverContext);
+        const answer = await run(getYoga(), request, address, endpoint, body, userId ?? '');
         endResponse(new Response(JSON.stringify(answer), { headers: { 'content-type': 'application/json' } }));
       } catch (error) {
-        if (!(error instanceof RestError)) throw error;
-        endResponse(error.toResponse());
+        if (error instanceof RestError) return endResponse(error.toResponse());
+        // Nothing may escape this hook: @whatwg-node/server would answer it with its stack trace.
+        logger.error({ err: error, path: echoPath(url.pathname) }, 'REST request failed');
+        endResponse(new RestError(500, 'Internal error').toResponse());
       }
     },
   };

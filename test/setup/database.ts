@@ -10,6 +10,8 @@ const serverUrl = process.env.TEST_DATABASE_URL;
 process.env.NODE_ENV = 'test';
 // Tests send many requests with one token; rate limiting has tests of its own.
 process.env.RATE_LIMIT_PER_MINUTE = '0';
+// In-process requests share one client address; failed authentications have tests of their own.
+process.env.AUTH_FAILURES_PER_MINUTE = '0';
 let dropDatabase: (() => Promise<void>) | undefined;
 
 if (serverUrl) {
