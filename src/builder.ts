@@ -13,8 +13,8 @@ import type { Lenient } from './schema/lenient.js';
 import type PrismaTypes from './generated/pothos-prisma-types.js';
 import { getDatamodel } from './generated/pothos-prisma-types.js';
 
-const DEFAULT_PAGE_SIZE = 20;
-const MAX_PAGE_SIZE = 250;
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 250;
 
 const capitalize = (name: string) => `${name.slice(0, 1).toUpperCase()}${name.slice(1)}`;
 // A root field's result is named after the field alone (CreateMappingResult); another type's

@@ -13,6 +13,10 @@ import {
   revokeAccess,
   revokeToken,
 } from '../store/access.js';
+import { firstDescription, listBound, takeFirst } from './list-bounds.js';
+
+// Admins' lists are short in practice, but every list is bounded (see list-bounds.ts).
+const ADMIN_LISTS = { default: 100, max: 1000 };
 
 // Contexts, users, grants and tokens. Except `contexts`, every field here is for admins only.
 
@@ -50,7 +54,13 @@ const ApiUserRef = builder.prismaObject('ApiUser', {
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the user was created.' }),
     grants: t.relation('grants', {
-      description: 'The contexts the user may use, and whether it may change them (an admin needs none).',
+      description:
+        'The contexts the user may use (at most `first`, by context id), and whether it may change them (an admin needs none).',
+      args: {
+        first: t.arg.int({ defaultValue: ADMIN_LISTS.default, description: firstDescription('grants', ADMIN_LISTS) }),
+      },
+      extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
+      query: (args) => ({ orderBy: { contextId: 'asc' }, take: takeFirst(args.first, ADMIN_LISTS) }),
     }),
   }),
 });
@@ -103,26 +113,45 @@ builder.queryFields((t) => ({
   contexts: t.field({
     type: [ContextRef],
     ...needs.caller,
-    description: 'The contexts the caller may use (all of them, for an admin).',
-    resolve: async (_root, _args, ctx) => {
+    description: 'The contexts the caller may use (all of them, for an admin), by name, at most `first`.',
+    args: {
+      first: t.arg.int({ defaultValue: ADMIN_LISTS.default, description: firstDescription('contexts', ADMIN_LISTS) }),
+    },
+    extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
+    resolve: async (_root, args, ctx) => {
+      const take = takeFirst(args.first, ADMIN_LISTS);
       const contexts = await listContexts();
-      if (ctx.caller.isAdmin) return contexts;
+      if (ctx.caller.isAdmin) return contexts.slice(0, take);
       const granted = new Set(ctx.caller.grants.map((grant) => grant.contextId));
-      return contexts.filter((context) => granted.has(context.id));
+      return contexts.filter((context) => granted.has(context.id)).slice(0, take);
     },
   }),
   users: t.field({
     type: [ApiUserRef],
     ...needs.admin,
-    description: 'Every user, by username.',
-    resolve: () => listUsers(),
+    description: 'Users by username, at most `first`.',
+    args: {
+      first: t.arg.int({ defaultValue: ADMIN_LISTS.default, description: firstDescription('users', ADMIN_LISTS) }),
+    },
+    extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
+    resolve: async (_root, args) => {
+      const take = takeFirst(args.first, ADMIN_LISTS);
+      return (await listUsers()).slice(0, take);
+    },
   }),
   tokens: t.field({
     type: [ApiTokenRef],
     ...needs.admin,
-    description: 'Tokens in the order they were created, revoked and expired ones included.',
-    args: { username: t.arg.string({ description: "Only this user's tokens; absent: every user's." }) },
-    resolve: (_root, args) => listTokens(args.username),
+    description: 'Tokens in the order they were created, revoked and expired ones included, at most `first`.',
+    args: {
+      username: t.arg.string({ description: "Only this user's tokens; absent: every user's." }),
+      first: t.arg.int({ defaultValue: ADMIN_LISTS.default, description: firstDescription('tokens', ADMIN_LISTS) }),
+    },
+    extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
+    resolve: async (_root, args) => {
+      const take = takeFirst(args.first, ADMIN_LISTS);
+      return (await listTokens(args.username)).slice(0, take);
+    },
   }),
 }));
 

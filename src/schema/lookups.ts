@@ -12,6 +12,7 @@ import type { LookupRecord } from '../store/lookup-log.js';
 import { type MappingWithCustomer, MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
 import { type Lenient, RejectedValue } from './lenient.js';
 import { fieldsRead } from './lookup-fields.js';
+import { listBound } from './list-bounds.js';
 import { IpMappingRef, MappingConnection } from './mapping.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
 
@@ -131,11 +132,14 @@ builder.queryFields((t) => ({
     type: [IpMappingRef],
     nullable: { list: false, items: true },
     ...needs.tenantRead,
-    description: `Who held each address at each instant: one result per lookup, in input order (null where nobody did). Up to ${MAX_LOOKUPS} lookups, answered by at most four statements sent at once.`,
+    description: `Who held each address at each instant: one result per lookup, in input order (null where nobody did). Up to ${MAX_LOOKUPS} lookups a request (those of every whoHadMany field in it together), answered by at most four statements sent at once.`,
     args: {
       lookups: t.arg({ type: [WhoHadLookup], required: true, description: `The questions, up to ${MAX_LOOKUPS}.` }),
       reason: t.arg.string({ description: 'A case reference: the lookups are recorded with it.' }),
     },
+    // One answer per lookup; the lookups of all whoHadMany fields of a request count together
+    // against MAX_LOOKUPS (http/cost-limit.ts refuses more before anything runs).
+    extensions: listBound({ kind: 'lengthOf', argument: 'lookups', lookups: true }),
     resolve: async (_root, args, ctx, info) => {
       if (args.lookups.length > MAX_LOOKUPS) {
         throw badInput('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
