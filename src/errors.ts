@@ -1,4 +1,4 @@
-import { InvalidValueError } from './domain/invalid-value.js';
+import { InvalidValueError, excerpt } from './domain/invalid-value.js';
 import type { IpMapping } from './generated/prisma/client.js';
 
 // Expected failures. The GraphQL layer exposes each as a typed result (src/schema/errors.ts);
@@ -14,24 +14,31 @@ export class ValidationError extends Error {
   }
 }
 
+// Messages and fields below echo callers' values cut to a short excerpt (domain/invalid-value.ts):
+// a 100 KB UserID must not come back whole.
+
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
+  readonly key: string;
   constructor(
     readonly entity: string,
-    readonly key: string,
+    key: string,
   ) {
-    super(`${entity} ${key} not found`);
+    super(`${entity} ${excerpt(key)} not found`);
+    this.key = excerpt(key);
   }
 }
 
 export class AlreadyExistsError extends Error {
   override name = 'AlreadyExistsError';
+  readonly value: string;
   constructor(
     readonly entity: string,
     readonly field: string,
-    readonly value: string,
+    value: string,
   ) {
-    super(`${field}: a ${entity} with ${field} ${value} already exists`);
+    super(`${field}: a ${entity} with ${field} ${excerpt(value)} already exists`);
+    this.value = excerpt(value);
   }
 }
 
@@ -43,6 +50,20 @@ export class ConflictError extends Error {
       (m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`,
     );
     super(`overlaps ${described.length > 0 ? described.join(', ') : 'a mapping written concurrently'}`);
+  }
+}
+
+/** How long a BusyError asks the caller to wait before sending the request again. */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The write lost to concurrent writers more times than it is retried, or found no database
+ * connection in time. Nothing was written; the same request may simply be sent again.
+ */
+export class BusyError extends Error {
+  override name = 'BusyError';
+  constructor(readonly retryAfterSeconds: number = BUSY_RETRY_AFTER_SECONDS) {
+    super(`the database is busy with concurrent writes and nothing was changed; try again in ${retryAfterSeconds} s`);
   }
 }
 
@@ -60,8 +81,8 @@ export class AmbiguousMappingError extends Error {
     const ids = `ids ${candidates.map((m) => m.id).join(', ')}`;
     super(
       unmatched === undefined
-        ? `customer ${userId} has ${candidates.length} mappings (${ids}); name one with "id" or "ipsubnet"`
-        : `customer ${userId} has no mapping with ${unmatched} (its mappings: ${ids}); name one with "id" or "ipsubnet"`,
+        ? `customer ${excerpt(userId)} has ${candidates.length} mappings (${ids}); name one with "id" or "ipsubnet"`
+        : `customer ${excerpt(userId)} has no mapping with ${excerpt(unmatched)} (its mappings: ${ids}); name one with "id" or "ipsubnet"`,
     );
   }
 }
@@ -72,7 +93,9 @@ export class CustomerHasMappingsError extends Error {
     readonly userId: string,
     readonly mappingCount: number,
   ) {
-    super(`customer ${userId} still has ${mappingCount} mapping(s); end them, delete them, or pass cascade: true`);
+    super(
+      `customer ${excerpt(userId)} still has ${mappingCount} mapping(s); end them, delete them, or pass cascade: true`,
+    );
   }
 }
 

@@ -29,3 +29,18 @@ export function isUniqueViolation(error: unknown): boolean {
 export function isCheckViolation(error: unknown): boolean {
   return sqlState(error) === '23514';
 }
+
+/**
+ * A deadlock (40P01) or serialization failure (40001): PostgreSQL rolled the transaction back
+ * and says to retry it. adapter-pg and PGlite's adapter file both under P2034 without the SQLSTATE.
+ */
+export function isWriteConflict(error: unknown): boolean {
+  const state = sqlState(error);
+  return (error as DriverAdapterFailure | null)?.code === 'P2034' || state === '40P01' || state === '40001';
+}
+
+/** Prisma found no connection for an interactive transaction within its `maxWait`. */
+export function isTransactionStartTimeout(error: unknown): boolean {
+  const failure = error as (DriverAdapterFailure & { message?: string }) | null;
+  return failure?.code === 'P2028' && /Unable to start a transaction/.test(failure.message ?? '');
+}

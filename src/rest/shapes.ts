@@ -1,5 +1,6 @@
 import type { CustomerFields } from '../domain/customer.js';
 import { parseIpSubnet } from '../domain/ip.js';
+import { BUSY_RETRY_AFTER_SECONDS } from '../errors.js';
 import { RestError, restField } from './errors.js';
 
 // What the GraphQL operations return, and Trisul's JSON for it.
@@ -124,6 +125,8 @@ export function failureOf(result: ResultData, requested: Requested | null = null
       return conflictError(result.conflicts ?? [], requested?.mapping ?? null);
     case 'AmbiguousMappingError':
       return ambiguousError(result.candidates ?? [], requested?.choice);
+    case 'BusyError':
+      return new RestError(503, result.message!, 'Error', { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
     default:
       return new RestError(422, result.message ?? 'The request was refused');
   }

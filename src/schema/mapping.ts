@@ -4,7 +4,14 @@ import { loadersOf, tenantOf } from '../context.js';
 import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
-import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import {
+  AmbiguousMappingError,
+  BusyError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+  checkField,
+} from '../errors.js';
 import type { IpMapping, Prisma } from '../generated/prisma/client.js';
 import {
   type MappingPatch,
@@ -20,7 +27,8 @@ import { type Lenient, accepted } from './lenient.js';
 import type { MappingWithCustomer } from '../store/lookups.js';
 import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from '../store/mapping-filters.js';
 
-const mappingErrors = [ValidationError, NotFoundError, ConflictError];
+// BusyError: a write that kept losing to concurrent writers, or found no connection (store/transaction.ts).
+const mappingErrors = [ValidationError, NotFoundError, ConflictError, BusyError];
 
 // The derived fields (network, family, ...) all come from the stored text; parse it once per row.
 const parsedSubnets = new WeakMap<IpMapping, IpSubnet>();
@@ -282,7 +290,7 @@ builder.mutationFields((t) => ({
     type: IpMappingRef,
     ...needs.tenantWrite,
     description: "Deletes a customer's mapping: its only one, or the one `choose` names.",
-    errors: { types: [NotFoundError, AmbiguousMappingError, ValidationError] },
+    errors: { types: [NotFoundError, AmbiguousMappingError, ValidationError, BusyError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID of the customer whose mapping it is.' }),
       choose: t.arg({
@@ -297,7 +305,7 @@ builder.mutationFields((t) => ({
     ...needs.tenantWrite,
     type: IpMappingRef,
     description: 'Deletes a mapping and returns it; prefer endMapping, which keeps history for old reports.',
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, BusyError] },
     args: { id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }) },
     resolve: (_root, args, ctx) => deleteMapping(tenantOf(ctx), ctx.actor, args.id),
   }),

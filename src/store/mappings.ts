@@ -4,12 +4,12 @@ import { prisma } from '../db.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
 import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
-import type { Customer, IpMapping } from '../generated/prisma/client.js';
+import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import { findCustomerOrThrow } from './customers.js';
 import { activeAtWhere, addressKeys, overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
-import type { Transaction } from './transaction.js';
+import { ConcurrentChange, type Transaction, inTransaction } from './transaction.js';
 
 export interface MappingFields {
   subnet: IpSubnet;
@@ -33,10 +33,21 @@ interface OverlapAttempt {
   excludeIds: number[];
 }
 
-async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) => Promise<T>): Promise<T> {
-  const attempt: OverlapAttempt = { excludeIds: [] };
+/**
+ * Runs a mapping write in a transaction (retried on a lost race, see inTransaction), each run
+ * with a fresh OverlapAttempt; an overlap the constraint refused becomes a ConflictError naming
+ * the mappings in the way.
+ */
+async function guardOverlap<T>(
+  tenant: Tenant,
+  write: (tx: Transaction, attempt: OverlapAttempt) => Promise<T>,
+): Promise<T> {
+  let attempt: OverlapAttempt = { excludeIds: [] };
   try {
-    return await write(attempt);
+    return await inTransaction((tx) => {
+      attempt = { excludeIds: [] };
+      return write(tx, attempt);
+    });
   } catch (error) {
     if (!isExclusionViolation(error) || !attempt.holding) throw error;
     const { subnet, period } = attempt.holding;
@@ -46,6 +57,29 @@ async function guardOverlap<T>(tenant: Tenant, write: (attempt: OverlapAttempt) 
     });
     throw new ConflictError(conflicts);
   }
+}
+
+/**
+ * The row as this transaction read it. Under READ COMMITTED a write waiting on another's lock
+ * re-checks its WHERE on the row that one committed, so a write conditioned on this matches
+ * nothing when the row changed since the read, instead of applying a change worked out from a
+ * stale copy (an end moved back over the next holder, a lost update).
+ */
+const asRead = (row: IpMapping) => ({
+  id: row.id,
+  customerId: row.customerId,
+  ipFirst: row.ipFirst,
+  ipLast: row.ipLast,
+  starttime: row.starttime,
+  endtime: row.endtime,
+  terminalId: row.terminalId,
+  ipsubnet: row.ipsubnet,
+});
+
+async function updateAsRead(tx: Transaction, row: IpMapping, data: Prisma.IpMappingUncheckedUpdateManyInput) {
+  const [updated] = await tx.ipMapping.updateManyAndReturn({ where: asRead(row), data });
+  if (!updated) throw new ConcurrentChange(`mapping ${row.id} changed while it was being written`);
+  return updated;
 }
 
 // A mapping's owner: its customer's id and UserID, a pair the foreign key checks together.
@@ -63,24 +97,22 @@ function checkPeriod(period: TimeRange): TimeRange {
 
 export function createMapping(tenant: Tenant, actor: Actor, userId: string, fields: MappingFields) {
   const period = checkPeriod(fields.period);
-  return guardOverlap(tenant, (attempt) =>
-    prisma.$transaction(async (tx) => {
-      const customer = await findCustomerOrThrow(tx, tenant, userId);
-      const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
-      attempt.holding = { subnet: fields.subnet, period };
-      const mapping = await tx.ipMapping.create({
-        data: { ...data, contextId: tenant.id, ...ownerColumns(customer) },
-      });
-      await recordAudit(tx, tenant, actor, {
-        action: 'create',
-        entityType: 'mapping',
-        entityId: mapping.id,
-        before: null,
-        after: mapping,
-      });
-      return mapping;
-    }),
-  );
+  return guardOverlap(tenant, async (tx, attempt) => {
+    const customer = await findCustomerOrThrow(tx, tenant, userId);
+    const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
+    attempt.holding = { subnet: fields.subnet, period };
+    const mapping = await tx.ipMapping.create({
+      data: { ...data, contextId: tenant.id, ...ownerColumns(customer) },
+    });
+    await recordAudit(tx, tenant, actor, {
+      action: 'create',
+      entityType: 'mapping',
+      entityId: mapping.id,
+      before: null,
+      after: mapping,
+    });
+    return mapping;
+  });
 }
 
 type MappingWithCustomer = IpMapping & { customer: Customer };
@@ -155,7 +187,7 @@ async function applyPatch(
   };
   attempt.holding = { subnet: patch.subnet ?? parseIpSubnet(before.network), period };
   attempt.excludeIds = [before.id];
-  const after = await tx.ipMapping.update({ where: { id: before.id }, data });
+  const after = await updateAsRead(tx, before, data);
   await recordAudit(tx, tenant, actor, {
     action: 'update',
     entityType: 'mapping',
@@ -168,7 +200,8 @@ async function applyPatch(
 
 async function applyDelete(tx: Transaction, tenant: Tenant, actor: Actor, current: MappingWithCustomer) {
   const { customer, ...mapping } = current;
-  await tx.ipMapping.delete({ where: { id: mapping.id } });
+  const { count } = await tx.ipMapping.deleteMany({ where: asRead(mapping) });
+  if (count === 0) throw new ConcurrentChange(`mapping ${mapping.id} changed while it was being deleted`);
   await recordAudit(tx, tenant, actor, {
     action: 'delete',
     entityType: 'mapping',
@@ -180,10 +213,8 @@ async function applyDelete(tx: Transaction, tenant: Tenant, actor: Actor, curren
 }
 
 export function updateMapping(tenant: Tenant, actor: Actor, id: number, patch: MappingPatch) {
-  return guardOverlap(tenant, (attempt) =>
-    prisma.$transaction(async (tx) =>
-      applyPatch(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id), patch, attempt),
-    ),
+  return guardOverlap(tenant, async (tx, attempt) =>
+    applyPatch(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id), patch, attempt),
   );
 }
 
@@ -195,20 +226,18 @@ export function updateCustomerMapping(
   choice: MappingChoice,
   patch: MappingPatch,
 ) {
-  return guardOverlap(tenant, (attempt) =>
-    prisma.$transaction(async (tx) =>
-      applyPatch(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice), patch, attempt),
-    ),
+  return guardOverlap(tenant, async (tx, attempt) =>
+    applyPatch(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice), patch, attempt),
   );
 }
 
 export function deleteMapping(tenant: Tenant, actor: Actor, id: number) {
-  return prisma.$transaction(async (tx) => applyDelete(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id)));
+  return inTransaction(async (tx) => applyDelete(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id)));
 }
 
 /** Deletes the one mapping of a customer that `choice` names. */
 export function deleteCustomerMapping(tenant: Tenant, actor: Actor, userId: string, choice: MappingChoice) {
-  return prisma.$transaction(async (tx) =>
+  return inTransaction(async (tx) =>
     applyDelete(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice)),
   );
 }
@@ -227,52 +256,53 @@ export function reassignMapping(
   terminalId: string | null,
 ) {
   const keys = subnetColumns(subnet);
-  return guardOverlap(tenant, (attempt) =>
-    prisma.$transaction(async (tx) => {
-      const target = await findCustomerOrThrow(tx, tenant, toUserId);
-      const previous = await tx.ipMapping.findFirst({
-        where: { contextId: tenant.id, ipFirst: keys.ipFirst, ipLast: keys.ipLast, ...activeAtWhere(at) },
-      });
-      let ended: IpMapping | null = null;
-      if (previous) {
-        if (previous.customerId === target.id) {
-          throw new ValidationError('toUserId', `${toUserId} already holds ${previous.ipsubnet} at ${at}`);
-        }
-        if (previous.starttime === BigInt(at)) {
-          throw new ValidationError(
-            'at',
-            `the current mapping ${previous.id} starts at ${at}; a cutover must come after its start`,
-          );
-        }
-        ended = await tx.ipMapping.update({ where: { id: previous.id }, data: { endtime: BigInt(at - 1) } });
-        attempt.excludeIds = [previous.id];
-        await recordAudit(tx, tenant, actor, {
-          action: 'update',
-          entityType: 'mapping',
-          entityId: previous.id,
-          before: previous,
-          after: ended,
-        });
+  return guardOverlap(tenant, async (tx, attempt) => {
+    // Cutovers of one subnet take turns: each then reads the holder the previous one left. Racing
+    // instead, they deadlocked on each other's rows (each costing PostgreSQL's deadlock_timeout).
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`reassign ${tenant.id} ${keys.ipFirst} ${keys.ipLast}`}, 0))`;
+    const target = await findCustomerOrThrow(tx, tenant, toUserId);
+    const previous = await tx.ipMapping.findFirst({
+      where: { contextId: tenant.id, ipFirst: keys.ipFirst, ipLast: keys.ipLast, ...activeAtWhere(at) },
+    });
+    let ended: IpMapping | null = null;
+    if (previous) {
+      if (previous.customerId === target.id) {
+        throw new ValidationError('toUserId', `${toUserId} already holds ${previous.ipsubnet} at ${at}`);
       }
-      const period = { start: at, end: null };
-      attempt.holding = { subnet, period };
-      const opened = await tx.ipMapping.create({
-        data: {
-          ...keys,
-          ...periodColumns(period),
-          terminalId,
-          contextId: tenant.id,
-          ...ownerColumns(target),
-        },
-      });
+      if (previous.starttime === BigInt(at)) {
+        throw new ValidationError(
+          'at',
+          `the current mapping ${previous.id} starts at ${at}; a cutover must come after its start`,
+        );
+      }
+      ended = await updateAsRead(tx, previous, { endtime: BigInt(at - 1) });
+      attempt.excludeIds = [previous.id];
       await recordAudit(tx, tenant, actor, {
-        action: 'create',
+        action: 'update',
         entityType: 'mapping',
-        entityId: opened.id,
-        before: null,
-        after: opened,
+        entityId: previous.id,
+        before: previous,
+        after: ended,
       });
-      return { ended, opened };
-    }),
-  );
+    }
+    const period = { start: at, end: null };
+    attempt.holding = { subnet, period };
+    const opened = await tx.ipMapping.create({
+      data: {
+        ...keys,
+        ...periodColumns(period),
+        terminalId,
+        contextId: tenant.id,
+        ...ownerColumns(target),
+      },
+    });
+    await recordAudit(tx, tenant, actor, {
+      action: 'create',
+      entityType: 'mapping',
+      entityId: opened.id,
+      before: null,
+      after: opened,
+    });
+    return { ended, opened };
+  });
 }
