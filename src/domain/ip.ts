@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { InvalidValueError } from './invalid-value.js';
+import { InvalidValueError, quoted } from './invalid-value.js';
 
 export type IpFamily = 4 | 6;
 
@@ -58,7 +58,7 @@ function addressFromValue(value: bigint, family: IpFamily): IpAddress {
 function parseIpv4(text: string): IpAddress {
   if (!canonicalIpv4.test(text)) {
     throw new InvalidValueError(
-      `"${text}" is not an IPv4 address in canonical form (four decimal octets 0-255, no leading zeros)`,
+      `${quoted(text)} is not an IPv4 address in canonical form (four decimal octets 0-255, no leading zeros)`,
     );
   }
   // The canonical form is its own text, and the value is worked out when read: lookups parse
@@ -83,7 +83,7 @@ function withHexTail(text: string): string {
   const tail = text.slice(lastColon + 1);
   if (!tail.includes('.')) return text;
   if (!canonicalIpv4.test(tail)) {
-    throw new InvalidValueError(`"${text}" embeds "${tail}", which is not a canonical IPv4 address`);
+    throw new InvalidValueError(`${quoted(text)} embeds ${quoted(tail)}, which is not a canonical IPv4 address`);
   }
   const value = Number(ipv4Value(tail));
   return `${text.slice(0, lastColon + 1)}${(value >>> 16).toString(16)}:${(value & 0xffff).toString(16)}`;
@@ -91,11 +91,11 @@ function withHexTail(text: string): string {
 
 /** Reads RFC 4291 text into its 128 bits. */
 function ipv6Value(text: string): bigint {
-  if (text.includes('%')) throw new InvalidValueError(`"${text}" has a zone id; zone ids are not accepted`);
-  if (!ipv6Characters.test(text)) throw new InvalidValueError(`"${text}" is not a valid IPv6 address`);
+  if (text.includes('%')) throw new InvalidValueError(`${quoted(text)} has a zone id; zone ids are not accepted`);
+  if (!ipv6Characters.test(text)) throw new InvalidValueError(`${quoted(text)} is not a valid IPv6 address`);
   const hexOnly = withHexTail(text);
   if (!ipaddr.IPv6.isValid(hexOnly))
-    throw new InvalidValueError(`"${text}" is not a valid IPv6 address${whyNot(hexOnly)}`);
+    throw new InvalidValueError(`${quoted(text)} is not a valid IPv6 address${whyNot(hexOnly)}`);
   return fromBytes(ipaddr.IPv6.parse(hexOnly).toByteArray());
 }
 
@@ -140,7 +140,7 @@ export function parseIpSubnet(text: string): IpSubnet {
   if (slash !== -1) {
     const prefixText = text.slice(slash + 1);
     if (!canonicalPrefix.test(prefixText)) {
-      throw new InvalidValueError(`prefix length "${prefixText}" must be a decimal number without leading zeros`);
+      throw new InvalidValueError(`prefix length ${quoted(prefixText)} must be a decimal number without leading zeros`);
     }
     const writtenAsIpv6 = addressText.includes(':');
     const maxPrefix = writtenAsIpv6 ? 128 : 32;
@@ -153,7 +153,7 @@ export function parseIpSubnet(text: string): IpSubnet {
     if (address.family === 4 && writtenAsIpv6) {
       if (prefixLength < 96) {
         throw new InvalidValueError(
-          `"${addressText}" is an IPv4-mapped address, so its prefix length must be 96-128 (::ffff:0:0/96 is all of IPv4)`,
+          `${quoted(addressText)} is an IPv4-mapped address, so its prefix length must be 96-128 (::ffff:0:0/96 is all of IPv4)`,
         );
       }
       prefixLength -= 96;

@@ -1,4 +1,4 @@
-import { InvalidValueError } from './invalid-value.js';
+import { InvalidValueError, excerpt, quoted } from './invalid-value.js';
 
 /** 9999-12-31T23:59:59Z: the largest unix time accepted (and the database's CHECK). */
 export const MAX_UNIX_TIME = 253402300799;
@@ -15,7 +15,7 @@ export function parseUnixTime(value: unknown): number {
     if (value < 0n || value > BigInt(MAX_UNIX_TIME)) throw outOfRange(String(value));
     seconds = Number(value);
   } else if (typeof value === 'string') {
-    if (!digits.test(value)) throw new InvalidValueError(`"${value}" is not a unix time (digits only, seconds)`);
+    if (!digits.test(value)) throw new InvalidValueError(`${quoted(value)} is not a unix time (digits only, seconds)`);
     if (value.length > 12) throw outOfRange(value);
     seconds = Number(value);
   } else {
@@ -26,7 +26,7 @@ export function parseUnixTime(value: unknown): number {
 }
 
 function outOfRange(text: string) {
-  return new InvalidValueError(`${text} is out of range (0-${MAX_UNIX_TIME})`);
+  return new InvalidValueError(`${excerpt(text)} is out of range (0-${MAX_UNIX_TIME})`);
 }
 
 /** An end time: absent, null or `""` means the holding is ongoing. */

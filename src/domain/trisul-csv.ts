@@ -1,6 +1,6 @@
 import { type CustomerFields, optionalText, requiredText } from './customer.js';
 import { type IpSubnet, parseIpSubnet } from './ip.js';
-import { InvalidValueError } from './invalid-value.js';
+import { InvalidValueError, quoted } from './invalid-value.js';
 import { MAX_UNIX_TIME, checkTimeRange } from './time.js';
 
 // Trisul's CSV of static IP customers (../shared/spec/README.md): one row per customer,
@@ -25,7 +25,7 @@ const trisulDate = /^(\d{2})-(\d{2})-(\d{4})(?: (\d{2}):(\d{2}):(\d{2}))?$/;
 /** Unix seconds from `DD-MM-YYYY HH:MM:SS` (time optional), as UTC. */
 export function parseTrisulDate(text: string): number {
   const match = trisulDate.exec(text.trim());
-  if (!match) throw new InvalidValueError(`"${text}" is not a date as DD-MM-YYYY or DD-MM-YYYY HH:MM:SS`);
+  if (!match) throw new InvalidValueError(`${quoted(text)} is not a date as DD-MM-YYYY or DD-MM-YYYY HH:MM:SS`);
   const [day, month, year, hour = 0, minute = 0, second = 0] = match
     .slice(1)
     .map((part) => (part === undefined ? 0 : Number(part)));
@@ -39,10 +39,11 @@ export function parseTrisulDate(text: string): number {
     minute > 59 ||
     second > 59
   ) {
-    throw new InvalidValueError(`"${text}" is not a real date and time`);
+    throw new InvalidValueError(`${quoted(text)} is not a real date and time`);
   }
   const seconds = millis / 1000;
-  if (seconds < 0 || seconds > MAX_UNIX_TIME) throw new InvalidValueError(`"${text}" is out of range (1970 to 9999)`);
+  if (seconds < 0 || seconds > MAX_UNIX_TIME)
+    throw new InvalidValueError(`${quoted(text)} is out of range (1970 to 9999)`);
   return seconds;
 }
 

@@ -7,5 +7,6 @@ import './mapping.js';
 import './audit.js';
 import './access.js';
 import './lookups.js';
+import { guardArguments } from './argument-errors.js';
 
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = guardArguments(lexicographicSortSchema(builder.toSchema()));

@@ -3,10 +3,16 @@ import { isUniqueViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
 import { type CustomerFields, optionalText, requiredText } from '../domain/customer.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError, checkField } from '../errors.js';
-import type { Customer } from '../generated/prisma/client.js';
+import { likeLiteral } from '../domain/text.js';
+import type { Customer, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
 import type { Transaction } from './transaction.js';
+
+/** Customers whose name contains `text`, in any case: the text itself, its `%` and `_` included. */
+export function nameContainsWhere(text: string): Prisma.StringFilter<'Customer'> {
+  return { contains: likeLiteral(text), mode: 'insensitive' };
+}
 
 /** What a caller sends: absent (undefined) fields are left alone by a patch. */
 export type CustomerInput = { [K in keyof CustomerFields]?: string | null | undefined };

@@ -53,7 +53,8 @@ describe('createCustomer', () => {
   it.each([
     [{ userId: '', name: 'X' }, 'userId', /must not be empty/],
     [{ userId: 'U2', name: '   ' }, 'name', /must not be empty/],
-    [{ userId: 'U2', name: 'X', email: 'a\u0000b' }, 'email', /control characters/],
+    [{ userId: 'U2', name: 'X', email: 'a\u0007b' }, 'email', /control characters/],
+    [{ userId: 'U2', name: 'X', email: 'a\u0000b' }, 'email', /NUL character/],
     [{ userId: 'U2', name: 'X', address: 'x'.repeat(1025) }, 'address', /longer than 1024/],
   ])('rejects %j naming the field', async (input, field, reason) => {
     const result = await create(input);

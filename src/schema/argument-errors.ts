@@ -1,0 +1,134 @@
+import {
+  GraphQLError,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLSchema,
+  getNamedType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isScalarType,
+  isUnionType,
+} from 'graphql';
+import { wrapOrThrow } from '@pothos/plugin-errors';
+import { storableTextFault } from '../domain/text.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+
+// Refusals of a field's arguments, said where the caller can read them, in one place for every field:
+// - Text arguments reach the database as they are (a UserID looked up, a name filtered by, an
+//   entity type): one the database cannot hold made the statement fail, answered as "Unexpected
+//   error." with Prisma's error in the log. Each is checked before the resolver runs. A field whose
+//   result lists ValidationError answers it; any other fails with BAD_USER_INPUT naming the argument.
+// - A root field without a typed result (a query, say `tokens(username:)`) that throws an expected
+//   NotFoundError or ValidationError fails with it as a GraphQL error (NOT_FOUND, BAD_USER_INPUT)
+//   instead of having it masked as "Unexpected error.".
+
+const textScalars = new Set(['String', 'ID']);
+
+/** The path and fault of the first text in `value` (of `type`) the database cannot hold. */
+function findFault(value: unknown, type: GraphQLInputType, path: string): { path: string; reason: string } | null {
+  if (value === null || value === undefined) return null;
+  if (isNonNullType(type)) return findFault(value, type.ofType, path);
+  if (isListType(type)) {
+    if (!Array.isArray(value)) return findFault(value, type.ofType, path);
+    for (let i = 0; i < value.length; i++) {
+      const fault = findFault(value[i], type.ofType, `${path}[${i}]`);
+      if (fault) return fault;
+    }
+    return null;
+  }
+  if (isInputObjectType(type)) {
+    const fields = type.getFields();
+    for (const [name, fieldValue] of Object.entries(value as Record<string, unknown>)) {
+      const field = fields[name];
+      const fault = field ? findFault(fieldValue, field.type, `${path}.${name}`) : null;
+      if (fault) return fault;
+    }
+    return null;
+  }
+  if (isScalarType(type) && textScalars.has(type.name) && typeof value === 'string') {
+    const reason = storableTextFault(value);
+    return reason === null ? null : { path, reason };
+  }
+  return null;
+}
+
+/** Whether the field holds a text argument anywhere (others are left unwrapped). */
+function takesText(type: GraphQLInputType, seen = new Set<string>()): boolean {
+  const named = getNamedType(type);
+  if (isScalarType(named)) return textScalars.has(named.name);
+  if (!isInputObjectType(named) || seen.has(named.name)) return false;
+  seen.add(named.name);
+  return Object.values(named.getFields()).some((field) => takesText(field.type, seen));
+}
+
+function answersValidationError(field: GraphQLField<unknown, unknown>): boolean {
+  const result = getNamedType(field.type);
+  return isUnionType(result) && result.getTypes().some((member) => member.name === 'ValidationError');
+}
+
+function unionMembers(field: GraphQLField<unknown, unknown>): Set<string> {
+  const result = getNamedType(field.type);
+  return new Set(isUnionType(result) ? result.getTypes().map((member) => member.name) : []);
+}
+
+/** An expected failure the field has no typed result for, as the GraphQL error saying it. */
+function untypedFailure(error: unknown, typed: Set<string>): unknown {
+  if (error instanceof NotFoundError && !typed.has('NotFoundError')) {
+    return new GraphQLError(error.message, {
+      extensions: { code: 'NOT_FOUND', entity: error.entity, key: error.key },
+    });
+  }
+  if (error instanceof ValidationError && !typed.has('ValidationError')) {
+    return new GraphQLError(error.message, {
+      extensions: { code: 'BAD_USER_INPUT', field: error.field, reason: error.reason },
+    });
+  }
+  return error;
+}
+
+function guard(field: GraphQLField<unknown, unknown>, root: boolean) {
+  const resolve = field.resolve;
+  const checksText = field.args.some((arg) => takesText(arg.type));
+  if (!resolve || (!checksText && !root)) return;
+  const typed = unionMembers(field);
+  field.resolve = (source, args: Record<string, unknown>, context, info) => {
+    if (checksText) {
+      for (const arg of field.args) {
+        const fault = findFault(args[arg.name], arg.type, arg.name);
+        if (!fault) continue;
+        // ValidationError names a field as the input objects' own checks do: by its name alone.
+        const name = fault.path
+          .replace(/\[\d+\]/g, '')
+          .split('.')
+          .pop()!;
+        // Wrapped as Pothos wraps a typed error: graphql-js would raise a returned Error instance.
+        if (typed.has('ValidationError'))
+          return wrapOrThrow(new ValidationError(name, fault.reason), [ValidationError]);
+        throw new GraphQLError(`${fault.path}: ${fault.reason}`, {
+          extensions: { code: 'BAD_USER_INPUT', field: fault.path, reason: fault.reason },
+        });
+      }
+    }
+    if (!root) return resolve(source, args, context, info);
+    try {
+      const result = resolve(source, args, context, info);
+      return result instanceof Promise
+        ? result.catch((error: unknown) => Promise.reject(untypedFailure(error, typed)))
+        : result;
+    } catch (error) {
+      throw untypedFailure(error, typed);
+    }
+  };
+}
+
+/** The schema, its fields refusing arguments as said above. */
+export function guardArguments(schema: GraphQLSchema): GraphQLSchema {
+  const roots = new Set([schema.getQueryType()?.name, schema.getMutationType()?.name]);
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) guard(field, roots.has(type.name));
+  }
+  return schema;
+}
