@@ -1,6 +1,14 @@
 import type { OperationName } from './documents.js';
 import { type ApiStatuses, customerApi, mappingApi } from './errors.js';
-import { type Body, endTimeField, idField, onlyFields, requireFields, textField, timeField } from './requests.js';
+import {
+  type Body,
+  endTimeField,
+  idField,
+  onlyFields,
+  requireFields,
+  requiredTimeField,
+  textField,
+} from './requests.js';
 import { type CustomerData, type MappingData, type Requested, customerJson, mappingJson } from './shapes.js';
 
 // Trisul's REST API as a table: each endpoint is one named GraphQL operation (documents.ts),
@@ -137,7 +145,7 @@ export const resources: Record<string, Resource> = {
             input: {
               userId: textField(body, 'UserID', true),
               ipsubnet: textField(body, 'ipsubnet', true),
-              starttime: timeField(body, 'starttime') ?? requireFields(body, ['starttime']),
+              starttime: requiredTimeField(body, 'starttime'),
               endtime: endTimeField(body),
               terminalId: textField(body, 'terminalid', false),
             },
@@ -171,7 +179,7 @@ export const resources: Record<string, Resource> = {
             // A full replace, except that an absent terminalid stays as it was (as Trisul does).
             input: {
               ipsubnet: textField(body, 'ipsubnet', true),
-              starttime: timeField(body, 'starttime'),
+              starttime: requiredTimeField(body, 'starttime'),
               endtime: endTimeField(body),
               ...(terminalId === undefined ? {} : { terminalId }),
             },

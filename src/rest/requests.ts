@@ -1,3 +1,4 @@
+import { excerpt, quoted } from '../domain/invalid-value.js';
 import { RestError } from './errors.js';
 import { DEFAULT_CONTEXT } from '../tenant-access.js';
 
@@ -30,23 +31,41 @@ export async function readBody(request: Request, query: URLSearchParams): Promis
   return { ...body, ...(parsed as Body) };
 }
 
+// What a header can carry: a token or context name with anything else cannot be a real one.
+const headerSafe = /^[\x21-\x7e]+$/;
+
 export function authOf(body: Body): RestAuth {
   const token = body.api_token;
   const username = body.username;
-  // Both spellings on both APIs; the oldest callers send neither and mean `default`.
-  const context = body.contextname ?? body.context ?? DEFAULT_CONTEXT;
+  // Trisul's callers send the token's username beside it; without one there is nothing to check.
+  if (username === undefined || username === null) {
+    throw new RestError(422, 'username is required: the user the api_token belongs to');
+  }
+  if (typeof username !== 'string') throw new RestError(422, 'username must be a string');
   return {
-    token: typeof token === 'string' && token !== '' ? token : null,
-    username: typeof username === 'string' ? username : undefined,
-    context: typeof context === 'string' && context !== '' ? context : DEFAULT_CONTEXT,
+    token: typeof token === 'string' && headerSafe.test(token) ? token : null,
+    username,
+    context: contextOf(body),
   };
+}
+
+/** Both spellings on both APIs; the oldest callers send neither (or "") and mean `default`. */
+function contextOf(body: Body): string {
+  for (const field of ['contextname', 'context']) {
+    const value = body[field];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value !== 'string') throw new RestError(422, `${field} must be a string: the name of a context`);
+    if (!headerSafe.test(value)) throw new RestError(422, `${field}: ${quoted(value)} is not a context name`);
+    return value;
+  }
+  return DEFAULT_CONTEXT;
 }
 
 /** Refuses fields the endpoint does not know, so a misspelt field is not silently ignored. */
 export function onlyFields(body: Body, allowed: readonly string[]) {
   const unknown = Object.keys(body).filter((key) => !allowed.includes(key) && !AUTH_FIELDS.includes(key));
   if (unknown.length > 0) {
-    throw new RestError(422, `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+    throw new RestError(422, `Unknown field${unknown.length > 1 ? 's' : ''}: ${excerpt(unknown.join(', '))}`);
   }
 }
 
@@ -72,6 +91,14 @@ export function timeField(body: Body, field: string): string | number | null | u
   const value = body[field];
   if (value === undefined || value === null || typeof value === 'string' || typeof value === 'number') return value;
   throw new RestError(422, `${field} must be a unix time (digits or a number)`);
+}
+
+/** A time that must be given: null is no time (a PUT would otherwise keep the old one). */
+export function requiredTimeField(body: Body, field: string): string | number {
+  const value = timeField(body, field);
+  if (value === undefined) throw new RestError(422, `Missing required field: ${field}`);
+  if (value === null || value === '') throw new RestError(422, `${field} is required: null or "" is not a unix time`);
+  return value;
 }
 
 /** An end time: absent, null or "" mean ongoing. */
