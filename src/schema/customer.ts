@@ -9,6 +9,7 @@ import {
   completeCustomerFields,
   createCustomer,
   deleteCustomer,
+  nameContainsWhere,
   updateCustomer,
 } from '../store/customers.js';
 import { activeAtWhere } from '../store/mapping-filters.js';
@@ -93,7 +94,7 @@ const CustomerPatch = builder.inputType('CustomerPatch', {
 function customersWhere(contextId: number, args: { userId?: string | null; nameContains?: string | null }) {
   const where: Prisma.CustomerWhereInput = { contextId };
   if (args.userId != null) where.userId = args.userId;
-  if (args.nameContains != null) where.name = { contains: args.nameContains, mode: 'insensitive' };
+  if (args.nameContains != null) where.name = nameContainsWhere(args.nameContains);
   return where;
 }
 

@@ -3,6 +3,7 @@ import { IpMappingRef } from './mapping.js';
 import {
   AlreadyExistsError,
   AmbiguousMappingError,
+  BusyError,
   ConflictError,
   CustomerHasMappingsError,
   NotFoundError,
@@ -98,6 +99,19 @@ builder.objectType(AmbiguousMappingError, {
       type: [IpMappingRef],
       description: 'Its mappings, one of which the request must name (by `id` or `ipsubnet` in `choose`).',
       resolve: (error) => error.candidates,
+    }),
+  }),
+});
+
+builder.objectType(BusyError, {
+  name: 'BusyError',
+  description:
+    'The write could not be done now (it kept losing to concurrent writes of the same rows, or the database had no connection free in time). Nothing changed: send the same request again after `retryAfterSeconds`.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof BusyError,
+  fields: (t) => ({
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds', {
+      description: 'How long to wait before sending the request again, in seconds.',
     }),
   }),
 });
