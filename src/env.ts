@@ -12,6 +12,8 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection string')
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number({ error: 'must be a number of connections' }).int().min(1).max(500).default(10),
+  /** How long a start waits for PostgreSQL to accept a connection, retrying; 0 tries once. */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(0).default(30_000),
   /** Where the embedded database keeps its files; `memory://` keeps nothing. */
   DATA_DIR: z.string().min(1).default('./data'),
 
@@ -42,6 +44,20 @@ const envSchema = z.object({
     .int()
     .min(1024)
     .default(2 * 1024 * 1024),
+  /** How long a connection may take to send a request's headers (Node's headersTimeout). */
+  HEADERS_TIMEOUT_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(1000).default(10_000),
+  /** How long a connection may take to send a whole request, body included (Node's requestTimeout). */
+  RECEIVE_TIMEOUT_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(1000).default(30_000),
+  /** How long an idle keep-alive connection stays open after a response. */
+  KEEP_ALIVE_TIMEOUT_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(1000).default(5_000),
+  /** How long a request may run once received; 0 turns the limit off. */
+  REQUEST_TIMEOUT_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(0).default(30_000),
+  /** The largest response body the server sends; a larger one is replaced by an error. */
+  MAX_RESPONSE_BYTES: z.coerce
+    .number({ error: 'must be a number of bytes' })
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
   /** Requests per token per minute; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   /** Shares rate-limit counters between instances. */

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { closeDatabase, database } from './db.js';
+import { DatabaseUnreachableError, describeDatabaseUrl, waitForDatabase } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import { env } from './env.js';
 import { createHttpServer } from './http/node-handler.js';
@@ -8,8 +9,24 @@ import { rateLimiter } from './rate-limit.js';
 import { bootstrapAccess } from './store/access.js';
 import { yoga } from './yoga.js';
 
+try {
+  await waitForDatabase(database, {
+    timeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    where: env.DATABASE_URL ? describeDatabaseUrl(env.DATABASE_URL) : env.DATA_DIR,
+    onRetry: (attempt) => logger.warn(attempt, 'database not reachable yet, retrying'),
+  });
+} catch (error) {
+  if (!(error instanceof DatabaseUnreachableError)) throw error;
+  // The operator's to fix, as an invalid environment is: one line saying what, no stack trace.
+  console.error(error.message);
+  await database.close().catch(() => {});
+  process.exit(1);
+}
+
 const applied = await migrate(database);
 if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+// After the migrations, which may run longer than a request may.
+database.limitStatements(env.REQUEST_TIMEOUT_MS);
 
 const adminToken = await bootstrapAccess({
   contexts: env.IPDR_CONTEXTS,
@@ -22,7 +39,12 @@ if (adminToken !== null) {
   console.log(`Admin API token (shown once, store it now): ${adminToken}`);
 }
 
-const server = createHttpServer(yoga, { bodyLimitBytes: env.BODY_LIMIT_BYTES });
+const server = createHttpServer(yoga, {
+  bodyLimitBytes: env.BODY_LIMIT_BYTES,
+  headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+  receiveTimeoutMs: env.RECEIVE_TIMEOUT_MS,
+  keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+});
 
 server.listen(env.PORT, env.HOST, () => {
   const { port } = server.address() as AddressInfo;

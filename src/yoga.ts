@@ -8,6 +8,8 @@ import { useBodyLimit } from './http/body-limit.js';
 import { executeWithRequestErrorStatus } from './http/execute.js';
 import { useOfflineGraphiQL } from './http/graphiql.js';
 import { useOperations } from './http/operations.js';
+import { useRequestTimeout } from './http/request-timeout.js';
+import { useResponseLimit } from './http/response-limit.js';
 import { logger } from './logger.js';
 import { useRestApi } from './rest/handler.js';
 import { schema } from './schema/index.js';
@@ -34,6 +36,10 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
     // whoHadMany's 10,000 lookups that copy made coercion cost 31 ms instead of 19 (measured on
     // the variables alone). Nothing here uses what that executor adds (@defer, @stream).
     useEngine({ execute: executeWithRequestErrorStatus }),
+    // After useEngine (it wraps the executor useEngine sets) and before useOperations (whose
+    // log line and headers must see the response that is sent).
+    useRequestTimeout(env.REQUEST_TIMEOUT_MS),
+    useResponseLimit(env.MAX_RESPONSE_BYTES),
     useOperations(),
     useBodyLimit(env.BODY_LIMIT_BYTES),
     useRestApi(() => yoga),

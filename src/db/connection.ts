@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction, types } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
@@ -35,6 +36,18 @@ export interface Database {
    * about 1 s of CPU to serialise per 200,000 mappings, while the database waited.
    */
   transaction<T>(work: (session: DriverSession) => Promise<T>): Promise<T>;
+  /**
+   * Opens one connection of its own and closes it, failing within `timeoutMs`: whether the
+   * database can be reached now. PGlite, in this process, always can.
+   */
+  checkConnection(timeoutMs: number): Promise<void>;
+  /**
+   * From now on, PostgreSQL cancels any statement of this process's sessions that runs longer
+   * than `ms`, and ends a session left idle in a transaction that long (0: never). The server
+   * calls it after the migrations, which may take longer; the CLI never does. PGlite runs each
+   * statement to its end, in this process's only thread: it has no such limit.
+   */
+  limitStatements(ms: number): void;
   /** Connections of the PostgreSQL pool; null for PGlite, which has one and no pool. */
   poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
@@ -48,6 +61,88 @@ export interface DatabaseOptions {
 
 export function openDatabase(options: DatabaseOptions): Database {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options.dataDir);
+}
+
+/** When the work of the current request must be over (http/request-timeout.ts sets it). */
+export interface Deadline {
+  at: number;
+  ms: number;
+}
+
+const deadlines = new AsyncLocalStorage<Deadline>();
+
+export class DeadlineExceededError extends Error {
+  override name = 'DeadlineExceededError';
+}
+
+/** Runs `work` under `deadline`: past it, no statement of `work` is sent and no transaction of it commits. */
+export function withDeadline<T>(deadline: Deadline, work: () => T): T {
+  return deadlines.run(deadline, work);
+}
+
+/**
+ * The caller was already told its request timed out: what it would still send is not sent.
+ * By the clock, not a timer: PGlite's statements hold the event loop, so a timer may fire late.
+ */
+function checkDeadline() {
+  const deadline = deadlines.getStore();
+  if (deadline && Date.now() >= deadline.at) {
+    throw new DeadlineExceededError(`the request ran past its ${deadline.ms} ms; nothing more is sent to the database`);
+  }
+}
+
+type Adapter = Awaited<ReturnType<PrismaPg['connect']>> | Awaited<ReturnType<PrismaPGlite['connect']>>;
+type AdapterTransaction = Awaited<ReturnType<Adapter['startTransaction']>>;
+
+/**
+ * Prisma's statements checked against the request's deadline. Past it, none is sent, and the
+ * COMMIT that Prisma sends at the end of a transaction becomes a ROLLBACK: the caller was
+ * answered that its request timed out, so none of its writes may stay. The ROLLBACK that Prisma
+ * sends when a transaction fails always goes through: Prisma releases the connection after it,
+ * and one released inside a transaction would fail the next request that gets it.
+ */
+function guardAdapter<Factory extends PrismaPg | PrismaPGlite>(factory: Factory): Factory {
+  const connect = factory.connect.bind(factory);
+  factory.connect = (async () => {
+    const adapter = (await connect()) as Adapter;
+    guardQueries(adapter);
+    const start = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (...args: Parameters<Adapter['startTransaction']>) => {
+      checkDeadline();
+      const transaction = await start(...args);
+      guardQueries(transaction);
+      // Adapters whose commit() itself commits (Prisma then sends no COMMIT statement).
+      if (transaction.options.usePhantomQuery) {
+        const commit = transaction.commit.bind(transaction);
+        const rollback = transaction.rollback.bind(transaction);
+        transaction.commit = async () => {
+          if (!pastDeadline()) return commit();
+          await rollback();
+          checkDeadline();
+        };
+      }
+      return transaction;
+    };
+    return adapter;
+  }) as Factory['connect'];
+  return factory;
+}
+
+const pastDeadline = () => {
+  const deadline = deadlines.getStore();
+  return deadline !== undefined && Date.now() >= deadline.at;
+};
+
+function guardQueries(on: Adapter | AdapterTransaction) {
+  const queryRaw = on.queryRaw.bind(on);
+  const executeRaw = on.executeRaw.bind(on);
+  on.queryRaw = (query) => (checkDeadline(), queryRaw(query));
+  on.executeRaw = async (query) => {
+    if (!pastDeadline() || /^\s*ROLLBACK\b/i.test(query.sql)) return executeRaw(query);
+    if (/^\s*COMMIT\b/i.test(query.sql)) await executeRaw({ ...query, sql: 'ROLLBACK' });
+    checkDeadline();
+    return 0;
+  };
 }
 
 /**
@@ -70,6 +165,7 @@ const int8AsBigint: pg.CustomTypesConfig = {
 
 /** A statement on the pool or one of its clients, int8 columns as bigint. */
 async function pgRows<Row>(on: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  checkDeadline();
   return (await on.query({ text: sql, values: [...params], types: int8AsBigint })).rows as Row[];
 }
 
@@ -80,7 +176,7 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
   pool.on('error', (error) => console.error(`database connection lost: ${error.message}`));
   return {
     kind: 'postgresql',
-    adapter: new PrismaPg(pool),
+    adapter: guardAdapter(new PrismaPg(pool)),
     async openMigrationSession() {
       const client = await pool.connect();
       return {
@@ -88,7 +184,8 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
         exec: async (script) => {
           await client.query(script);
         },
-        release: async () => client.release(),
+        // Not back to the pool: its session was opened before limitStatements, without its limits.
+        release: async () => client.release(true),
       };
     },
     read: (sql, params) => pgRows(pool, sql, params),
@@ -98,6 +195,7 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
       try {
         await client.query('BEGIN');
         const result = await work({ query: (sql, params = []) => pgRows(client, sql, params) });
+        checkDeadline();
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -108,6 +206,20 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
         client.release(!reusable);
       }
     },
+    limitStatements(ms) {
+      pool.options.options = [
+        pool.options.options,
+        `-c statement_timeout=${ms} -c idle_in_transaction_session_timeout=${ms}`,
+      ].join(' ');
+    },
+    async checkConnection(timeoutMs) {
+      const client = new pg.Client({ ...postgresSettings(databaseUrl), connectionTimeoutMillis: timeoutMs });
+      try {
+        await client.connect();
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
@@ -115,6 +227,7 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
 
 /** A statement on PGlite or in one of its transactions, int8 columns as bigint. */
 async function pgliteRows<Row>(on: PGlite | Transaction, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  checkDeadline();
   return (await on.query<Row>(sql, [...params], { parsers: { [types.INT8]: (value: string) => BigInt(value) } })).rows;
 }
 
@@ -125,7 +238,7 @@ function openPglite(dataDir: string): Database {
   const pglite = new PGlite(dataDir, { extensions: { btree_gist } });
   return {
     kind: 'pglite',
-    adapter: new PrismaPGlite(pglite),
+    adapter: guardAdapter(new PrismaPGlite(pglite)),
     // PGlite is one connection in this process: every session is that connection.
     async openMigrationSession() {
       return {
@@ -140,11 +253,80 @@ function openPglite(dataDir: string): Database {
     read: (sql, params) => pgliteRows(pglite, sql, params),
     // PGlite's own transaction: it holds the connection, so no other statement runs inside it.
     transaction: (work) =>
-      pglite.transaction((tx) => work({ query: (sql, params = []) => pgliteRows(tx, sql, params) })),
+      pglite.transaction(async (tx) => {
+        const result = await work({ query: (sql, params = []) => pgliteRows(tx, sql, params) });
+        checkDeadline();
+        return result;
+      }),
+    limitStatements: () => {},
+    checkConnection: async () => {},
     poolStats: () => null,
     close: async () => {
       await pglite.close();
       unlock();
     },
   };
+}
+
+export class DatabaseUnreachableError extends Error {
+  override name = 'DatabaseUnreachableError';
+}
+
+/**
+ * SQLSTATEs of a server that answered but cannot take a session yet (starting up, recovering,
+ * out of connections): worth waiting for. Any other SQLSTATE (a wrong password, a database that
+ * does not exist) will not change by waiting.
+ */
+const TRANSIENT_SQLSTATES = new Set(['57P03', '53300', '53000']);
+const isFinal = (error: unknown) => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !TRANSIENT_SQLSTATES.has(code);
+};
+
+export interface WaitOptions {
+  /** How long to keep trying in all; 0 tries once. */
+  timeoutMs: number;
+  /** Where the database is, for the messages: never the URL, which may hold a password. */
+  where: string;
+  /** Told of each failed attempt that will be retried. */
+  onRetry: (attempt: { attempt: number; retryInMs: number; error: string }) => void;
+}
+
+/**
+ * Waits until the database accepts a connection: at start-up PostgreSQL may not be up yet (a
+ * container started beside it, a failover). Retries with a doubling delay, up to 5 s, for at
+ * most `timeoutMs`; then, or at once for an answer that waiting cannot change, throws a
+ * DatabaseUnreachableError whose message is one line saying where and why.
+ */
+export async function waitForDatabase(database: Database, options: WaitOptions): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const left = deadline - Date.now();
+    try {
+      await database.checkConnection(Math.max(1000, Math.min(left, 5000)));
+      return;
+    } catch (error) {
+      // Node reports a refused connection to a name with several addresses as an AggregateError
+      // with no message of its own, only a code.
+      const { message, code } = error as { message?: string; code?: string };
+      const reason = message?.split('\n')[0] || code || String(error);
+      if (isFinal(error)) {
+        throw new DatabaseUnreachableError(`cannot connect to the database at ${options.where}: ${reason}`);
+      }
+      const retryInMs = Math.min(250 * 2 ** (attempt - 1), 5000, deadline - Date.now());
+      if (retryInMs <= 0) {
+        throw new DatabaseUnreachableError(
+          `cannot reach the database at ${options.where} after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${options.timeoutMs} ms (${reason}); set DATABASE_CONNECT_TIMEOUT_MS to wait longer`,
+        );
+      }
+      options.onRetry({ attempt, retryInMs, error: reason });
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
+    }
+  }
+}
+
+/** host:port/database of a connection string, without its user and password. */
+export function describeDatabaseUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
 }

@@ -1,4 +1,5 @@
 import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
@@ -10,6 +11,12 @@ type Yoga = YogaServerInstance<ServerContext, RequestContext>;
 
 export interface HttpOptions {
   bodyLimitBytes: number;
+  /** Time to send a request's headers; at most `receiveTimeoutMs`. */
+  headersTimeoutMs?: number;
+  /** Time to send a whole request, body included. */
+  receiveTimeoutMs?: number;
+  /** Time an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs?: number;
 }
 
 /** The latest request on a connection, for answering what Node cannot parse after it. */
@@ -36,9 +43,30 @@ interface Exchange {
  */
 export function createHttpServer(yoga: Yoga, options: HttpOptions): Server {
   const latest = new WeakMap<Duplex, Exchange>();
-  const server = createServer((request, response) => {
-    latest.set(request.socket, { request, response });
-    handle(yoga, options.bodyLimitBytes, request, response);
+  // Node's defaults (60 s for headers, 300 s for a request) let a few thousand connections that
+  // trickle bytes hold the server's sockets for minutes. An API's callers send a small request at
+  // once; one that has not arrived in time gets 408 (see describeClientError) and is closed.
+  const receiveTimeout = options.receiveTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, receiveTimeout);
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: receiveTimeout,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+      // Node checks those deadlines every 30 s by default, which would let a 10 s one last 40 s.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)),
+    },
+    (request, response) => {
+      latest.set(request.socket, { request, response });
+      handle(yoga, options.bodyLimitBytes, request, response);
+    },
+  );
+  // Node's deadlines start with a request's first byte: a connection that sends nothing at all
+  // would stay open for ever. It gets as long as a request's headers get.
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), headersTimeout);
+    socket.once('data', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
     answerClientError(error, socket, latest.get(socket)),
@@ -103,7 +131,8 @@ async function serveReadBody(
   const answer = await yoga.fetch(
     new URL(request.url ?? '/', 'http://localhost'),
     { method: restGet ? 'POST' : request.method, headers, body },
-    restGet ? { restMethod: 'GET' } : {},
+    // Read here, it reaches Yoga without its socket: the peer's address goes with it (context.ts).
+    { clientAddress: request.socket.remoteAddress, ...(restGet ? { restMethod: 'GET' as const } : {}) },
   );
   response.writeHead(answer.status, Object.fromEntries(answer.headers));
   response.end(Buffer.from(await answer.arrayBuffer()));

@@ -138,7 +138,10 @@ export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerCo
         const body = await readBody(request, url.searchParams);
         const address = clientAddressOf(request, serverContext);
         const answer = await run(getYoga(), request, address, endpoint, body, userId ?? '');
-        endResponse(new Response(JSON.stringify(answer), { headers: { 'content-type': 'application/json' } }));
+        const json = JSON.stringify(answer);
+        // Its length, which http/response-limit.ts bounds (a list is every row there is).
+        const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) };
+        endResponse(new Response(json, { headers }));
       } catch (error) {
         if (error instanceof RestError) return endResponse(error.toResponse());
         // Nothing may escape this hook: @whatwg-node/server would answer it with its stack trace.
