@@ -36,7 +36,8 @@ const envSchema = z.object({
   INTROSPECTION: booleanFlag.optional(),
   MAX_DEPTH: z.coerce.number().int().min(1).default(6),
   MAX_ALIASES: z.coerce.number().int().min(1).default(100),
-  MAX_COST: z.coerce.number().int().min(1).default(20_000),
+  /** What one request may cost, lists weighed by their size (http/cost-limit.ts). */
+  MAX_COST: z.coerce.number().int().min(1).default(100_000),
   MAX_TOKENS: z.coerce.number().int().min(1).default(5_000),
   MAX_DIRECTIVES: z.coerce.number().int().min(1).default(20),
   BODY_LIMIT_BYTES: z.coerce
@@ -60,6 +61,10 @@ const envSchema = z.object({
     .default(64 * 1024 * 1024),
   /** Requests per token per minute; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Failed authentications per client address per minute, whatever the token; 0 turns the limit off. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  /** Behind a reverse proxy: the client address is the last one X-Forwarded-For names. */
+  TRUST_PROXY: booleanFlag.default(false),
   /** Shares rate-limit counters between instances. */
   REDIS_URL: z
     .string()

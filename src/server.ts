@@ -5,7 +5,7 @@ import { migrate } from './db/migrate.js';
 import { env } from './env.js';
 import { createHttpServer } from './http/node-handler.js';
 import { logger } from './logger.js';
-import { rateLimiter } from './rate-limit.js';
+import { authFailureLimiter, rateLimiter } from './rate-limit.js';
 import { bootstrapAccess } from './store/access.js';
 import { yoga } from './yoga.js';
 
@@ -60,6 +60,7 @@ function shutdown(signal: string) {
   logger.info({ signal }, 'shutting down');
   server.close(async () => {
     await rateLimiter.close();
+    await authFailureLimiter.close();
     await closeDatabase();
     logger.info('stopped');
     process.exit(0);

@@ -2,9 +2,10 @@ import { useEngine } from '@envelop/core';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { type YogaServerInstance, createYoga } from 'graphql-yoga';
-import { type RequestContext, type ServerContext, createRequestContext } from './context.js';
+import { type RequestContext, type ServerContext, createRequestContext, useAuthentication } from './context.js';
 import { env } from './env.js';
 import { useBodyLimit } from './http/body-limit.js';
+import { useCostLimit } from './http/cost-limit.js';
 import { executeWithRequestErrorStatus } from './http/execute.js';
 import { useOfflineGraphiQL } from './http/graphiql.js';
 import { useOperations } from './http/operations.js';
@@ -13,6 +14,7 @@ import { useResponseLimit } from './http/response-limit.js';
 import { logger } from './logger.js';
 import { useRestApi } from './rest/handler.js';
 import { schema } from './schema/index.js';
+import { MAX_LOOKUPS } from './store/lookups.js';
 
 const production = env.NODE_ENV === 'production';
 
@@ -28,7 +30,8 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
   // Served by useOfflineGraphiQL below: Yoga's own page loads GraphiQL from a CDN.
   graphiql: false,
   // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones.
-  maskedErrors: true,
+  // Never with the original error attached (Yoga's development mode does): no stack or server path in a response.
+  maskedErrors: { isDev: false },
   logging: logger,
   plugins: [
     // Queries run on graphql-js' own executor, not Yoga's default (graphql-tools'), which copies
@@ -41,6 +44,8 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
     useRequestTimeout(env.REQUEST_TIMEOUT_MS),
     useResponseLimit(env.MAX_RESPONSE_BYTES),
     useOperations(),
+    // Before the query is parsed: callers without a valid token learn nothing of the schema.
+    useAuthentication(),
     useBodyLimit(env.BODY_LIMIT_BYTES),
     useRestApi(() => yoga),
     // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
@@ -59,10 +64,12 @@ export const yoga: YogaServerInstance<ServerContext, RequestContext> = createYog
     EnvelopArmorPlugin({
       maxDepth: { n: env.MAX_DEPTH, ignoreIntrospection: true },
       maxAliases: { n: env.MAX_ALIASES },
-      costLimit: { maxCost: env.MAX_COST, ignoreIntrospection: true },
+      // Replaced by useCostLimit below, which weighs lists by their size and sees the variables.
+      costLimit: { enabled: false },
       maxTokens: { n: env.MAX_TOKENS },
       maxDirectives: { n: env.MAX_DIRECTIVES },
       blockFieldSuggestion: { enabled: true },
     }),
+    useCostLimit({ maxCost: env.MAX_COST, maxLookups: MAX_LOOKUPS }),
   ],
 });

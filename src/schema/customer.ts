@@ -13,6 +13,11 @@ import {
   updateCustomer,
 } from '../store/customers.js';
 import { activeAtWhere } from '../store/mapping-filters.js';
+import { firstDescription, listBound, takeFirst } from './list-bounds.js';
+
+// A customer's mappings are a list, not a connection (selections written before it was bounded
+// keep working); `mappings(userId:)` pages through any number of them.
+const CUSTOMER_MAPPINGS = { default: 250, max: 1000 };
 
 export const CustomerRef = builder.prismaObject('Customer', {
   description: 'An ISP customer (Trisul: IPDR customer), identified by its UserID within a context.',
@@ -46,17 +51,23 @@ export const CustomerRef = builder.prismaObject('Customer', {
       description: "When the customer's own fields last changed (its mappings changing does not count).",
     }),
     mappings: t.relation('mappings', {
-      description: 'The IP mappings of this customer, oldest first; with `activeAt`, only those held then.',
+      description: `The IP mappings of this customer, oldest first, at most \`first\` (${CUSTOMER_MAPPINGS.default} unless told); with \`activeAt\`, only those held then. To page through all of them: \`mappings(userId:)\`.`,
       args: {
         activeAt: t.arg({
           type: 'UnixTime',
           required: false,
           description: 'Only the mappings held at this instant; absent: all of them, ended ones included.',
         }),
+        first: t.arg.int({
+          defaultValue: CUSTOMER_MAPPINGS.default,
+          description: firstDescription('mappings (the oldest)', CUSTOMER_MAPPINGS),
+        }),
       },
+      extensions: listBound({ kind: 'argument', argument: 'first', ...CUSTOMER_MAPPINGS }),
       query: (args) => ({
         where: args.activeAt == null ? {} : activeAtWhere(args.activeAt),
         orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
+        take: takeFirst(args.first, CUSTOMER_MAPPINGS),
       }),
     }),
   }),

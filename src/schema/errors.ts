@@ -9,6 +9,10 @@ import {
   NotFoundError,
   ValidationError,
 } from '../errors.js';
+import { firstDescription, listBound, takeFirst } from './list-bounds.js';
+
+// The mappings an error lists, bounded like every list (see list-bounds.ts).
+const ERROR_LISTS = { default: 100, max: 1000 };
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'An expected failure: the operation did not happen, and this says why.',
@@ -70,8 +74,12 @@ builder.objectType(ConflictError, {
     conflicts: t.field({
       type: [IpMappingRef],
       description:
-        'The mappings in the way; empty when the overlapping one was written at the same moment and is not yet visible.',
-      resolve: (error) => error.conflicts,
+        'The mappings in the way, in id order, at most `first`; empty when the overlapping one was written at the same moment and is not yet visible.',
+      args: {
+        first: t.arg.int({ defaultValue: ERROR_LISTS.default, description: firstDescription('mappings', ERROR_LISTS) }),
+      },
+      extensions: listBound({ kind: 'argument', argument: 'first', ...ERROR_LISTS }),
+      resolve: (error, args) => error.conflicts.slice(0, takeFirst(args.first, ERROR_LISTS)),
     }),
   }),
 });
@@ -97,8 +105,13 @@ builder.objectType(AmbiguousMappingError, {
     userId: t.exposeString('userId', { description: "The customer's UserID." }),
     candidates: t.field({
       type: [IpMappingRef],
-      description: 'Its mappings, one of which the request must name (by `id` or `ipsubnet` in `choose`).',
-      resolve: (error) => error.candidates,
+      description:
+        'Its mappings in id order, at most `first`, one of which the request must name (by `id` or `ipsubnet` in `choose`).',
+      args: {
+        first: t.arg.int({ defaultValue: ERROR_LISTS.default, description: firstDescription('mappings', ERROR_LISTS) }),
+      },
+      extensions: listBound({ kind: 'argument', argument: 'first', ...ERROR_LISTS }),
+      resolve: (error, args) => error.candidates.slice(0, takeFirst(args.first, ERROR_LISTS)),
     }),
   }),
 });
