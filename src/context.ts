@@ -106,14 +106,17 @@ async function authenticateRequest(request: Request, server: ServerContext): Pro
   const known = outer && restCallers.get(outer);
   if (known) return known;
 
-  const address = clientAddressOf(outer ?? request, server);
-  const blocked = await authFailureLimiter.check(address);
-  if (!blocked.allowed) {
-    throw rateLimited('Too many failed authentications from this address', blocked.retryAfterSeconds);
-  }
   const token = bearerToken(request);
   const caller = token ? await authenticate(token) : null;
   if (!caller || (server.expectedUsername !== undefined && server.expectedUsername !== caller.username)) {
+    // Only failures are counted and refused. A valid token is never held up by others' failures
+    // from the same address (every client behind one proxy or NAT shares it); a guesser past the
+    // limit is answered 429 for each wrong guess, at the cost of one token look-up.
+    const address = clientAddressOf(outer ?? request, server);
+    const blocked = await authFailureLimiter.check(address);
+    if (!blocked.allowed) {
+      throw rateLimited('Too many failed authentications from this address', blocked.retryAfterSeconds);
+    }
     await authFailureLimiter.take(address);
     throw unauthenticated(
       token === null ? 'Missing API token: send it as "Authorization: Bearer <token>"' : 'Invalid API token',

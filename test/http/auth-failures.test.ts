@@ -110,7 +110,7 @@ describe('unauthenticated and failing callers, in production with Redis unreacha
     expect(answer.text).not.toMatch(/ at |\.ts:|\.js:|node_modules/);
   });
 
-  it('refuses an address after 5 failed authentications, token or not, in each API’s shape', async () => {
+  it('refuses further failed authentications from an address after 5, in each API’s shape, and lets valid tokens through', async () => {
     const from = '127.0.0.2';
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++)
@@ -121,10 +121,13 @@ describe('unauthenticated and failing callers, in production with Redis unreacha
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(errorsOf(limited)?.[0]).toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
-    // Even the right token: otherwise guessing would go on, each right guess answered 200.
-    expect((await graphql(from, '{ __typename }', ADMIN_TOKEN)).status).toBe(429);
+    // A valid token from the same address (say, another client behind the same proxy) still passes.
+    expect((await graphql(from, '{ __typename }', ADMIN_TOKEN)).status).toBe(200);
 
-    const rest = await send(from, 'GET', '/api/ipdrcustomers', { api_token: ADMIN_TOKEN, username: 'admin' });
+    const rest = await send(from, 'GET', '/api/ipdrcustomers', {
+      api_token: 'guess-rest-0123456789abcdef',
+      username: 'admin',
+    });
     expect(rest.status).toBe(429);
     expect(Number(rest.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(JSON.parse(rest.text)).toMatchObject({
@@ -155,9 +158,8 @@ describe('unauthenticated and failing callers, in production with Redis unreacha
       expect(JSON.parse(listed.text)).toHaveLength(300);
       answers.push(listed);
     }
-    const sixth = await graphql(from, '{ __typename }', ADMIN_TOKEN);
-    expect(sixth.status).toBe(200);
-    answers.push(sixth);
+    // That is the token's sixth point this minute (the test above spent one): had each page cost
+    // one, the second list would have been refused. The next request is the seventh.
 
     const limited = await graphql(from, '{ __typename }', ADMIN_TOKEN);
     expect(limited.status).toBe(429);
