@@ -81,6 +81,14 @@ export function withDeadline<T>(deadline: Deadline, work: () => T): T {
 }
 
 /**
+ * Runs `work` under no request's deadline: for statements that answer several requests at once
+ * (the shared lookup batches), which one late request must not fail for the others.
+ */
+export function withoutDeadline<T>(work: () => T): T {
+  return deadlines.exit(work);
+}
+
+/**
  * The caller was already told its request timed out: what it would still send is not sent.
  * By the clock, not a timer: PGlite's statements hold the event loop, so a timer may fire late.
  */
@@ -280,7 +288,14 @@ export class DatabaseUnreachableError extends Error {
 const TRANSIENT_SQLSTATES = new Set(['57P03', '53300', '53000']);
 const isFinal = (error: unknown) => {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !TRANSIENT_SQLSTATES.has(code);
+  // A SQLSTATE's class is two digits or a digit and a letter, or one of the letter classes
+  // (HV, P0, XX...); Node's socket errors (EPIPE, EHOSTDOWN...) are five letters starting with E.
+  return (
+    typeof code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !/^E[A-Z]{4}$/.test(code) &&
+    !TRANSIENT_SQLSTATES.has(code)
+  );
 };
 
 export interface WaitOptions {

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { readRows } from '../db.js';
+import { withoutDeadline } from '../db/connection.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
 export interface Lookup {
@@ -206,11 +207,15 @@ export function whoHadShared(contextId: number, lookup: Lookup, fields: FieldsRe
   let batch = sharedBatches.get(contextId);
   if (!batch) {
     batch = new DataLoader(
+      // The batch answers whichever requests are waiting, under none of their deadlines: it runs
+      // in the context of the request that happened to start it, which may be past its own.
       (pending) =>
-        whoHadBatch(
-          contextId,
-          pending.map((one) => one.lookup),
-          lookupColumns(unionOf(pending.map((one) => one.fields))),
+        withoutDeadline(() =>
+          whoHadBatch(
+            contextId,
+            pending.map((one) => one.lookup),
+            lookupColumns(unionOf(pending.map((one) => one.fields))),
+          ),
         ),
       { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: MAX_LOOKUPS },
     );
