@@ -39,8 +39,9 @@ export function isWriteConflict(error: unknown): boolean {
   return (error as DriverAdapterFailure | null)?.code === 'P2034' || state === '40P01' || state === '40001';
 }
 
-/** Prisma found no connection for an interactive transaction within its `maxWait`. */
-export function isTransactionStartTimeout(error: unknown): boolean {
+/** An interactive transaction found no connection within its `maxWait`, or outran its `timeout` (and was rolled back). */
+export function isTransactionTimeout(error: unknown): boolean {
   const failure = error as (DriverAdapterFailure & { message?: string }) | null;
-  return failure?.code === 'P2028' && /Unable to start a transaction/.test(failure.message ?? '');
+  // P2028 covers both: no connection within maxWait, and a transaction that outran its timeout.
+  return failure?.code === 'P2028' && /Unable to start a transaction|expired transaction/.test(failure.message ?? '');
 }

@@ -1,4 +1,4 @@
-import { isTransactionStartTimeout, isWriteConflict } from '../db/errors.js';
+import { isTransactionTimeout, isWriteConflict } from '../db/errors.js';
 import { prisma } from '../db.js';
 import { BusyError } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -35,7 +35,7 @@ export async function inTransaction<T>(work: (tx: Transaction) => Promise<T>): P
     try {
       return await prisma.$transaction(work, { maxWait: START_WAIT_MS, timeout: RUN_TIMEOUT_MS });
     } catch (error) {
-      if (isTransactionStartTimeout(error)) throw new BusyError();
+      if (isTransactionTimeout(error)) throw new BusyError();
       if (!(error instanceof ConcurrentChange) && !isWriteConflict(error)) throw error;
       if (run === MAX_RUNS) throw new BusyError();
       await pause(run);
