@@ -29,6 +29,8 @@ const procStart = (pid: number) => {
 };
 const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
+const HOLDER_TIMEOUT_MS = 90_000;
+
 /** Another process holding the lock, as a second server would. */
 async function holderProcess(dir: string): Promise<ChildProcess> {
   const script = `import { lockDataDir } from ${JSON.stringify(new URL('../../src/db/data-dir-lock.ts', import.meta.url).href)};
@@ -39,10 +41,21 @@ lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}
   children.push(child);
   let out = '';
   child.stdout!.on('data', (chunk) => (out += chunk));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', () => out.includes('locked') && resolve());
-    child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
-  });
+  // Bounded like a server start (test/server-process.ts): tsx compiling on a loaded 2-core
+  // machine takes a while, but a holder that never locks is killed, not waited on forever.
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`lock holder did not lock in ${HOLDER_TIMEOUT_MS} ms; its output: ${out}`));
+      }, HOLDER_TIMEOUT_MS);
+      child.stdout!.on('data', () => out.includes('locked') && resolve());
+      child.once('exit', (code, signal) => reject(new Error(`lock holder exited with ${code ?? signal}`)));
+    });
+  } finally {
+    clearTimeout(timer);
+  }
   return child;
 }
 
