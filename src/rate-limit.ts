@@ -29,12 +29,31 @@ export interface RateLimitSettings {
 
 const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
+/** First wait before probing a Redis that failed a command; it doubles up to the reconnection's longest wait. */
+const FIRST_PROBE_DELAY_MS = 100;
+
+interface SharedStore {
+  redis: Redis;
+  /** Whether commands may be sent to Redis now: connected, and none has failed since it last answered. */
+  usable(): boolean;
+  /** A command was answered: the next outage's probes start again from the shortest wait. */
+  answered(): void;
+  /** A command failed or timed out: count in memory from now on, until a probe is answered. */
+  failed(error: unknown): void;
+  close(): void;
+}
+
 /**
  * Redis must never hold a request up: commands are sent only while the connection is ready, are
  * neither queued nor retried, and give up after a short timeout. Reconnection happens in the
  * background with backoff, and counting moves back to Redis once it answers.
+ *
+ * A Redis that is stopped or cut off without its connection closing stays "ready" to ioredis, so
+ * every command would wait for the timeout. The first command that fails therefore moves counting
+ * into memory for every request, and only a background PING, one at a time with backoff, moves it
+ * back once Redis answers again.
  */
-function connectRedis(url: string, settings: RateLimitSettings): Redis {
+function connectRedis(url: string, keyPrefix: string, settings: RateLimitSettings): SharedStore {
   const maxDelay = settings.reconnectMaxDelayMs ?? 5_000;
   const redis = new Redis(url, {
     enableOfflineQueue: false,
@@ -43,19 +62,84 @@ function connectRedis(url: string, settings: RateLimitSettings): Redis {
     connectTimeout: 1_000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), maxDelay),
   });
+
   // Reconnection fails once per attempt: say so once per outage, not once per attempt.
   let down = false;
-  redis.on('error', (error) => {
+  // A command failed on a connection that ioredis may still call ready.
+  let failing = false;
+  let closed = false;
+  const wentDown = (error: unknown) => {
     if (down) return;
     down = true;
-    logger.warn({ err: error }, 'rate limit store unreachable; counting in memory until it answers');
-  });
-  redis.on('ready', () => {
+    logger.warn({ err: error, keyPrefix }, 'rate limit store unreachable; counting in memory until it answers');
+  };
+  const cameBack = () => {
+    failing = false;
     if (!down) return;
     down = false;
-    logger.info('rate limit store reachable again; counters are shared');
-  });
-  return redis;
+    logger.info({ keyPrefix }, 'rate limit store reachable again; counters are shared');
+  };
+
+  // Kept from one outage to the next until a command is answered, so that a Redis which answers
+  // PING but fails every command is tried at the longest wait, not ten times a second.
+  let probeDelay = FIRST_PROBE_DELAY_MS;
+  let probing = false;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let wakeProbe: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wakeProbe = resolve;
+      probeTimer = setTimeout(resolve, ms);
+      probeTimer.unref();
+    });
+
+  async function probe() {
+    if (probing) return;
+    probing = true;
+    try {
+      while (failing && !closed) {
+        await pause(probeDelay);
+        probeDelay = Math.min(probeDelay * 2, maxDelay);
+        if (!failing || closed) break;
+        try {
+          // Without a connection this fails at once; on a stalled one it times out like any command.
+          await redis.ping();
+          if (!closed) cameBack();
+        } catch {
+          // Still failing: wait longer and try again.
+        }
+      }
+    } finally {
+      probing = false;
+      probeTimer = undefined;
+      wakeProbe = undefined;
+    }
+  }
+
+  redis.on('error', wentDown);
+  // Ready means Redis answered ioredis' own check on a new connection.
+  redis.on('ready', cameBack);
+
+  return {
+    redis,
+    usable: () => !failing && !closed && redis.status === 'ready',
+    answered() {
+      probeDelay = FIRST_PROBE_DELAY_MS;
+    },
+    failed(error) {
+      if (closed) return;
+      logger.debug({ err: error, keyPrefix }, 'rate limit store failed a command; counting in memory');
+      wentDown(error);
+      failing = true;
+      void probe();
+    },
+    close() {
+      closed = true;
+      clearTimeout(probeTimer);
+      wakeProbe?.();
+      redis.disconnect();
+    },
+  };
 }
 
 export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
@@ -69,20 +153,23 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
   }
   const window = { points: settings.perMinute, duration: 60 };
   const memory = new RateLimiterMemory(window);
-  const redis = settings.redisUrl ? connectRedis(settings.redisUrl, settings) : null;
-  const store = redis
-    ? new RateLimiterRedis({ ...window, storeClient: redis, keyPrefix: settings.keyPrefix ?? 'ipdr-rate' })
-    : null;
-  const shared = () => redis?.status === 'ready';
+  const keyPrefix = settings.keyPrefix ?? 'ipdr-rate';
+  const shared = settings.redisUrl ? connectRedis(settings.redisUrl, keyPrefix, settings) : null;
+  const store = shared ? new RateLimiterRedis({ ...window, storeClient: shared.redis, keyPrefix }) : null;
 
   // While Redis is unreachable each instance counts on its own, rather than refusing everyone.
   async function withStore<T>(use: (limiter: RateLimiterMemory | RateLimiterRedis) => Promise<T>): Promise<T> {
-    if (store && shared()) {
+    if (store && shared?.usable()) {
       try {
-        return await use(store);
+        const result = await use(store);
+        shared.answered();
+        return result;
       } catch (error) {
-        if (error instanceof RateLimiterRes) throw error;
-        logger.debug({ err: error }, 'rate limit store failed a command; counting in memory');
+        if (error instanceof RateLimiterRes) {
+          shared.answered();
+          throw error;
+        }
+        shared.failed(error);
       }
     }
     return use(memory);
@@ -103,9 +190,9 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
       if (used === null || used.consumedPoints < settings.perMinute) return { allowed: true };
       return { allowed: false, retryAfterSeconds: retryAfter(used) };
     },
-    shared,
+    shared: () => shared?.usable() ?? false,
     async close() {
-      redis?.disconnect();
+      shared?.close();
     },
   };
 }

@@ -163,4 +163,53 @@ describe('rate limiter', () => {
       await stopRedis(redis);
     }
   });
+
+  it('stops waiting at the first command a stalled Redis leaves unanswered, and shares counters again once it answers', async () => {
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const commandTimeoutMs = 500;
+    const settings = {
+      perMinute: 4,
+      redisUrl: `redis://127.0.0.1:${port}`,
+      reconnectMaxDelayMs: 300,
+      commandTimeoutMs,
+    };
+    const first = createRateLimiter(settings);
+    const second = createRateLimiter(settings);
+    try {
+      await untilShared(first);
+      await untilShared(second);
+      const before = `before-${randomUUID()}`;
+      expect(await takeTimes(first, before, 2)).toEqual([true, true]);
+      expect(await takeTimes(second, before, 3)).toEqual([true, true, false]);
+
+      // Stopped, Redis keeps its connection open: ioredis still calls it ready.
+      redis.kill('SIGSTOP');
+      const during = `during-${randomUUID()}`;
+      const stalled = await timedTakes(first, during, 1);
+      expect(stalled.slowest).toBeGreaterThanOrEqual(commandTimeoutMs - 50);
+      expect(first.shared()).toBe(false);
+      // Had each waited for the timeout, these 19 would take 9.5 s; counted in memory they take next to nothing.
+      const started = performance.now();
+      const rest = await timedTakes(first, during, 19);
+      const elapsed = performance.now() - started;
+      expect(elapsed, `19 takes after the first failure took ${Math.round(elapsed)} ms`).toBeLessThan(
+        4 * commandTimeoutMs,
+      );
+      // In memory, from nothing: the first take above was the first point.
+      expect(rest.allowed).toEqual([true, true, true, ...Array(16).fill(false)]);
+      expect(first.shared()).toBe(false);
+
+      redis.kill('SIGCONT');
+      await untilShared(first);
+      await untilShared(second);
+      const after = `after-${randomUUID()}`;
+      expect(await takeTimes(first, after, 2)).toEqual([true, true]);
+      expect(await takeTimes(second, after, 3)).toEqual([true, true, false]);
+    } finally {
+      await first.close();
+      await second.close();
+      await stopRedis(redis);
+    }
+  });
 });

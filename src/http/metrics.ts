@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { database } from '../db.js';
+import { env } from '../env.js';
+import { authFailureLimiter, rateLimiter } from '../rate-limit.js';
 
 /** Prometheus metrics of this process, served at /metrics. */
 export const metrics = new Registry();
@@ -38,5 +40,17 @@ new Gauge({
     this.set({ state: 'total' }, stats.total);
     this.set({ state: 'idle' }, stats.idle);
     this.set({ state: 'waiting' }, stats.waiting);
+  },
+});
+
+new Gauge({
+  name: 'ipdr_rate_limit_shared',
+  help: 'Whether a rate limit counts through Redis (1) or, while Redis fails, in memory (0); absent without REDIS_URL',
+  labelNames: ['limit'] as const,
+  registers: [metrics],
+  collect() {
+    if (!env.REDIS_URL) return;
+    if (env.RATE_LIMIT_PER_MINUTE > 0) this.set({ limit: 'requests' }, Number(rateLimiter.shared()));
+    if (env.AUTH_FAILURES_PER_MINUTE > 0) this.set({ limit: 'auth_failures' }, Number(authFailureLimiter.shared()));
   },
 });
