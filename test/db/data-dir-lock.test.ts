@@ -1,19 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DataDirInUseError, lockDataDir } from '../../src/db/data-dir-lock.js';
 
-// The embedded database's lock: refused while another process really holds it, taken over from
-// a process that is gone, whatever process now has its PID.
+// The embedded database's lock is one the operating system holds for the open file: refused while
+// another process holds it, free the moment that process is gone, and never decided by what the
+// lock file says.
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function dataDir() {
@@ -28,91 +29,174 @@ const procStart = (pid: number) => {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 };
 const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const inUseBy = (pid: number) => `is in use by process ${pid}; stop it first`;
 
-const HOLDER_TIMEOUT_MS = 90_000;
+const CHILD_TIMEOUT_MS = 90_000;
 
-/** Another process holding the lock, as a second server would. */
-async function holderProcess(dir: string): Promise<ChildProcess> {
-  const script = `import { lockDataDir } from ${JSON.stringify(new URL('../../src/db/data-dir-lock.ts', import.meta.url).href)};
-lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+interface Locker {
+  child: ChildProcess;
+  /** Resolves once the child has loaded the lock's module. */
+  ready: Promise<void>;
+  /** Has the child lock `dir`: 'locked <pid>', with the PID it sees as its own, or 'refused <message>'. */
+  lock(dir: string): Promise<string>;
+}
+
+/**
+ * Another process locking directories when told to, as a second server would; it stays alive
+ * (holding what it locked) until killed. Told at once, several of them race for one directory.
+ */
+function lockerProcess(wrapper: string[] = []): Locker {
+  const script = `import { createInterface } from 'node:readline';
+import { lockDataDir } from ${JSON.stringify(new URL('../../src/db/data-dir-lock.ts', import.meta.url).href)};
+console.log('ready');
+createInterface({ input: process.stdin }).on('line', (dir) => {
+  try { lockDataDir(dir); console.log(dir + ' locked ' + process.pid); }
+  catch (error) { console.log(dir + ' refused ' + error.message); }
+});`;
+  const [command, ...args] = [...wrapper, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (chunk) => (out += chunk));
+  let errors = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => (out += chunk));
+  // Kept for a failure's message (unshare says something on stderr when its child is killed).
+  child.stderr!.on('data', (chunk) => (errors += chunk));
   // Bounded like a server start (test/server-process.ts): tsx compiling on a loaded 2-core
-  // machine takes a while, but a holder that never locks is killed, not waited on forever.
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => {
+  // machine takes a while, but a child that never answers is killed, not waited on forever.
+  const line = (prefix: string) =>
+    new Promise<string>((resolve, reject) => {
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        child.off('exit', exited);
+        reject(new Error(`the locking child ${why}; its output: ${out}${errors}`));
+      };
+      const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`lock holder did not lock in ${HOLDER_TIMEOUT_MS} ms; its output: ${out}`));
-      }, HOLDER_TIMEOUT_MS);
-      child.stdout!.on('data', () => out.includes('locked') && resolve());
-      child.once('exit', (code, signal) => reject(new Error(`lock holder exited with ${code ?? signal}`)));
+        fail(`did not answer in ${CHILD_TIMEOUT_MS} ms`);
+      }, CHILD_TIMEOUT_MS);
+      const exited = (code: number | null, signal: string | null) => fail(`exited with ${code ?? signal}`);
+      const check = () => {
+        const found = out.split('\n').find((text) => text.startsWith(prefix));
+        if (found === undefined) return;
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        child.off('exit', exited);
+        resolve(found.slice(prefix.length));
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', exited);
+      check();
     });
-  } finally {
-    clearTimeout(timer);
-  }
-  return child;
+  const ready = line('ready').then(() => {});
+  return {
+    child,
+    ready,
+    lock: (dir) => {
+      const answer = line(`${dir} `);
+      child.stdin!.write(`${dir}\n`);
+      return answer;
+    },
+  };
+}
+
+async function holderProcess(dir: string): Promise<ChildProcess> {
+  const locker = lockerProcess();
+  await locker.ready;
+  expect(await locker.lock(dir)).toBe(`locked ${locker.child.pid}`);
+  return locker.child;
+}
+
+async function kill(child: ChildProcess) {
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
 }
 
 describe.skipIf(process.platform !== 'linux')('data directory lock', () => {
-  it('is refused while another process holds it, and taken over once that process is killed', async () => {
+  it('is refused, naming the holder, while another process holds it, and free once that process is killed', async () => {
     const dir = dataDir();
     const holder = await holderProcess(dir);
     expect(() => lockDataDir(dir)).toThrow(DataDirInUseError);
-    expect(() => lockDataDir(dir)).toThrow(`is in use by process ${holder.pid}; stop it first`);
-    holder.kill('SIGKILL');
-    await once(holder, 'exit');
-    // kill -9 leaves the lock file behind.
+    expect(() => lockDataDir(dir)).toThrow(inUseBy(holder.pid!));
+    // A holder that is stopped, not gone, still holds it.
+    holder.kill('SIGSTOP');
+    expect(() => lockDataDir(dir)).toThrow(inUseBy(holder.pid!));
+    await kill(holder);
+    // kill -9 leaves the lock file behind, and the lock with it is gone.
     expect(existsSync(lockFile(dir))).toBe(true);
     const release = lockDataDir(dir);
-    expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toMatchObject({ pid: process.pid });
+    expect(readFileSync(lockFile(dir), 'utf8')).toBe(`${process.pid}\n`);
     release();
-    expect(existsSync(lockFile(dir))).toBe(false);
+    release();
+    // Released, the file no longer holds anything: another process takes it.
+    await kill(await holderProcess(dir));
   });
 
-  it('is taken over from a lock naming a live but unrelated process (the PID was reused)', () => {
+  it('is not blocked by a lock file naming a live unrelated process, in the old or the JSON format', async () => {
     const dir = dataDir();
-    // The test runner's parent is alive, and did not write this lock: its start time differs.
-    writeFileSync(lockFile(dir), JSON.stringify({ pid: process.ppid, start: '1', boot: bootId() }));
-    lockDataDir(dir)();
-    // A lock from before the last boot names a process of that boot.
-    writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, start: procStart(1), boot: 'another-boot' }));
-    lockDataDir(dir)();
-  });
-
-  it("is taken over from a lock naming this process's own PID from before a container restart", () => {
-    const dir = dataDir();
-    writeFileSync(lockFile(dir), JSON.stringify({ pid: process.pid, start: '1', boot: bootId() }));
-    lockDataDir(dir)();
-    // An older lock holding a bare PID: ours, as PID 1 of a restarted container finds its own.
+    const unrelated = [1, process.ppid];
+    const contents = unrelated.flatMap((pid) => [
+      String(pid),
+      JSON.stringify({ pid, start: procStart(pid), boot: bootId() }),
+    ]);
+    for (const content of contents) {
+      writeFileSync(lockFile(dir), content);
+      lockDataDir(dir)();
+    }
+    // Nor, in another process, by one naming this test runner, which is alive and holds nothing.
     writeFileSync(lockFile(dir), String(process.pid));
-    lockDataDir(dir)();
-  });
-
-  it('is taken over from a lock naming a process that has exited, or holding no PID', () => {
-    const dir = dataDir();
-    writeFileSync(lockFile(dir), String(2 ** 22 + 1));
-    lockDataDir(dir)();
-    writeFileSync(lockFile(dir), '');
-    lockDataDir(dir)();
+    const holder = await holderProcess(dir);
+    expect(readFileSync(lockFile(dir), 'utf8')).toBe(`${holder.pid}\n`);
+    await kill(holder);
   });
 
   it('is refused to a second open in the same process', () => {
     const dir = dataDir();
     const release = lockDataDir(dir);
-    expect(() => lockDataDir(dir)).toThrow(`is in use by process ${process.pid}`);
+    expect(() => lockDataDir(dir)).toThrow(inUseBy(process.pid));
     release();
     lockDataDir(dir)();
   });
 
-  it('is refused for a lock its live writer wrote, its start time matching', () => {
+  it('goes to exactly one of several processes that lock it at once, over a lock file left by a killed one', async () => {
+    const lockers = Array.from({ length: 6 }, () => lockerProcess());
+    await Promise.all(lockers.map((locker) => locker.ready));
+    // Rounds, each on a directory of its own, for the race to have chances to go wrong.
+    for (let round = 0; round < 10; round++) {
+      const dir = dataDir();
+      writeFileSync(lockFile(dir), String(2 ** 22 + 1));
+      const outcomes = await Promise.all(lockers.map((locker) => locker.lock(dir)));
+      const winners = lockers.filter((_, i) => outcomes[i]!.startsWith('locked'));
+      expect(winners, `round ${round}:\n${outcomes.join('\n')}`).toHaveLength(1);
+      const winner = winners[0]!.child.pid!;
+      for (const outcome of outcomes.filter((outcome) => outcome.startsWith('refused'))) {
+        // A loser may look before the winner has written its PID.
+        expect(outcome).toMatch(new RegExp(`is in use by (process ${winner}|another process); stop it first`));
+      }
+      expect(() => lockDataDir(dir)).toThrow(inUseBy(winner));
+    }
+    await Promise.all(lockers.map((locker) => kill(locker.child)));
+  });
+
+  // Containers sharing a volume, each with its own PID namespace: both servers are PID 1.
+  const pidNamespace = ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--mount-proc', '--kill-child'];
+  const canUnshare = spawnSync(pidNamespace[0]!, [...pidNamespace.slice(1), 'true']).status === 0;
+  it.runIf(canUnshare)('tells apart two processes that are both PID 1 in their own PID namespaces', async () => {
     const dir = dataDir();
-    writeFileSync(lockFile(dir), JSON.stringify({ pid: process.ppid, start: procStart(process.ppid), boot: bootId() }));
-    expect(() => lockDataDir(dir)).toThrow(`is in use by process ${process.ppid}`);
+    const [first, second, third] = [
+      lockerProcess(pidNamespace),
+      lockerProcess(pidNamespace),
+      lockerProcess(pidNamespace),
+    ];
+    await Promise.all([first.ready, second.ready, third.ready]);
+    expect(await first.lock(dir)).toBe('locked 1');
+    // PID 1 in the file is not this one, which is PID 1 too.
+    expect(await second.lock(dir)).toMatch(/^refused .*is in use by another process; stop it first/);
+    // Killed itself, not only unshare around it; unshare exits once it has reaped it.
+    const [inner] = readFileSync(`/proc/${first.child.pid}/task/${first.child.pid}/children`, 'utf8').trim().split(' ');
+    process.kill(Number(inner), 'SIGKILL');
+    await once(first.child, 'exit');
+    expect(await third.lock(dir)).toBe('locked 1');
+    await Promise.all([kill(second.child), kill(third.child)]);
   });
 });
