@@ -138,11 +138,30 @@ async function serveReadBody(
   response.end(Buffer.from(await answer.arrayBuffer()));
 }
 
-/** What to answer a request that Node's parser refused. */
-function describeClientError(
-  error: NodeJS.ErrnoException & { reason?: string },
-  previous: Exchange | undefined,
-): { status: number; message: string } {
+/** What Node's parser reports with an error: `rawPacket` is the chunk of bytes it failed in. */
+type ParseError = NodeJS.ErrnoException & { reason?: string; rawPacket?: Buffer };
+
+/**
+ * The path in the request line that begins `raw`, if it begins with one: the path of a request
+ * whose headers Node refused. Null when the request line is not there (it came in an earlier
+ * chunk, or the bytes are not a request at all).
+ */
+function pathInRequestLine(raw: Buffer | undefined): string | null {
+  const line = raw?.subarray(0, 8192).toString('latin1').split('\n', 1)[0];
+  const target = line && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\S+) HTTP\//.exec(line)?.[1];
+  if (!target) return null;
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What to answer a request that Node's parser refused. `owner` is the request the bytes belong
+ * to, when they are not a request of their own (see answerClientError).
+ */
+function describeClientError(error: ParseError, owner: Exchange | undefined): { status: number; message: string } {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, message: 'Request headers are too large' };
@@ -151,9 +170,9 @@ function describeClientError(
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, message: 'The request was not received in time' };
   }
-  const declared = previous?.request.headers['content-length'];
+  const declared = owner?.request.headers['content-length'];
   if (error.code === 'HPE_INVALID_EOF_STATE') {
-    if (!previous || previous.request.complete) {
+    if (!owner || owner.request.complete) {
       return { status: 400, message: 'The connection ended in the middle of a request' };
     }
     return {
@@ -165,7 +184,7 @@ function describeClientError(
     };
   }
   const reason = error.reason || error.message;
-  if (previous && declared !== undefined) {
+  if (owner?.request.complete && declared !== undefined) {
     return {
       status: 400,
       message: `Bytes after the request body are not a request (${reason}): is the body longer than its Content-Length (${declared} bytes)?`,
@@ -179,8 +198,13 @@ function describeClientError(
  * client closed its side first) or longer (the extra bytes parse as a malformed next request), or
  * the request itself is malformed. Answered in the shape of the request it belongs to, then the
  * connection closes. A request whose body was not yet read whole is cancelled, so that nothing runs.
+ *
+ * The bytes belong to the connection's latest request while its body is arriving, or while it is
+ * not yet answered (bytes right behind a body are most likely more of it). After its answer, a
+ * client sends a request of its own: the latest one says nothing about it, and it is answered in
+ * the shape its request line names (GraphQL's when that cannot be read).
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, previous: Exchange | undefined) {
+function answerClientError(error: ParseError, socket: Duplex, previous: Exchange | undefined) {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -189,8 +213,9 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, previou
   // Its body was read whole and it may be running: the bad bytes came after it, and are answered after it.
   const running = pending && (pending.response.headersSent || pending.request.readableEnded);
   const cancelled = pending && !running ? pending.request : undefined;
-  const { status, message } = describeClientError(error, previous);
-  const path = previous ? pathOf(previous.request) : '/';
+  const owner = previous && (!previous.request.complete || !previous.response.writableFinished) ? previous : undefined;
+  const { status, message } = describeClientError(error, owner);
+  const path = owner ? pathOf(owner.request) : (pathInRequestLine(error.rawPacket) ?? '/');
   const record = newRequestRecord(cancelled?.method, cancelled?.headers['x-request-id'] as string | undefined);
   const answer = () => {
     if (socket.writable) {

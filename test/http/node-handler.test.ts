@@ -255,6 +255,71 @@ describe('a body that does not match its Content-Length is a 400, with nothing r
   });
 });
 
+describe('a malformed request after a good one on a keep-alive connection', () => {
+  /**
+   * Sends `first` on a fresh connection, waits for its whole answer, then sends `second` on the
+   * same connection; returns what the server sent after the first answer.
+   */
+  async function afterAnswered(first: string, second: string): Promise<{ first: string; second: string }> {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.on('error', () => {});
+    let received = '';
+    let firstAnswer: string | undefined;
+    socket.on('data', (chunk) => {
+      received += chunk;
+      const head = received.indexOf('\r\n\r\n');
+      if (firstAnswer !== undefined || head < 0) return;
+      const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, head))?.[1];
+      // Without a length, the body is chunked: it ends with the last, empty, chunk.
+      const end = length === undefined ? received.indexOf('\r\n0\r\n\r\n', head) + 7 : head + 4 + Number(length);
+      if (end < 7 || received.length < end) return;
+      firstAnswer = received.slice(0, end);
+      received = received.slice(firstAnswer.length);
+      socket.write(second);
+    });
+    socket.write(first);
+    await Promise.race([once(socket, 'close'), timeout(10_000, 'two requests on one connection')]);
+    return { first: firstAnswer ?? '', second: received };
+  }
+
+  const typename = JSON.stringify({ query: '{ __typename }' });
+  const goodGraphql =
+    `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+    `Authorization: Bearer ${ADMIN_TOKEN}\r\nContent-Length: ${typename.length}\r\n\r\n${typename}`;
+  const listBody = JSON.stringify(auth);
+  const goodRest =
+    `GET /api/ipdrcustomers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${listBody.length}\r\n\r\n${listBody}`;
+
+  it("is answered for what it is, not as the previous request's over-long body", async () => {
+    const { first, second } = await afterAnswered(goodGraphql, 'NOT A REQUEST\r\n\r\n');
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    const answer = onlyResponse(second);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ errors: [{ message: expect.stringMatching(/^Malformed HTTP request: /) }] });
+  });
+
+  it('in its own shape: REST when its request line names an /api/ path, after a GraphQL request', async () => {
+    const badHeader = 'GET /api/ipdrcustomers HTTP/1.1\r\nHost: 127.0.0.1\r\nNot a header\r\n\r\n';
+    const rest = await afterAnswered(goodGraphql, badHeader);
+    expect(rest.first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(onlyResponse(rest.second)).toMatchObject({
+      status: 400,
+      body: { status: 'Error', message: expect.stringMatching(/^Malformed HTTP request: /) },
+    });
+  });
+
+  it("in GraphQL's shape when its path cannot be read, after a REST request", async () => {
+    const unreadable = await afterAnswered(goodRest, '\x01\x02 garbage\r\n\r\n');
+    expect(unreadable.first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(onlyResponse(unreadable.second)).toMatchObject({
+      status: 400,
+      body: { errors: [{ message: expect.stringMatching(/^Malformed HTTP request: /) }] },
+    });
+  });
+});
+
 describe('one log line per REST request', () => {
   const total = async () => (await requestsTotal.get()).values.reduce((sum, { value }) => sum + value, 0);
   const count = async (operation: string, status: string) =>
