@@ -14,6 +14,7 @@ import {
   getNamedType,
   getNullableType,
   getOperationAST,
+  getVariableValues,
   isAbstractType,
   isLeafType,
   isListType,
@@ -208,7 +209,8 @@ function variableValue(walk: Walk, name: string): { value: unknown } | { node: V
 
 /**
  * An Int argument's value; null when null or absent with no default. A value that is not an
- * integer fails coercion and nothing runs, so it counts as the largest.
+ * integer counts as the largest: it never runs (validation or coercion refuses it), and a request
+ * whose variables fail coercion gets that error, not the cost's (useCostLimit).
  */
 function intArgument(walk: Walk, field: GraphQLField<unknown, unknown>, node: FieldNode, name: string) {
   const given = argumentValue(field, node, name);
@@ -247,6 +249,23 @@ const refusal = (message: string, code: string, extensions: Record<string, unkno
   new GraphQLError(message, { extensions: { code, ...extensions, http: { status: 400 } } });
 
 /**
+ * Whether the request's variables fail coercion to their declared types. Then execution answers
+ * with graphql-js's own error naming the variable ('Variable "$f" got invalid value …'), and runs
+ * nothing: refusing such a request here would blame its cost for a value of the wrong type.
+ */
+function variablesFailCoercion(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+): boolean {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return false;
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
+  return coerced.errors !== undefined;
+}
+
+/**
  * Refuses, before anything runs, a request that may cost more than `maxCost` or asks more than
  * `maxLookups` lookups in all. Hooked at execution, where the variables are known.
  */
@@ -254,6 +273,10 @@ export function useCostLimit(limits: CostLimits): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const { cost, lookups } = requestCost(args.schema, args.document, args.operationName, args.variableValues);
+      if (lookups <= limits.maxLookups && cost <= limits.maxCost) return;
+      // The walk reads the variables as sent; only a request it would refuse pays for coercing
+      // them (execution coerces them again), as whoHadMany's may be 10,000 lookups.
+      if (variablesFailCoercion(args.schema, args.document, args.operationName, args.variableValues)) return;
       if (lookups > limits.maxLookups) {
         const reason = `at most ${limits.maxLookups} per request (got ${lookups})`;
         setResultAndStopExecution({

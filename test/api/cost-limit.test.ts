@@ -157,6 +157,22 @@ describe('the cost of a request', () => {
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'COST_LIMIT_EXCEEDED', cost: 30 * 5001 });
   });
 
+  it('leaves a variable of the wrong type to its own error, which names it, however large the query', async () => {
+    const costly = `query($f: Int) { customers(first: 250) { edges { node { mappings(first: $f) { id } } } } }`;
+    const cheap = `query($f: Int) { customers(first: 1) { edges { node { mappings(first: $f) { id } } } } }`;
+    for (const f of ['abc', 2.5, 1e10, [3], { n: 3 }]) {
+      const answer = await send(costly, { f });
+      expect(answer.body.data).toBeUndefined();
+      expect(answer.body.errors).toHaveLength(1);
+      expect(answer.body.errors![0]!.message).toMatch(/^Variable "\$f" got invalid value .*; Int cannot represent/);
+      expect(answer.body.errors![0]!.extensions?.code).not.toBe('COST_LIMIT_EXCEEDED');
+      // The answer graphql-js gives the same value where the cost is no question.
+      expect(answer).toEqual(await send(cheap, { f }));
+    }
+    // A variable that does coerce is still weighed: the same query with a real `first` is refused.
+    expect((await send(costly, { f: 1000 })).body.errors?.[0]?.extensions?.code).toBe('COST_LIMIT_EXCEEDED');
+  });
+
   it('knows the size of every list the schema can return', () => {
     const unbounded: string[] = [];
     for (const type of Object.values(schema.getTypeMap())) {
@@ -200,6 +216,24 @@ describe('whoHadMany lookups', () => {
       { l: lookups(9_999) },
     );
     expect(over.body.errors?.[0]?.message).toBe('lookups: at most 10000 per request (got 10001)');
+  });
+
+  it('of the wrong type get the variable’s own error, not the cap’s', async () => {
+    const one = `query($l: [WhoHadLookup!]!) { whoHadMany(lookups: $l) { id } }`;
+    for (const l of [Array.from({ length: 10_001 }, () => 7), lookups(10_001).map((lookup) => ({ ...lookup, x: 1 }))]) {
+      const answer = await send(one, { l });
+      expect(answer.body.data).toBeUndefined();
+      expect(answer.body.errors?.[0]?.message).toMatch(/^Variable "\$l" got invalid value .* at "l\[0\]"/);
+      expect(answer.body.errors!.some((error) => error.extensions?.field === 'lookups')).toBe(false);
+      // The answer graphql-js gives the same values where the cap is no question.
+      const few = await send(one, { l: l.slice(0, 3) });
+      expect(answer.status).toBe(few.status);
+      expect(answer.body.errors![0]).toEqual(few.body.errors![0]);
+    }
+    // Lookups that do coerce are still capped.
+    expect((await send(one, { l: lookups(10_001) })).body.errors?.[0]?.message).toBe(
+      'lookups: at most 10000 per request (got 10001)',
+    );
   });
 
   it('answer 10,000 lookups in one request, in one field or several, with customer fields', async () => {
