@@ -2,7 +2,7 @@ import { needs } from '../authorization.js';
 import { builder, totalCountField } from '../builder.js';
 import { tenantOf } from '../context.js';
 import { prisma } from '../db.js';
-import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
+import { AlreadyExistsError, BusyError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import {
   checkCustomerInput,
@@ -157,7 +157,7 @@ builder.mutationFields((t) => ({
     ...needs.tenantWrite,
     type: CustomerRef,
     description: "Creates a customer in the request's context and returns it.",
-    errors: { types: [ValidationError, AlreadyExistsError] },
+    errors: { types: [ValidationError, AlreadyExistsError, BusyError] },
     args: { input: t.arg({ type: CustomerInput, required: true, description: "The new customer's fields." }) },
     resolve: (_root, args, ctx) => createCustomer(tenantOf(ctx), ctx.actor, completeCustomerFields(args.input)),
   }),
@@ -165,7 +165,7 @@ builder.mutationFields((t) => ({
     ...needs.tenantWrite,
     type: CustomerRef,
     description: 'Replaces every field of the customer (UserID included); absent optional fields are cleared.',
-    errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
+    errors: { types: [ValidationError, NotFoundError, AlreadyExistsError, BusyError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID the customer has now.' }),
       id: t.arg.int({
@@ -181,7 +181,7 @@ builder.mutationFields((t) => ({
     ...needs.tenantWrite,
     type: CustomerRef,
     description: 'Changes only the fields given and returns the customer.',
-    errors: { types: [ValidationError, NotFoundError, AlreadyExistsError] },
+    errors: { types: [ValidationError, NotFoundError, AlreadyExistsError, BusyError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID the customer has now.' }),
       id: t.arg.int({
@@ -198,7 +198,7 @@ builder.mutationFields((t) => ({
     type: CustomerRef,
     description:
       'Deletes a customer and returns it. With mappings it fails unless `cascade` is true; what is deleted stays readable in the audit trail.',
-    errors: { types: [NotFoundError, CustomerHasMappingsError] },
+    errors: { types: [NotFoundError, CustomerHasMappingsError, BusyError] },
     args: {
       userId: t.arg.string({ required: true, description: 'The UserID of the customer to delete.' }),
       cascade: t.arg.boolean({

@@ -1,13 +1,12 @@
 import type { Actor } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { prisma } from '../db.js';
 import { type CustomerFields, optionalText, requiredText } from '../domain/customer.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { likeLiteral } from '../domain/text.js';
 import type { Customer, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
-import type { Transaction } from './transaction.js';
+import { type Transaction, inTransaction } from './transaction.js';
 
 /** Customers whose name contains `text`, in any case: the text itself, its `%` and `_` included. */
 export function nameContainsWhere(text: string): Prisma.StringFilter<'Customer'> {
@@ -54,6 +53,18 @@ export async function findCustomerOrThrow(tx: Transaction, tenant: Tenant, userI
   return customer;
 }
 
+/**
+ * The customer as it is now, locked until the transaction ends. Under READ COMMITTED a plain read
+ * may be overtaken by a writer committing before this one writes: the trail would record a stale
+ * `before`, and a cascade would miss (and delete unrecorded) a mapping added in between. The lock
+ * also holds off new mappings of the customer, whose foreign key check shares it.
+ */
+async function lockCustomerOrThrow(tx: Transaction, tenant: Tenant, userId: string): Promise<Customer> {
+  await tx.$queryRaw`SELECT id FROM ipdr_customers WHERE context_id = ${tenant.id} AND user_id = ${userId} FOR UPDATE`;
+  // Read after the lock: this statement sees what the writer it waited for committed.
+  return findCustomerOrThrow(tx, tenant, userId);
+}
+
 async function translateDuplicateUserId<T>(userId: string | undefined, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
@@ -63,9 +74,12 @@ async function translateDuplicateUserId<T>(userId: string | undefined, write: ()
   }
 }
 
+// Customer writes run like mapping writes (see inTransaction): again from the start when they lose
+// a race, BusyError when they cannot start or keep losing.
+
 export function createCustomer(tenant: Tenant, actor: Actor, fields: CustomerFields): Promise<Customer> {
   return translateDuplicateUserId(fields.userId, () =>
-    prisma.$transaction(async (tx) => {
+    inTransaction(async (tx) => {
       const customer = await tx.customer.create({ data: { ...fields, contextId: tenant.id } });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
@@ -92,8 +106,8 @@ export function updateCustomer(
   expectedId?: number | null,
 ): Promise<Customer> {
   return translateDuplicateUserId(fields.userId, () =>
-    prisma.$transaction(async (tx) => {
-      const before = await findCustomerOrThrow(tx, tenant, userId);
+    inTransaction(async (tx) => {
+      const before = await lockCustomerOrThrow(tx, tenant, userId);
       if (expectedId != null && expectedId !== before.id) {
         throw new ValidationError('id', `${expectedId} is not the id of customer ${userId} (${before.id})`);
       }
@@ -112,8 +126,8 @@ export function updateCustomer(
 
 /** Deletes a customer; its mappings go too only with `cascade`, each recorded in the trail. */
 export function deleteCustomer(tenant: Tenant, actor: Actor, userId: string, cascade: boolean): Promise<Customer> {
-  return prisma.$transaction(async (tx) => {
-    const customer = await findCustomerOrThrow(tx, tenant, userId);
+  return inTransaction(async (tx) => {
+    const customer = await lockCustomerOrThrow(tx, tenant, userId);
     const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
     if (mappings.length > 0 && !cascade) throw new CustomerHasMappingsError(userId, mappings.length);
     await tx.ipMapping.deleteMany({ where: { customerId: customer.id } });
