@@ -42,14 +42,35 @@ export class AlreadyExistsError extends Error {
   }
 }
 
-/** A mapping would share an address at an instant with the mappings named. */
+/** The most mappings an error lists (the most its `first` may ask for): no more are loaded for it. */
+export const MAX_LISTED_MAPPINGS = 1000;
+// A message is for people: it names the first few mappings in the way and counts the rest.
+const CONFLICTS_NAMED = 10;
+
+function describeConflicts(conflicts: IpMapping[], count: number): string {
+  if (conflicts.length === 0) return 'a mapping written concurrently';
+  const named = conflicts
+    .slice(0, CONFLICTS_NAMED)
+    .map((m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`);
+  const more = count - named.length;
+  return `${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+/**
+ * A mapping would share an address at an instant with other mappings: `conflicts` are the first
+ * of them in id order (all of them, or MAX_LISTED_MAPPINGS), `conflictCount` how many there are.
+ */
 export class ConflictError extends Error {
   override name = 'ConflictError';
-  constructor(readonly conflicts: IpMapping[]) {
-    const described = conflicts.map(
-      (m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`,
-    );
-    super(`overlaps ${described.length > 0 ? described.join(', ') : 'a mapping written concurrently'}`);
+  readonly conflictCount: number;
+  constructor(
+    readonly conflicts: IpMapping[],
+    conflictCount: number = conflicts.length,
+  ) {
+    // Counted apart from the list, maybe a moment later: never fewer than are listed.
+    const count = Math.max(conflictCount, conflicts.length);
+    super(`overlaps ${describeConflicts(conflicts, count)}`);
+    this.conflictCount = count;
   }
 }
 

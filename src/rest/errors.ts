@@ -38,6 +38,9 @@ const restFieldNames: Record<string, string> = {
   altPhoneNumber: 'AltPhoneNumber',
   terminalId: 'terminalid',
   customerId: 'ipdr_customer_id',
+  // A REST body's ipsubnet also says which mapping it means (endpoints.ts, mappingChoice).
+  'choose.ipsubnet': 'ipsubnet',
+  'choose.ipsubnetHint': 'ipsubnet',
 };
 
 export const restField = (graphqlField: string) => restFieldNames[graphqlField] ?? graphqlField;

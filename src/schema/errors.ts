@@ -6,13 +6,14 @@ import {
   BusyError,
   ConflictError,
   CustomerHasMappingsError,
+  MAX_LISTED_MAPPINGS,
   NotFoundError,
   ValidationError,
 } from '../errors.js';
 import { firstDescription, listBound, takeFirst } from './list-bounds.js';
 
 // The mappings an error lists, bounded like every list (see list-bounds.ts).
-const ERROR_LISTS = { default: 100, max: 1000 };
+const ERROR_LISTS = { default: 100, max: MAX_LISTED_MAPPINGS };
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'An expected failure: the operation did not happen, and this says why.',
@@ -28,7 +29,8 @@ builder.objectType(ValidationError, {
   isTypeOf: (value) => value instanceof ValidationError,
   fields: (t) => ({
     field: t.exposeString('field', {
-      description: 'The input field or argument whose value was refused, e.g. `ipsubnet` or `endtime`.',
+      description:
+        'The input field or argument whose value was refused, e.g. `ipsubnet` or `endtime`; a field of `choose` by its path, e.g. `choose.ipsubnet`.',
     }),
     reason: t.exposeString('reason', { description: 'Why the value was refused, e.g. `must not be empty`.' }),
   }),
@@ -80,6 +82,9 @@ builder.objectType(ConflictError, {
       },
       extensions: listBound({ kind: 'argument', argument: 'first', ...ERROR_LISTS }),
       resolve: (error, args) => error.conflicts.slice(0, takeFirst(args.first, ERROR_LISTS)),
+    }),
+    conflictCount: t.exposeInt('conflictCount', {
+      description: 'How many mappings are in the way in all; `conflicts` lists the first of them.',
     }),
   }),
 });

@@ -162,8 +162,9 @@ function choiceOf(choose: typeof MappingChoice.$inferInput | null | undefined) {
   return {
     id: choose?.id,
     customerId: choose?.customerId,
-    subnet: acceptedOrAbsent('ipsubnet', choose?.ipsubnet),
-    subnetHint: acceptedOrAbsent('ipsubnet', choose?.ipsubnetHint),
+    // Named by their path: `ipsubnet` alone is the input's, which updateCustomerMapping also takes.
+    subnet: acceptedOrAbsent('choose.ipsubnet', choose?.ipsubnet),
+    subnetHint: acceptedOrAbsent('choose.ipsubnetHint', choose?.ipsubnetHint),
   };
 }
 

@@ -3,7 +3,14 @@ import { isExclusionViolation } from '../db/errors.js';
 import { prisma } from '../db.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
-import { AmbiguousMappingError, ConflictError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import {
+  AmbiguousMappingError,
+  ConflictError,
+  MAX_LISTED_MAPPINGS,
+  NotFoundError,
+  ValidationError,
+  checkField,
+} from '../errors.js';
 import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../tenant-access.js';
 import { recordAudit } from './audit.js';
@@ -51,11 +58,13 @@ async function guardOverlap<T>(
   } catch (error) {
     if (!isExclusionViolation(error) || !attempt.holding) throw error;
     const { subnet, period } = attempt.holding;
-    const conflicts = await prisma.ipMapping.findMany({
-      where: { AND: [overlappingWhere(tenant.id, subnet, period), { id: { notIn: attempt.excludeIds } }] },
-      orderBy: { id: 'asc' },
-    });
-    throw new ConflictError(conflicts);
+    const where = { AND: [overlappingWhere(tenant.id, subnet, period), { id: { notIn: attempt.excludeIds } }] };
+    // A write over a large block may overlap more mappings than any answer lists: load only those
+    // it can list, and count the rest.
+    const conflicts = await prisma.ipMapping.findMany({ where, orderBy: { id: 'asc' }, take: MAX_LISTED_MAPPINGS });
+    const conflictCount =
+      conflicts.length < MAX_LISTED_MAPPINGS ? conflicts.length : await prisma.ipMapping.count({ where });
+    throw new ConflictError(conflicts, conflictCount);
   }
 }
 

@@ -1,6 +1,12 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { database, prisma } from '../../src/db.js';
 import { MAPPING_FIELDS, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
+import { parseIpSubnet } from '../../src/domain/ip.js';
+import { ConflictError, MAX_LISTED_MAPPINGS } from '../../src/errors.js';
+import { subnetColumns } from '../../src/store/mapping-filters.js';
+import { createMapping as storeCreateMapping } from '../../src/store/mappings.js';
+import { rest } from '../rest/helpers.js';
+import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 const RESULT = `__typename ... on IpMapping { ${MAPPING_FIELDS} } ... on Error { message }`;
 const VALIDATION = '... on ValidationError { field reason }';
@@ -105,7 +111,7 @@ describe('createMapping', () => {
     expect(data).toMatchObject({
       inline: { __typename: 'ValidationError', field: 'ipsubnet' },
       patch: { __typename: 'ValidationError', field: 'starttime' },
-      choose: { __typename: 'ValidationError', field: 'ipsubnet' },
+      choose: { __typename: 'ValidationError', field: 'choose.ipsubnet' },
     });
     expect(data.inline.reason).toMatch(/10\.0\.0\.256/);
     expect(await prisma.ipMapping.count()).toBe(1);
@@ -373,5 +379,114 @@ describe('unexpected failures', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('a bad subnet in choose', () => {
+  it("names the field it was sent in: choose.ipsubnet, choose.ipsubnetHint, or the input's ipsubnet", async () => {
+    await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
+    await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.2', starttime: 0 });
+    const update = (choose: string, input: string) =>
+      `updateCustomerMapping(userId: "U1001", choose: ${choose}, input: ${input}) { __typename ${VALIDATION} }`;
+    const data = await graphqlData(`mutation {
+      network: ${update('{ ipsubnet: "10.0.0.1/40" }', '{ ipsubnet: "10.0.0.9" }')}
+      hint: ${update('{ ipsubnetHint: "10.0.0.256" }', '{ ipsubnet: "10.0.0.9" }')}
+      input: ${update('{ ipsubnetHint: "10.0.0.1" }', '{ ipsubnet: "10.0.0.1/40" }')}
+      deleteNetwork: deleteCustomerMapping(userId: "U1001", choose: { ipsubnet: "10.0.0.1/40" }) { __typename ${VALIDATION} }
+      deleteHint: deleteCustomerMapping(userId: "U1001", choose: { ipsubnetHint: "10.0.0.256" }) { __typename ${VALIDATION} }
+    }`);
+    expect(data).toEqual({
+      network: { __typename: 'ValidationError', field: 'choose.ipsubnet', reason: expect.stringMatching(/40/) },
+      hint: { __typename: 'ValidationError', field: 'choose.ipsubnetHint', reason: expect.stringMatching(/256/) },
+      input: { __typename: 'ValidationError', field: 'ipsubnet', reason: expect.stringMatching(/40/) },
+      deleteNetwork: { __typename: 'ValidationError', field: 'choose.ipsubnet', reason: expect.stringMatching(/40/) },
+      deleteHint: { __typename: 'ValidationError', field: 'choose.ipsubnetHint', reason: expect.stringMatching(/256/) },
+    });
+    expect((await prisma.ipMapping.findMany({ orderBy: { id: 'asc' } })).map((m) => m.ipsubnet)).toEqual([
+      '10.0.0.1',
+      '10.0.0.2',
+    ]);
+  });
+
+  it("is still the body's ipsubnet on the REST API, which chooses by it", async () => {
+    await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.1', starttime: 0 });
+    await createMapping({ userId: 'U1001', ipsubnet: '10.0.0.2', starttime: 0 });
+    const auth = { api_token: ADMIN_TOKEN, username: 'admin', contextname: 'default' };
+    const refused = { status: 422, body: { status: 'Error', message: expect.stringMatching(/^ipsubnet: .*40/) } };
+    expect(
+      await rest('PUT', '/api/ipdrcustomers_mapping/U1001', { ...auth, ipsubnet: '10.0.0.1/40', starttime: '5' }),
+    ).toMatchObject(refused);
+    expect(
+      await rest('DELETE', '/api/ipdrcustomers_mapping/U1001', { ...auth, ipsubnet: '10.0.0.1/40' }),
+    ).toMatchObject(refused);
+    expect(await prisma.ipMapping.count()).toBe(2);
+  });
+});
+
+describe('a write overlapping more mappings than an answer lists', () => {
+  const HELD = 1500;
+
+  beforeEach(async () => {
+    // 10.5.0.0, 10.5.0.1, ... each held by U2002 from 0 on, written directly: fast.
+    const customer = await prisma.customer.findFirstOrThrow({ where: { userId: 'U2002' } });
+    await prisma.ipMapping.createMany({
+      data: Array.from({ length: HELD }, (_, n) => ({
+        ...subnetColumns(parseIpSubnet(`10.5.${n >> 8}.${n & 255}`)),
+        contextId: customer.contextId,
+        customerId: customer.id,
+        userId: customer.userId,
+        starttime: 0n,
+      })),
+    });
+  });
+
+  it(`loads only the first ${MAX_LISTED_MAPPINGS} of them, and counts them all`, async () => {
+    const tenant = await prisma.context.findUniqueOrThrow({ where: { name: 'default' } });
+    const held = (await prisma.ipMapping.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((m) => m.id);
+    const attempt = storeCreateMapping(tenant, { name: 'admin', channel: 'graphql' }, 'U1001', {
+      subnet: parseIpSubnet('10.5.0.0/16'),
+      period: { start: 5, end: null },
+      terminalId: null,
+    });
+    const error = await attempt.then(
+      () => expect.unreachable('the write overlaps'),
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ConflictError);
+    const conflict = error as ConflictError;
+    expect(conflict.conflicts.map((m) => m.id)).toEqual(held.slice(0, MAX_LISTED_MAPPINGS));
+    expect(conflict.conflictCount).toBe(HELD);
+    expect(conflict.message).toMatch(/^overlaps 10\.5\.0\.0 \[0, ongoing\] \(mapping \d+\), 10\.5\.0\.1 /);
+    expect(conflict.message).toMatch(/10\.5\.0\.9 \[0, ongoing\] \(mapping \d+\) and 1490 more$/);
+  });
+
+  it('answers the first of them, as many as asked, with how many there are', async () => {
+    const held = (await prisma.ipMapping.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((m) => m.id);
+    const result = (
+      await graphqlData(`mutation { createMapping(input: { userId: "U1001", ipsubnet: "10.5.0.0/16", starttime: 5 }) {
+        __typename ... on ConflictError { message conflictCount few: conflicts { id } most: conflicts(first: 1000) { id } }
+      } }`)
+    ).createMapping;
+    expect(result.__typename).toBe('ConflictError');
+    expect(result.conflictCount).toBe(HELD);
+    expect(result.few.map((m: { id: number }) => m.id)).toEqual(held.slice(0, 100));
+    expect(result.most.map((m: { id: number }) => m.id)).toEqual(held.slice(0, 1000));
+    expect(result.message).toMatch(/ and 1490 more$/);
+    expect(await prisma.ipMapping.count()).toBe(HELD);
+  });
+
+  it('names every one when there are few', async () => {
+    const result = (
+      await graphqlData(`mutation { createMapping(input: { userId: "U1001", ipsubnet: "10.5.0.0/30", starttime: 5 }) {
+        __typename ... on ConflictError { message conflictCount conflicts { ipsubnet } }
+      } }`)
+    ).createMapping;
+    expect(result).toMatchObject({
+      __typename: 'ConflictError',
+      conflictCount: 4,
+      conflicts: ['10.5.0.0', '10.5.0.1', '10.5.0.2', '10.5.0.3'].map((ipsubnet) => ({ ipsubnet })),
+    });
+    expect(result.message).not.toMatch(/more/);
+    expect(result.message.match(/\(mapping \d+\)/g)).toHaveLength(4);
   });
 });
