@@ -75,6 +75,55 @@ export class DeadlineExceededError extends Error {
   override name = 'DeadlineExceededError';
 }
 
+/**
+ * What a deadline did to the work run under it, so that the answer can say what happened
+ * (http/request-timeout.ts): a commit that lands after the deadline must not be answered as if
+ * nothing had been written.
+ */
+export class DeadlineOutcome {
+  /** A statement, transaction or commit of the work was refused at the deadline, or failed past it. */
+  cut = false;
+  /** Transactions, and single writes outside one, of the work that committed. */
+  commits = 0;
+  private inFlight = 0;
+  private waiting: (() => void)[] = [];
+
+  constructor(private readonly deadline: Deadline) {}
+
+  /** A commit was sent and has not settled: whether it is written is not known yet. */
+  get committing(): boolean {
+    return this.inFlight > 0;
+  }
+
+  /** Resolves when no commit of the work is in flight (at once if none is). */
+  commitsSettled(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Counts a commit as in flight; the function returned says how it settled. */
+  beginCommit(): (committed: boolean) => void {
+    this.inFlight++;
+    let settled = false;
+    return (committed) => {
+      if (settled) return;
+      settled = true;
+      this.inFlight--;
+      if (committed) this.commits++;
+      else if (Date.now() >= this.deadline.at) this.cut = true;
+      if (this.inFlight === 0) for (const resolve of this.waiting.splice(0)) resolve();
+    };
+  }
+}
+
+const outcomes = new WeakMap<Deadline, DeadlineOutcome>();
+
+/** The outcome of the work run under `deadline` (one for every run under the same object). */
+export function outcomeOf(deadline: Deadline): DeadlineOutcome {
+  let outcome = outcomes.get(deadline);
+  if (!outcome) outcomes.set(deadline, (outcome = new DeadlineOutcome(deadline)));
+  return outcome;
+}
+
 /** Runs `work` under `deadline`: past it, no statement of `work` is sent and no transaction of it commits. */
 export function withDeadline<T>(deadline: Deadline, work: () => T): T {
   return deadlines.run(deadline, work);
@@ -95,7 +144,37 @@ export function withoutDeadline<T>(work: () => T): T {
 function checkDeadline() {
   const deadline = deadlines.getStore();
   if (deadline && Date.now() >= deadline.at) {
+    outcomeOf(deadline).cut = true;
     throw new DeadlineExceededError(`the request ran past its ${deadline.ms} ms; nothing more is sent to the database`);
+  }
+}
+
+const pastDeadline = () => {
+  const deadline = deadlines.getStore();
+  return deadline !== undefined && Date.now() >= deadline.at;
+};
+
+/** A statement of the current work that fails past its deadline was cut off by it (cancelled, on PostgreSQL). */
+function watched<T>(sent: Promise<T>): Promise<T> {
+  const deadline = deadlines.getStore();
+  if (!deadline) return sent;
+  return sent.catch((error: unknown) => {
+    if (Date.now() >= deadline.at) outcomeOf(deadline).cut = true;
+    throw error;
+  });
+}
+
+/** Sends a commit of the current work, counted as in flight until it settles. */
+async function committing<T>(send: () => Promise<T>): Promise<T> {
+  const deadline = deadlines.getStore();
+  const settle = deadline ? outcomeOf(deadline).beginCommit() : () => {};
+  try {
+    const result = await send();
+    settle(true);
+    return result;
+  } catch (error) {
+    settle(false);
+    throw error;
   }
 }
 
@@ -107,24 +186,26 @@ type AdapterTransaction = Awaited<ReturnType<Adapter['startTransaction']>>;
  * COMMIT that Prisma sends at the end of a transaction becomes a ROLLBACK: the caller was
  * answered that its request timed out, so none of its writes may stay. The ROLLBACK that Prisma
  * sends when a transaction fails always goes through: Prisma releases the connection after it,
- * and one released inside a transaction would fail the next request that gets it.
+ * and one released inside a transaction would fail the next request that gets it. A COMMIT sent
+ * before the deadline, and a write outside a transaction (which commits itself), are counted as
+ * in flight until they settle: the answer waits for them (DeadlineOutcome).
  */
 function guardAdapter<Factory extends PrismaPg | PrismaPGlite>(factory: Factory): Factory {
   const connect = factory.connect.bind(factory);
   factory.connect = (async () => {
     const adapter = (await connect()) as Adapter;
-    guardQueries(adapter);
+    guardQueries(adapter, true);
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (...args: Parameters<Adapter['startTransaction']>) => {
       checkDeadline();
-      const transaction = await start(...args);
-      guardQueries(transaction);
+      const transaction = await watched(start(...args));
+      guardQueries(transaction, false);
       // Adapters whose commit() itself commits (Prisma then sends no COMMIT statement).
       if (transaction.options.usePhantomQuery) {
         const commit = transaction.commit.bind(transaction);
         const rollback = transaction.rollback.bind(transaction);
         transaction.commit = async () => {
-          if (!pastDeadline()) return commit();
+          if (!pastDeadline()) return committing(commit);
           await rollback();
           checkDeadline();
         };
@@ -136,20 +217,26 @@ function guardAdapter<Factory extends PrismaPg | PrismaPGlite>(factory: Factory)
   return factory;
 }
 
-const pastDeadline = () => {
-  const deadline = deadlines.getStore();
-  return deadline !== undefined && Date.now() >= deadline.at;
-};
+/** Whether a statement sent outside a transaction writes (and so commits as it ends). */
+const writes = (sql: string) => /^\s*(INSERT|UPDATE|DELETE|MERGE|WITH)\b/i.test(sql);
 
-function guardQueries(on: Adapter | AdapterTransaction) {
+function guardQueries(on: Adapter | AdapterTransaction, autocommit: boolean) {
   const queryRaw = on.queryRaw.bind(on);
   const executeRaw = on.executeRaw.bind(on);
-  on.queryRaw = (query) => (checkDeadline(), queryRaw(query));
-  on.executeRaw = async (query) => {
-    if (!pastDeadline() || /^\s*ROLLBACK\b/i.test(query.sql)) return executeRaw(query);
-    if (/^\s*COMMIT\b/i.test(query.sql)) await executeRaw({ ...query, sql: 'ROLLBACK' });
+  on.queryRaw = (query) => {
     checkDeadline();
-    return 0;
+    return autocommit && writes(query.sql) ? committing(() => queryRaw(query)) : watched(queryRaw(query));
+  };
+  on.executeRaw = async (query) => {
+    if (/^\s*ROLLBACK\b/i.test(query.sql)) return executeRaw(query);
+    const commit = /^\s*COMMIT\b/i.test(query.sql);
+    if (pastDeadline()) {
+      if (commit) await executeRaw({ ...query, sql: 'ROLLBACK' });
+      checkDeadline();
+    }
+    return commit || (autocommit && writes(query.sql))
+      ? committing(() => executeRaw(query))
+      : watched(executeRaw(query));
   };
 }
 
@@ -174,7 +261,7 @@ const int8AsBigint: pg.CustomTypesConfig = {
 /** A statement on the pool or one of its clients, int8 columns as bigint. */
 async function pgRows<Row>(on: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
   checkDeadline();
-  return (await on.query({ text: sql, values: [...params], types: int8AsBigint })).rows as Row[];
+  return (await watched(on.query({ text: sql, values: [...params], types: int8AsBigint }))).rows as Row[];
 }
 
 function openPostgres(databaseUrl: string, poolSize: number): Database {
@@ -204,7 +291,7 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
         await client.query('BEGIN');
         const result = await work({ query: (sql, params = []) => pgRows(client, sql, params) });
         checkDeadline();
-        await client.query('COMMIT');
+        await committing(() => client.query('COMMIT'));
         return result;
       } catch (error) {
         // A connection that cannot even roll back is dropped from the pool, not reused.
@@ -236,7 +323,8 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
 /** A statement on PGlite or in one of its transactions, int8 columns as bigint. */
 async function pgliteRows<Row>(on: PGlite | Transaction, sql: string, params: readonly unknown[]): Promise<Row[]> {
   checkDeadline();
-  return (await on.query<Row>(sql, [...params], { parsers: { [types.INT8]: (value: string) => BigInt(value) } })).rows;
+  const parsers = { [types.INT8]: (value: string) => BigInt(value) };
+  return (await watched(on.query<Row>(sql, [...params], { parsers }))).rows;
 }
 
 function openPglite(dataDir: string): Database {
@@ -260,12 +348,24 @@ function openPglite(dataDir: string): Database {
     // Waits, like any query, for a transaction in progress (Prisma's run in pglite.transaction).
     read: (sql, params) => pgliteRows(pglite, sql, params),
     // PGlite's own transaction: it holds the connection, so no other statement runs inside it.
-    transaction: (work) =>
-      pglite.transaction(async (tx) => {
-        const result = await work({ query: (sql, params = []) => pgliteRows(tx, sql, params) });
-        checkDeadline();
+    // It commits once `work` has returned, and has committed when it resolves.
+    async transaction(work) {
+      let settle: ((committed: boolean) => void) | undefined;
+      const deadline = deadlines.getStore();
+      try {
+        const result = await pglite.transaction(async (tx) => {
+          const result = await work({ query: (sql, params = []) => pgliteRows(tx, sql, params) });
+          checkDeadline();
+          settle = deadline && outcomeOf(deadline).beginCommit();
+          return result;
+        });
+        settle?.(true);
         return result;
-      }),
+      } catch (error) {
+        settle?.(false);
+        throw error;
+      }
+    },
     limitStatements: () => {},
     checkConnection: async () => {},
     poolStats: () => null,

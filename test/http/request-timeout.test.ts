@@ -17,6 +17,11 @@ import { ADMIN_TOKEN } from '../setup/credentials.js';
 // statement is cancelled by the session's statement_timeout; PGlite runs a statement to its end
 // in the server's only thread, so the answer comes when the statement ends, and its transaction
 // is rolled back instead of committed.
+//
+// A customer named "CommitsLate" is inserted slowly and committed slowly (a deferred constraint
+// trigger sleeps in the COMMIT), each for LATE_SECONDS, 0.6 of the timeout: its COMMIT is sent
+// before the deadline and lands after it, and each statement ends before statement_timeout
+// could cancel it. The answer must be what happened: the row is there.
 
 //
 // Only the requests meant to time out are slow, and by far: every other request in this file (a
@@ -28,11 +33,16 @@ import { ADMIN_TOKEN } from '../setup/credentials.js';
 const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
 const TIMEOUT_MS = 5000;
 const SLOW_SECONDS = ((onPostgres ? 12 : 3) * TIMEOUT_MS) / 1000;
+const LATE_SECONDS = (0.6 * TIMEOUT_MS) / 1000;
 const RESPONSE_LIMIT = 4096;
 const SLOW_TRIGGER = `
 CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_sleep(${SLOW_SECONDS}); RETURN NULL; END $$;
-CREATE TRIGGER slow_insert AFTER INSERT ON ipdr_customers FOR EACH ROW WHEN (NEW.name = 'Slow') EXECUTE FUNCTION slow_insert();`;
+CREATE TRIGGER slow_insert AFTER INSERT ON ipdr_customers FOR EACH ROW WHEN (NEW.name = 'Slow') EXECUTE FUNCTION slow_insert();
+CREATE FUNCTION late_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(${LATE_SECONDS}); RETURN NULL; END $$;
+CREATE TRIGGER late_insert AFTER INSERT ON ipdr_customers FOR EACH ROW WHEN (NEW.name = 'CommitsLate') EXECUTE FUNCTION late_commit();
+CREATE CONSTRAINT TRIGGER late_commit AFTER INSERT ON ipdr_customers DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.name = 'CommitsLate') EXECUTE FUNCTION late_commit();`;
 
 let server: RunningServer;
 let dataDir: string | undefined;
@@ -136,6 +146,55 @@ describe('REQUEST_TIMEOUT_MS', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('REQUEST_TIMEOUT_MS and a commit at the deadline', () => {
+  const customerNamed = async (userId: string) =>
+    (await post(server, ADMIN_TOKEN, `{ customer(userId: "${userId}") { name } }`)).body.data.customer;
+
+  it('answers a mutation whose commit lands just past the deadline with its real result', async () => {
+    const answer = await create('T5', 'CommitsLate');
+    expect(await customerNamed('T5')).toEqual({ name: 'CommitsLate' });
+    expect(answer).toMatchObject({ status: 200, body: { data: { createCustomer: { __typename: 'Customer' } } } });
+    expect(answer.body.errors).toBeUndefined();
+  });
+
+  it('answers such a REST write with its real result too', async () => {
+    const response = await fetch(server.url.replace('/graphql', '/api/ipdrcustomers'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ api_token: ADMIN_TOKEN, username: 'admin', UserID: 'T6', Name: 'CommitsLate' }),
+    });
+    expect(await customerNamed('T6')).toEqual({ name: 'CommitsLate' });
+    expect({ status: response.status, body: await response.json() }).toMatchObject({
+      status: 200,
+      body: { UserID: 'T6', Name: 'CommitsLate' },
+    });
+  });
+
+  it('says so when the deadline stopped a request after some of its writes had committed', async () => {
+    const answer = await post(
+      server,
+      ADMIN_TOKEN,
+      `mutation {
+        a: createCustomer(input: { userId: "T7", name: "Quick" }) { __typename }
+        b: createCustomer(input: { userId: "T8", name: "Slow" }) { __typename }
+      }`,
+    );
+    expect(await customerNamed('T7')).toEqual({ name: 'Quick' });
+    expect(await customerNamed('T8')).toBeNull();
+    expect(answer.status).toBe(504);
+    expect(answer.body).toEqual({
+      errors: [
+        {
+          message: expect.stringMatching(
+            new RegExp(`^The request timed out after ${TIMEOUT_MS} ms after some of its writes had been committed`),
+          ),
+          extensions: { code: 'REQUEST_TIMEOUT' },
+        },
+      ],
+    });
   });
 });
 
