@@ -1,5 +1,7 @@
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { type RequestContext, type ServerContext, clientAddressOf } from '../context.js';
+import { env } from '../env.js';
+import { responseTooLargeMessage } from '../http/response-limit.js';
 import { logger } from '../logger.js';
 import { type OperationName, documents } from './documents.js';
 import { type Endpoint, type Method, resources } from './endpoints.js';
@@ -85,6 +87,47 @@ async function execute(
   return result;
 }
 
+/** The JSON of a REST answer, and its size in bytes (its Content-Length). */
+interface Answer {
+  json: string;
+  bytes: number;
+}
+
+/**
+ * A list's rows, stringified one by one as they are shaped and joined into the array at the
+ * end. Past `maxBytes` it stops: no further page is read, and what is kept is bounded by the
+ * limit, not by the table.
+ */
+async function runList(
+  yoga: Yoga,
+  outer: Request,
+  clientAddress: string,
+  endpoint: Endpoint,
+  variables: Record<string, unknown>,
+  auth: RestAuth,
+  maxBytes: number,
+): Promise<Answer> {
+  const rows: string[] = [];
+  // The brackets, and a comma before every row but the first.
+  let bytes = 2;
+  for (let after: string | null = null; ;) {
+    const result = await execute(yoga, outer, endpoint.operation, { ...variables, after }, auth, clientAddress);
+    if (result.errors?.length) throw errorOf(result, endpoint.api);
+    const page = result.data!.page as {
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+      edges: { node: unknown }[];
+    };
+    for (const edge of page.edges) {
+      const row = JSON.stringify(endpoint.shape(edge.node));
+      bytes += Buffer.byteLength(row) + (rows.length > 0 ? 1 : 0);
+      if (bytes > maxBytes) throw new RestError(400, responseTooLargeMessage(bytes, maxBytes, 'at least'));
+      rows.push(row);
+    }
+    if (!page.pageInfo.hasNextPage) return { json: `[${rows.join(',')}]`, bytes };
+    after = page.pageInfo.endCursor;
+  }
+}
+
 async function run(
   yoga: Yoga,
   outer: Request,
@@ -92,32 +135,29 @@ async function run(
   endpoint: Endpoint,
   body: Body,
   userId: string,
-): Promise<unknown> {
+  maxBytes: number,
+): Promise<Answer> {
   const auth = authOf(body);
   const variables = endpoint.variables(body, userId);
-  if (endpoint.list) {
-    const rows: unknown[] = [];
-    for (let after: string | null = null; ;) {
-      const result = await execute(yoga, outer, endpoint.operation, { ...variables, after }, auth, clientAddress);
-      if (result.errors?.length) throw errorOf(result, endpoint.api);
-      const page = result.data!.page as {
-        pageInfo: { hasNextPage: boolean; endCursor: string };
-        edges: { node: unknown }[];
-      };
-      for (const edge of page.edges) rows.push(endpoint.shape(edge.node));
-      if (!page.pageInfo.hasNextPage) return rows;
-      after = page.pageInfo.endCursor;
-    }
-  }
+  if (endpoint.list) return runList(yoga, outer, clientAddress, endpoint, variables, auth, maxBytes);
   const result = await execute(yoga, outer, endpoint.operation, variables, auth, clientAddress);
   if (result.errors?.length) throw errorOf(result, endpoint.api);
   const data = result.data!.result as ResultData;
-  if (data.__typename === 'Customer' || data.__typename === 'IpMapping') return endpoint.shape(data);
+  if (data.__typename === 'Customer' || data.__typename === 'IpMapping') {
+    const json = JSON.stringify(endpoint.shape(data));
+    return { json, bytes: Buffer.byteLength(json) };
+  }
   throw failureOf(data, endpoint.requested?.(body) ?? null);
 }
 
-/** Trisul's REST API (/api/ipdrcustomers, /api/ipdrcustomers_mapping) on top of the GraphQL API. */
-export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerContext> {
+/**
+ * Trisul's REST API (/api/ipdrcustomers, /api/ipdrcustomers_mapping) on top of the GraphQL API.
+ * A list answers at most `maxResponseBytes` (http/response-limit.ts bounds every other answer).
+ */
+export function useRestApi(
+  getYoga: () => Yoga,
+  maxResponseBytes = env.MAX_RESPONSE_BYTES,
+): Plugin<RequestContext, ServerContext> {
   return {
     async onRequest({ request, url, endResponse, serverContext }) {
       // Every request passes here; only /api/ ones are this layer's.
@@ -137,10 +177,9 @@ export function useRestApi(getYoga: () => Yoga): Plugin<RequestContext, ServerCo
         }
         const body = await readBody(request, url.searchParams);
         const address = clientAddressOf(request, serverContext);
-        const answer = await run(getYoga(), request, address, endpoint, body, userId ?? '');
-        const json = JSON.stringify(answer);
-        // Its length, which http/response-limit.ts bounds (a list is every row there is).
-        const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) };
+        const { json, bytes } = await run(getYoga(), request, address, endpoint, body, userId ?? '', maxResponseBytes);
+        // Its length, which http/response-limit.ts bounds.
+        const headers = { 'content-type': 'application/json', 'content-length': String(bytes) };
         endResponse(new Response(json, { headers }));
       } catch (error) {
         if (error instanceof RestError) return endResponse(error.toResponse());
