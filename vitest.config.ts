@@ -6,7 +6,9 @@ export default defineConfig({
   resolve: { alias: { graphql: 'graphql/index.js' } },
   test: {
     include: ['test/**/*.test.ts'],
-    // Each test file gets its own database (see test/setup/database.ts).
+    // Each test file gets its own database (see test/setup/app.ts), on PGlite loaded from the dump
+    // the global setup makes once.
+    globalSetup: ['test/setup/global.ts'],
     setupFiles: ['test/setup/database.ts'],
     pool: 'forks',
     // CI asks for a JSON copy of the results to print a one-line summary (.ci/summary.mjs).

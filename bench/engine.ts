@@ -1,6 +1,6 @@
 // One engine's run of `npm run bench` (see run.ts): seeds a fresh database through the CSV
 // importer, measures the database's ceiling and raw lookups, then starts the real server
-// (src/server.ts, its own process, as deployed) and measures it over HTTP. Prints its results
+// (src/main.ts, its own process, as deployed) and measures it over HTTP. Prints its results
 // as JSON on the last line of stdout.
 //
 //   BENCH_ENGINE=postgresql|pglite  BENCH_CUSTOMERS (5 mappings each)  BENCH_SECONDS (per HTTP measurement)
@@ -41,17 +41,21 @@ if (engine === 'postgresql') {
   url.pathname = '/ipdr_bench';
   databaseEnv.DATABASE_URL = url.toString();
 } else {
-  delete process.env.DATABASE_URL;
   databaseEnv.DATA_DIR = join(dir, 'pglite');
 }
-Object.assign(process.env, databaseEnv, { LOG_LEVEL: 'silent' });
 
-const { database, closeDatabase } = await import('../src/db.js');
+// The seeding side's own database handle, built from the same settings the server gets.
+const { openDatabase } = await import('../src/db/connection.js');
+const { createDb } = await import('../src/db/handle.js');
 const { migrate } = await import('../src/db/migrate.js');
-const { bootstrapAccess } = await import('../src/store/access.js');
-const { importCsv } = await import('../src/cli/csv.js');
+const { bootstrapAccess } = await import('../src/access/store.js');
+const { importCsv } = await import('../src/csv/cli.js');
+const db = createDb(
+  openDatabase({ databaseUrl: databaseEnv.DATABASE_URL, poolSize: 10, dataDir: databaseEnv.DATA_DIR ?? 'memory://' }),
+);
+const { database } = db;
 await migrate(database);
-await bootstrapAccess({ contexts: ['default'], adminUser: 'bench', adminToken: TOKEN });
+await bootstrapAccess(db, { contexts: ['default'], adminUser: 'bench', adminToken: TOKEN });
 
 // Addresses: customer i holds v4(i) in period 1, v4(i-1) in period 2 and v4(i-2) in period 3 (so
 // each address has a history of three owners), an IPv6 /64 in period 1 and a /56 in period 2.
@@ -99,7 +103,7 @@ const rawQuery = async (sql: string, params: unknown[] = []) =>
 // rows put back into the emptied table, constraints, keys and triggers included, by one
 // INSERT … SELECT in import order.
 let started = performance.now();
-const summary = await importCsv(csvPath, 'default', false);
+const summary = await importCsv(db, csvPath, 'default', false);
 const importSeconds = (performance.now() - started) / 1000;
 await rawQuery('CREATE TABLE ceiling_rows AS SELECT * FROM ipdr_customers_mapping ORDER BY id');
 await rawQuery('TRUNCATE ipdr_customers_mapping');
@@ -123,7 +127,7 @@ const randomLookup = () => {
 
 // 3 (raw side). The statement the server runs for one lookup asking `id customer { userId }`,
 // sent directly, at the same concurrency.
-const { lookupColumns, whoHadSql } = await import('../src/store/lookups.js');
+const { lookupColumns, whoHadSql } = await import('../src/lookups/store.js');
 const WHO_HAD_SQL = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) }));
 const latencies: number[] = [];
 const deadline = performance.now() + seconds * 1000;
@@ -140,7 +144,7 @@ await Promise.all(
 latencies.sort((a, b) => a - b);
 await rawPool?.end();
 await rawSession?.release();
-await closeDatabase();
+await db.close();
 
 // The server, in its own process with its production settings, started as `npm start` starts it.
 const server = await startServer({ ...databaseEnv, LOG_LEVEL: 'info', PORT: '0' });

@@ -3,4 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../src/cli/admin.ts');
+const { runAdmin } = await import('../src/cli/admin.ts');
+await runAdmin(process.argv, process.env);

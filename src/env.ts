@@ -17,7 +17,7 @@ const envSchema = z.object({
   /** Where the embedded database keeps its files; `memory://` keeps nothing. */
   DATA_DIR: z.string().min(1).default('./data'),
 
-  // First start on an empty database (see store/access.ts bootstrapAccess).
+  // First start on an empty database (see access/store.ts bootstrapAccess).
   IPDR_CONTEXTS: z
     .string()
     .default('default')
@@ -71,7 +71,8 @@ const envSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
 
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: info, except silent under NODE_ENV=test (see logger.ts). */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -90,16 +91,3 @@ export function readEnv(source: NodeJS.ProcessEnv): Env {
   }
   return parsed.data;
 }
-
-function loadEnv(): Env {
-  try {
-    return readEnv(process.env);
-  } catch (error) {
-    if (!(error instanceof InvalidEnvironmentError)) throw error;
-    // A configuration mistake is the operator's to fix: say what is wrong, without a stack trace.
-    console.error(error.message);
-    process.exit(1);
-  }
-}
-
-export const env = loadEnv();

@@ -1,11 +1,13 @@
+import { childEnv } from './setup/child-env.js';
+import { databaseUrl } from './setup/app.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { database } from '../src/db.js';
-import { yoga } from '../src/yoga.js';
+import { database } from './setup/app.js';
+import { yoga } from './setup/app.js';
 
 // The CLI runs as its own process: on PostgreSQL it shares this test file's database (so its
 // work can be checked through the API); on the embedded database it gets a directory of its own.
@@ -14,7 +16,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const onPostgres = database.kind === 'postgresql';
 
 async function admin(...args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'test' };
+  const env = childEnv({ DATABASE_URL: onPostgres ? databaseUrl : undefined, DATA_DIR: dataDir });
   if (!onPostgres) delete env.DATABASE_URL;
   try {
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/ipdr-admin.mjs', ...args], { env });

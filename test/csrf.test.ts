@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { yoga } from '../src/yoga.js';
+import { yoga } from './setup/app.js';
 import { graphqlData, resetData } from './helpers.js';
 import { ADMIN_TOKEN } from './setup/credentials.js';
 

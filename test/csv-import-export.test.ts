@@ -1,11 +1,12 @@
+import { db } from './setup/app.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { exportCsv, importCsv } from '../src/cli/csv.js';
-import { prisma } from '../src/db.js';
-import { createContext } from '../src/store/access.js';
-import { lookupColumns, whoHadSql } from '../src/store/lookups.js';
+import { exportCsv, importCsv } from '../src/csv/cli.js';
+import { prisma } from './setup/app.js';
+import { createContext } from '../src/access/store.js';
+import { lookupColumns, whoHadSql } from '../src/lookups/store.js';
 import { resetData } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipdr-csv-'));
@@ -31,7 +32,7 @@ beforeEach(() => resetData());
 
 describe('CSV import', () => {
   it('imports what it can, and says which rows it skipped and why', async () => {
-    const summary = await importCsv(sample(), 'default', false);
+    const summary = await importCsv(db, sample(), 'default', false);
     expect(summary).toEqual({
       rowsRead: 4,
       customersCreated: 2,
@@ -57,8 +58,8 @@ describe('CSV import', () => {
   });
 
   it('merges: a second import skips exact duplicates and updates changed customers', async () => {
-    await importCsv(sample(), 'default', false);
-    const again = await importCsv(sample(), 'default', false);
+    await importCsv(db, sample(), 'default', false);
+    const again = await importCsv(db, sample(), 'default', false);
     expect(again).toMatchObject({
       customersCreated: 0,
       customersUpdated: 0,
@@ -67,14 +68,14 @@ describe('CSV import', () => {
       duplicatesSkipped: 3,
     });
     const changed = file('changed.csv', [HEADER, '"192.168.1.25/16,10.0.0.1",Trisul,Mumbai,,,,B68t19,01-01-2025,,']);
-    expect(await importCsv(changed, 'default', false)).toMatchObject({ customersUpdated: 1, mappingsCreated: 2 });
+    expect(await importCsv(db, changed, 'default', false)).toMatchObject({ customersUpdated: 1, mappingsCreated: 2 });
     expect((await prisma.customer.findFirstOrThrow({ where: { userId: 'B68t19' } })).address).toBe('Mumbai');
     expect(await prisma.ipMapping.count()).toBe(5);
   });
 
   it('skips a row repeated within the file as a duplicate', async () => {
     const twice = file('twice.csv', [HEADER, '10.0.0.1,A,,,,,U1,,,', '10.0.0.1,A,,,,,U1,,,']);
-    expect(await importCsv(twice, 'default', false)).toMatchObject({
+    expect(await importCsv(db, twice, 'default', false)).toMatchObject({
       customersCreated: 1,
       mappingsCreated: 1,
       duplicatesSkipped: 1,
@@ -85,11 +86,11 @@ describe('CSV import', () => {
   it('skips exactly the rows that overlap, wherever they are in a file of several batches', async () => {
     // 12,000 rows (three batches): each its own address; a few claim an address another row or a
     // stored mapping holds at the same time, one at each batch edge.
-    await importCsv(file('held.csv', [HEADER, '172.16.0.0/24,Held,,,,,H1,,,']), 'default', false);
+    await importCsv(db, file('held.csv', [HEADER, '172.16.0.0/24,Held,,,,,H1,,,']), 'default', false);
     const rows = Array.from({ length: 12_000 }, (_, i) => `10.${i >> 8}.${i & 255}.1,C${i},,,,,U${i},,,`);
     const clashes = { 5000: '10.0.7.1', 5001: '172.16.0.9', 9999: '10.0.0.0/16', 11_999: '10.0.7.1' };
     for (const [index, ip] of Object.entries(clashes)) rows[Number(index)] = `${ip},Late,,,,,L${index},,,`;
-    const summary = await importCsv(file('many.csv', [HEADER, ...rows]), 'default', false);
+    const summary = await importCsv(db, file('many.csv', [HEADER, ...rows]), 'default', false);
     expect(summary.rowsSkipped.map((skipped) => skipped.line)).toEqual([5002, 5003, 10_001, 12_001]);
     expect(summary.rowsSkipped[0]!.reason).toMatch(/^10\.0\.7\.1 overlaps mapping \d+ \(10\.0\.7\.1 of UserID U7,/);
     expect(summary).toMatchObject({ rowsRead: 12_000, customersCreated: 11_996, mappingsCreated: 11_996 });
@@ -98,13 +99,13 @@ describe('CSV import', () => {
   });
 
   it('counts each customer of the file once, however many batches its rows fall in', async () => {
-    await importCsv(file('stored.csv', [HEADER, '172.16.0.1,Stored,,,,,S1,,,']), 'default', false);
+    await importCsv(db, file('stored.csv', [HEADER, '172.16.0.1,Stored,,,,,S1,,,']), 'default', false);
     // U0 and S1 have rows in the first and the second batch (5,000 rows each); S1's second row
     // changes its name, so it ends up updated rather than unchanged.
     const rows = Array.from({ length: 5000 }, (_, i) => `10.${i >> 8}.${i & 255}.1,C${i},,,,,U${i},,,`);
     rows[1] = '172.16.0.1,Stored,,,,,S1,,,';
     rows.push('10.200.0.1,C0,,,,,U0,,,', '172.16.0.2,Renamed,,,,,S1,,,');
-    const summary = await importCsv(file('straddling.csv', [HEADER, ...rows]), 'default', false);
+    const summary = await importCsv(db, file('straddling.csv', [HEADER, ...rows]), 'default', false);
     expect(summary).toMatchObject({
       rowsRead: 5002,
       customersCreated: 4999,
@@ -116,10 +117,10 @@ describe('CSV import', () => {
   });
 
   it('audits imported changes as the API does: the stored row before and after', async () => {
-    await importCsv(file('one.csv', [HEADER, '10.0.0.1,First,,,,,U1,01-01-2025,,T1']), 'default', false);
+    await importCsv(db, file('one.csv', [HEADER, '10.0.0.1,First,,,,,U1,01-01-2025,,T1']), 'default', false);
     const created = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
     const mapping = await prisma.ipMapping.findFirstOrThrow();
-    await importCsv(file('two.csv', [HEADER, '10.0.0.1,Renamed,,,,,U1,01-01-2025,,T1']), 'default', false);
+    await importCsv(db, file('two.csv', [HEADER, '10.0.0.1,Renamed,,,,,U1,01-01-2025,,T1']), 'default', false);
     const updated = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
     const image = (row: object) => JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
     const trail = await prisma.auditEvent.findMany({ orderBy: { id: 'asc' } });
@@ -131,7 +132,7 @@ describe('CSV import', () => {
   });
 
   it('leaves the loaded tables vacuumed and analysed, so lookups scan only indexes', async () => {
-    await importCsv(sample(), 'default', false);
+    await importCsv(db, sample(), 'default', false);
     const [mappings] = await prisma.$queryRawUnsafe<{ reltuples: number; relallvisible: number }[]>(
       "SELECT reltuples::float8 AS reltuples, relallvisible FROM pg_class WHERE relname = 'ipdr_customers_mapping'",
     );
@@ -155,13 +156,13 @@ describe('CSV import', () => {
       'Subnet/IP,Cust Name,Address,Email,Phone No ,Alt Phone No,User/Cust ID',
       '172.27.19.224,Legacy,Addr,l@x.com,1,2,L1',
     ]);
-    expect(await importCsv(legacy, 'default', false)).toMatchObject({ customersCreated: 1, mappingsCreated: 1 });
+    expect(await importCsv(db, legacy, 'default', false)).toMatchObject({ customersCreated: 1, mappingsCreated: 1 });
     const mapping = await prisma.ipMapping.findFirstOrThrow();
     expect([mapping.starttime, mapping.endtime, mapping.terminalId]).toEqual([0n, null, null]);
   });
 
   it('writes nothing on a dry run, but counts the same', async () => {
-    const dry = await importCsv(sample(), 'default', true);
+    const dry = await importCsv(db, sample(), 'default', true);
     expect(dry).toMatchObject({ customersCreated: 2, mappingsCreated: 3 });
     expect(await prisma.customer.count()).toBe(0);
     expect(await prisma.auditEvent.count()).toBe(0);
@@ -169,31 +170,32 @@ describe('CSV import', () => {
 
   it('writes nothing when the file turns out to be broken part way', async () => {
     const broken = file('broken.csv', [HEADER, '10.0.0.1,Fine,,,,,U1,,,', '10.0.0.2,"Unclosed,,,,,U2,,,']);
-    await expect(importCsv(broken, 'default', false)).rejects.toThrow(/quote/i);
+    await expect(importCsv(db, broken, 'default', false)).rejects.toThrow(/quote/i);
     expect(await prisma.customer.count()).toBe(0);
   });
 
   it('refuses an unknown context', async () => {
-    await expect(importCsv(sample(), 'nowhere', false)).rejects.toThrow('context nowhere not found');
+    await expect(importCsv(db, sample(), 'nowhere', false)).rejects.toThrow('context nowhere not found');
   });
 });
 
 describe('CSV export', () => {
   it('round-trips: a context exported and imported into an empty one exports the same', async () => {
-    await importCsv(sample(), 'default', false);
+    await importCsv(db, sample(), 'default', false);
     await importCsv(
+      db,
       file('more.csv', [HEADER, ',No IPs,,,,,N1,,,', '10.9.0.0/16,Later,,,,,X1,01-01-2026,02-01-2026 10:00:00,T9']),
       'default',
       false,
     );
     const first = join(dir, 'first.csv');
-    await exportCsv('default', first);
-    await createContext(`copy${Date.now()}`);
+    await exportCsv(db, 'default', first);
+    await createContext(db, `copy${Date.now()}`);
     const copy = (await prisma.context.findFirstOrThrow({ where: { name: { startsWith: 'copy' } } })).name;
-    const imported = await importCsv(first, copy, false);
+    const imported = await importCsv(db, first, copy, false);
     expect(imported.rowsSkipped).toEqual([]);
     const second = join(dir, 'second.csv');
-    await exportCsv(copy, second);
+    await exportCsv(db, copy, second);
     expect(readFileSync(second, 'utf8')).toBe(readFileSync(first, 'utf8'));
     expect(readFileSync(first, 'utf8').split('\n').slice(0, 2)).toEqual([
       'Subnet/IP,Cust Name,Address,Email,Phone No,Alt Phone No,User/Cust ID,Valid From,Valid To,Terminal ID',

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { yoga } from '../src/yoga.js';
+import { yoga } from './setup/app.js';
 import { ADMIN_TOKEN } from './setup/credentials.js';
 
 // GraphiQL in a real browser that can reach only the gateway: every request to another host is

@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { acceptsGzip } from '../src/http/graphiql.js';
-import { yoga } from '../src/yoga.js';
+import { yoga } from './setup/app.js';
 
 // GraphiQL is served from the gateway itself: the page and everything it references must load
 // where the network reaches only the gateway (see test/graphiql-browser.test.ts for a browser).

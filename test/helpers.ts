@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import { prisma, readEvents } from '../src/db.js';
-import { yoga } from '../src/yoga.js';
+import { db, prisma } from './setup/app.js';
+import { yoga } from './setup/app.js';
 import { ADMIN_TOKEN } from './setup/credentials.js';
 
 export interface GraphQLResponse<Data = Record<string, any>> {
@@ -48,7 +48,7 @@ let statementsSent = 0;
 (prisma.$on as (event: 'query', callback: () => void) => void)('query', () => {
   statementsSent++;
 });
-readEvents.on('read', () => {
+db.events.on('read', () => {
   statementsSent++;
 });
 

@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { type RateLimiter, createRateLimiter } from '../src/rate-limit.js';
+import { type RateLimiter, createRateLimiter } from '../src/access/rate-limit.js';
+import { createLogger } from '../src/logger.js';
+
+const logger = createLogger({ NODE_ENV: 'test' });
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -76,7 +79,7 @@ async function stopRedis(redis: ChildProcess) {
 
 describe('rate limiter', () => {
   it('allows the configured requests per minute for each key, in memory', async () => {
-    const limiter = createRateLimiter({ perMinute: 3 });
+    const limiter = createRateLimiter({ logger, perMinute: 3 });
     expect(await takeTimes(limiter, 'a', 4)).toEqual([true, true, true, false]);
     expect(await takeTimes(limiter, 'b', 1)).toEqual([true]);
     const refused = await limiter.take('a');
@@ -86,13 +89,13 @@ describe('rate limiter', () => {
   });
 
   it('is off at 0', async () => {
-    const limiter = createRateLimiter({ perMinute: 0 });
+    const limiter = createRateLimiter({ logger, perMinute: 0 });
     expect((await takeTimes(limiter, 'a', 50)).every(Boolean)).toBe(true);
   });
 
   it('shares counters between instances through Redis', async () => {
-    const first = createRateLimiter({ perMinute: 4, redisUrl: REDIS_URL });
-    const second = createRateLimiter({ perMinute: 4, redisUrl: REDIS_URL });
+    const first = createRateLimiter({ logger, perMinute: 4, redisUrl: REDIS_URL });
+    const second = createRateLimiter({ logger, perMinute: 4, redisUrl: REDIS_URL });
     const key = `test-${randomUUID()}`;
     try {
       await untilShared(first);
@@ -108,7 +111,7 @@ describe('rate limiter', () => {
 
   it('keeps limiting, per instance and without waiting, while Redis is unreachable', async () => {
     const port = await freePort();
-    const limiter = createRateLimiter({ perMinute: 30, redisUrl: `redis://127.0.0.1:${port}` });
+    const limiter = createRateLimiter({ logger, perMinute: 30, redisUrl: `redis://127.0.0.1:${port}` });
     try {
       // Spread over more than one reconnection attempt: none of them holds a request up.
       const first = await timedTakes(limiter, 'k', 10);
@@ -128,7 +131,7 @@ describe('rate limiter', () => {
   it('counts locally at once when Redis stops mid-run, and in Redis again when it is back', async () => {
     const port = await freePort();
     let redis = await startRedis(port);
-    const settings = { perMinute: 6, redisUrl: `redis://127.0.0.1:${port}`, reconnectMaxDelayMs: 300 };
+    const settings = { logger, perMinute: 6, redisUrl: `redis://127.0.0.1:${port}`, reconnectMaxDelayMs: 300 };
     const first = createRateLimiter(settings);
     const second = createRateLimiter(settings);
     try {
@@ -169,6 +172,7 @@ describe('rate limiter', () => {
     const redis = await startRedis(port);
     const commandTimeoutMs = 500;
     const settings = {
+      logger,
       perMinute: 4,
       redisUrl: `redis://127.0.0.1:${port}`,
       reconnectMaxDelayMs: 300,

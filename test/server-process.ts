@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { TEST_SETTINGS } from './setup/child-env.js';
 
-// Runs the real server (src/server.ts) as a child process, for what only a process shows:
+// Runs the real server (src/main.ts) as a child process, for what only a process shows:
 // start-up, restarts, signals, stdout.
 
 // As `npm start` runs it, node's flags included: package.json's start script is `node <args>`.
@@ -18,7 +19,16 @@ export interface RunningServer {
 }
 
 export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
+  // Under vitest a server starts with the test settings; the bench's runs as deployed.
+  const base = process.env.VITEST ? TEST_SETTINGS : {};
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...base,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...env,
+  };
   if (!env.DATABASE_URL) delete childEnv.DATABASE_URL;
   const child = spawn(process.execPath, startArgs, {
     env: childEnv,

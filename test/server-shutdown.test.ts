@@ -1,3 +1,4 @@
+import { databaseUrl } from './setup/app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 // database one request's queries keep the process busy until it is done.
 const serverEnv = {
   DATA_DIR: dataDir,
-  DATABASE_URL: process.env.DATABASE_URL,
+  DATABASE_URL: databaseUrl,
   NODE_ENV: 'test',
   IPDR_ADMIN_TOKEN: ADMIN_TOKEN,
   LOG_LEVEL: 'debug',

@@ -1,3 +1,5 @@
+import { childEnv } from './setup/child-env.js';
+import { databaseUrl } from './setup/app.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ const START_TIMEOUT_MS = 90_000;
 /** Runs the server to its exit (bounded: it is killed after START_TIMEOUT_MS, which fails the test). */
 async function runToExit(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, startArgs, {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
+    env: childEnv({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -92,7 +94,7 @@ describe('start with PostgreSQL unreachable', () => {
       const CONNECT_TIMEOUT_MS = 30_000;
       // PostgreSQL "comes up" late: a port that starts forwarding to it once the server has
       // logged its first retry.
-      const target = new URL(process.env.DATABASE_URL!);
+      const target = new URL(databaseUrl!);
       const port = await closedPort();
       const url = new URL(target);
       url.host = `127.0.0.1:${port}`;
@@ -100,7 +102,7 @@ describe('start with PostgreSQL unreachable', () => {
       let proxy: Server | undefined;
       const child = spawn(process.execPath, startArgs, {
         env: {
-          ...process.env,
+          ...childEnv(),
           PORT: '0',
           HOST: '127.0.0.1',
           LOG_LEVEL: 'info',

@@ -1,9 +1,11 @@
 // ipdr-admin: contexts, users, grants and tokens, on the embedded database or DATABASE_URL.
 // The same store functions serve the admin GraphQL mutations (src/schema/access.ts).
 import { Command, InvalidArgumentError } from 'commander';
-import { closeDatabase, database } from '../db.js';
+import { openDatabase } from '../db/connection.js';
+import { type Db, createDb } from '../db/handle.js';
 import { migrate } from '../db/migrate.js';
-import { exportCsv, importCsv, printSummary } from './csv.js';
+import { InvalidEnvironmentError, readEnv } from '../env.js';
+import { exportCsv, importCsv, printSummary } from '../csv/cli.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import {
   createContext,
@@ -15,7 +17,7 @@ import {
   listUsers,
   revokeAccess,
   revokeToken,
-} from '../store/access.js';
+} from '../access/store.js';
 
 const expected = [ValidationError, NotFoundError, AlreadyExistsError];
 
@@ -48,104 +50,128 @@ function table(rows: Record<string, unknown>[]) {
   for (const row of rows) line(columns.map((c) => String(row[c])));
 }
 
-const program = new Command('ipdr-admin').description('Manage contexts, API users and tokens of ipdr-gateway');
+/** The CLI's commands, run against `db`. */
+function buildProgram(db: Db): Command {
+  const program = new Command('ipdr-admin').description('Manage contexts, API users and tokens of ipdr-gateway');
 
-const contexts = program.command('contexts').description('contexts (partitions of customers and mappings)');
-contexts.command('list').action(async () => table((await listContexts()).map((c) => ({ name: c.name, id: c.id }))));
-contexts
-  .command('create <name>')
-  .action(async (name: string) => console.log(`created context ${(await createContext(name)).name}`));
+  const contexts = program.command('contexts').description('contexts (partitions of customers and mappings)');
+  contexts.command('list').action(async () => table((await listContexts(db)).map((c) => ({ name: c.name, id: c.id }))));
+  contexts
+    .command('create <name>')
+    .action(async (name: string) => console.log(`created context ${(await createContext(db, name)).name}`));
 
-const users = program.command('users').description('API users and their access to contexts');
-users.command('list').action(async () =>
-  table(
-    (await listUsers()).map((u) => ({
-      username: u.username,
-      admin: u.isAdmin ? 'yes' : 'no',
-      contexts: u.grants.map((g) => `${g.context.name}(${g.canWrite ? 'rw' : 'r'})`).join(' ') || '-',
-    })),
-  ),
-);
-users
-  .command('create <username>')
-  .option('--admin', 'may manage contexts, users and tokens')
-  .action(async (username: string, options: { admin?: boolean }) => {
-    const user = await createUser(username, options.admin ?? false);
-    console.log(`created ${user.isAdmin ? 'admin ' : ''}user ${user.username}`);
-  });
-users
-  .command('grant <username> <context>')
-  .option('--write', 'may also change data (default: read only)')
-  .action(async (username: string, context: string, options: { write?: boolean }) => {
-    const grant = await grantAccess(username, context, options.write ?? false);
-    console.log(`${username} may now ${grant.canWrite ? 'read and write' : 'read'} in ${context}`);
-  });
-users.command('revoke <username> <context>').action(async (username: string, context: string) => {
-  await revokeAccess(username, context);
-  console.log(`${username} no longer has access to ${context}`);
-});
-
-const tokens = program.command('tokens').description('API tokens (stored only as hashes)');
-tokens.command('list [username]').action(async (username?: string) =>
-  table(
-    (await listTokens(username)).map((t) => ({
-      id: t.id,
-      user: t.user.username,
-      hint: t.hint,
-      label: t.label ?? '-',
-      readOnly: t.readOnly ? 'yes' : 'no',
-      expires: iso(t.expiresAt),
-      revoked: iso(t.revokedAt),
-      lastUsed: iso(t.lastUsedAt),
-    })),
-  ),
-);
-tokens
-  .command('create <username>')
-  .option('--read-only', 'the token may only read')
-  .option('--expires <date>', 'expiry, ISO 8601', parseDate)
-  .option('--label <text>', 'what the token is for')
-  .option('--token <existing>', "register an existing token (a legacy caller's) instead of generating one")
-  .action(async (username: string, options: { readOnly?: boolean; expires?: Date; label?: string; token?: string }) => {
-    const { token, record } = await createToken(username, {
-      readOnly: options.readOnly ?? false,
-      expiresAt: options.expires ?? null,
-      label: options.label ?? null,
-      token: options.token ?? null,
+  const users = program.command('users').description('API users and their access to contexts');
+  users.command('list').action(async () =>
+    table(
+      (await listUsers(db)).map((u) => ({
+        username: u.username,
+        admin: u.isAdmin ? 'yes' : 'no',
+        contexts: u.grants.map((g) => `${g.context.name}(${g.canWrite ? 'rw' : 'r'})`).join(' ') || '-',
+      })),
+    ),
+  );
+  users
+    .command('create <username>')
+    .option('--admin', 'may manage contexts, users and tokens')
+    .action(async (username: string, options: { admin?: boolean }) => {
+      const user = await createUser(db, username, options.admin ?? false);
+      console.log(`created ${user.isAdmin ? 'admin ' : ''}user ${user.username}`);
     });
-    console.log(`created token ${record.id} for ${username}${record.readOnly ? ' (read-only)' : ''}`);
-    if (!options.token) console.log(`token (shown once, store it now): ${token}`);
-  });
-tokens
-  .command('revoke')
-  .argument('<id>', 'the token id (see tokens list)', parseId)
-  .action(async (id: number) => {
-    const revoked = await revokeToken(id);
-    console.log(`revoked token ${revoked.id} of ${revoked.user.username}`);
+  users
+    .command('grant <username> <context>')
+    .option('--write', 'may also change data (default: read only)')
+    .action(async (username: string, context: string, options: { write?: boolean }) => {
+      const grant = await grantAccess(db, username, context, options.write ?? false);
+      console.log(`${username} may now ${grant.canWrite ? 'read and write' : 'read'} in ${context}`);
+    });
+  users.command('revoke <username> <context>').action(async (username: string, context: string) => {
+    await revokeAccess(db, username, context);
+    console.log(`${username} no longer has access to ${context}`);
   });
 
-program
-  .command('import <file>')
-  .description("import Trisul's CSV of static IP customers (merging: customers upserted by UserID, mappings added)")
-  .requiredOption('--context <name>', 'the context to import into')
-  .option('--dry-run', 'check and count everything, write nothing')
-  .action(async (file: string, options: { context: string; dryRun?: boolean }) => {
-    const summary = await importCsv(file, options.context, options.dryRun ?? false);
-    printSummary(summary, options.dryRun ?? false);
-  });
-program
-  .command('export [file]')
-  .description("export a context as Trisul's CSV (to stdout without a file)")
-  .requiredOption('--context <name>', 'the context to export')
-  .action((file: string | undefined, options: { context: string }) => exportCsv(options.context, file));
+  const tokens = program.command('tokens').description('API tokens (stored only as hashes)');
+  tokens.command('list [username]').action(async (username?: string) =>
+    table(
+      (await listTokens(db, username)).map((t) => ({
+        id: t.id,
+        user: t.user.username,
+        hint: t.hint,
+        label: t.label ?? '-',
+        readOnly: t.readOnly ? 'yes' : 'no',
+        expires: iso(t.expiresAt),
+        revoked: iso(t.revokedAt),
+        lastUsed: iso(t.lastUsedAt),
+      })),
+    ),
+  );
+  tokens
+    .command('create <username>')
+    .option('--read-only', 'the token may only read')
+    .option('--expires <date>', 'expiry, ISO 8601', parseDate)
+    .option('--label <text>', 'what the token is for')
+    .option('--token <existing>', "register an existing token (a legacy caller's) instead of generating one")
+    .action(
+      async (username: string, options: { readOnly?: boolean; expires?: Date; label?: string; token?: string }) => {
+        const { token, record } = await createToken(db, username, {
+          readOnly: options.readOnly ?? false,
+          expiresAt: options.expires ?? null,
+          label: options.label ?? null,
+          token: options.token ?? null,
+        });
+        console.log(`created token ${record.id} for ${username}${record.readOnly ? ' (read-only)' : ''}`);
+        if (!options.token) console.log(`token (shown once, store it now): ${token}`);
+      },
+    );
+  tokens
+    .command('revoke')
+    .argument('<id>', 'the token id (see tokens list)', parseId)
+    .action(async (id: number) => {
+      const revoked = await revokeToken(db, id);
+      console.log(`revoked token ${revoked.id} of ${revoked.user.username}`);
+    });
 
-try {
-  await migrate(database);
-  await program.parseAsync();
-} catch (error) {
-  if (!expected.some((type) => error instanceof type)) throw error;
-  console.error(`error: ${(error as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  await closeDatabase();
+  program
+    .command('import <file>')
+    .description("import Trisul's CSV of static IP customers (merging: customers upserted by UserID, mappings added)")
+    .requiredOption('--context <name>', 'the context to import into')
+    .option('--dry-run', 'check and count everything, write nothing')
+    .action(async (file: string, options: { context: string; dryRun?: boolean }) => {
+      const summary = await importCsv(db, file, options.context, options.dryRun ?? false);
+      printSummary(summary, options.dryRun ?? false);
+    });
+  program
+    .command('export [file]')
+    .description("export a context as Trisul's CSV (to stdout without a file)")
+    .requiredOption('--context <name>', 'the context to export')
+    .action((file: string | undefined, options: { context: string }) => exportCsv(db, options.context, file));
+  return program;
+}
+
+/**
+ * Runs one ipdr-admin command (bin/ipdr-admin.mjs is the entry): on the database the environment
+ * names, migrated first, closed afterwards.
+ */
+export async function runAdmin(argv: readonly string[], source: NodeJS.ProcessEnv): Promise<void> {
+  let env;
+  try {
+    env = readEnv(source);
+  } catch (error) {
+    if (!(error instanceof InvalidEnvironmentError)) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+    return;
+  }
+  const db = createDb(
+    openDatabase({ databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR }),
+  );
+  try {
+    await migrate(db.database);
+    await buildProgram(db).parseAsync([...argv]);
+  } catch (error) {
+    if (!expected.some((type) => error instanceof type)) throw error;
+    console.error(`error: ${(error as Error).message}`);
+    process.exitCode = 1;
+  } finally {
+    await db.close();
+  }
 }

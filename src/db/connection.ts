@@ -48,6 +48,8 @@ export interface Database {
    * statement to its end, in this process's only thread: it has no such limit.
    */
   limitStatements(ms: number): void;
+  /** PGlite only: its data directory as one uncompressed dump, which `loadDataDir` starts from. */
+  dumpDataDir?: () => Promise<Blob>;
   /** Connections of the PostgreSQL pool; null for PGlite, which has one and no pool. */
   poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
@@ -57,10 +59,14 @@ export interface DatabaseOptions {
   databaseUrl?: string | undefined;
   poolSize: number;
   dataDir: string;
+  /** An in-memory PGlite starts from this dump (PGlite's dumpDataDir) instead of an empty cluster. */
+  loadDataDir?: Blob | undefined;
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options.dataDir);
+  return options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolSize)
+    : openPglite(options.dataDir, options.loadDataDir);
 }
 
 /** When the work of the current request must be over (http/request-timeout.ts sets it). */
@@ -327,14 +333,15 @@ async function pgliteRows<Row>(on: PGlite | Transaction, sql: string, params: re
   return (await watched(on.query<Row>(sql, [...params], { parsers }))).rows;
 }
 
-function openPglite(dataDir: string): Database {
+function openPglite(dataDir: string, loadDataDir?: Blob): Database {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
-  const pglite = new PGlite(dataDir, { extensions: { btree_gist } });
+  const pglite = new PGlite(dataDir, { extensions: { btree_gist }, ...(loadDataDir ? { loadDataDir } : {}) });
   return {
     kind: 'pglite',
     adapter: guardAdapter(new PrismaPGlite(pglite)),
+    dumpDataDir: () => pglite.dumpDataDir('none'),
     // PGlite is one connection in this process: every session is that connection.
     async openMigrationSession() {
       return {

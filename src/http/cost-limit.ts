@@ -21,7 +21,7 @@ import {
   isObjectType,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../builder.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../schema/builder.js';
 import { LIST_BOUND, type ListBound } from '../schema/list-bounds.js';
 
 // What a request may cost, worked out from the document and its variables before any resolver

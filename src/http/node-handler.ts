@@ -3,11 +3,18 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
-import { logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { errorJson, readBoundedBody, tooLargeMessage } from './body-limit.js';
-import { finishRequest, markAnsweredByServer, newRequestRecord } from './operations.js';
+import { type Operations, markAnsweredByServer, newRequestRecord } from './operations.js';
 
 type Yoga = YogaServerInstance<ServerContext, RequestContext>;
+
+/** What the server serves: an app's Yoga, and its request log and metrics. */
+export interface HttpApp {
+  yoga: Yoga;
+  operations: Pick<Operations, 'finishRequest'>;
+  logger: Logger;
+}
 
 export interface HttpOptions {
   bodyLimitBytes: number;
@@ -41,7 +48,7 @@ interface Exchange {
  * A body shorter or longer than its Content-Length is a framing error that only Node's parser
  * sees; `clientError` answers it (400) in the caller's error shape.
  */
-export function createHttpServer(yoga: Yoga, options: HttpOptions): Server {
+export function createHttpServer(app: HttpApp, options: HttpOptions): Server {
   const latest = new WeakMap<Duplex, Exchange>();
   // Node's defaults (60 s for headers, 300 s for a request) let a few thousand connections that
   // trickle bytes hold the server's sockets for minutes. An API's callers send a small request at
@@ -58,7 +65,7 @@ export function createHttpServer(yoga: Yoga, options: HttpOptions): Server {
     },
     (request, response) => {
       latest.set(request.socket, { request, response });
-      handle(yoga, options.bodyLimitBytes, request, response);
+      handle(app, options.bodyLimitBytes, request, response);
     },
   );
   // Node's deadlines start with a request's first byte: a connection that sends nothing at all
@@ -69,22 +76,23 @@ export function createHttpServer(yoga: Yoga, options: HttpOptions): Server {
     socket.once('close', () => clearTimeout(timer));
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
-    answerClientError(error, socket, latest.get(socket)),
+    answerClientError(app, error, socket, latest.get(socket)),
   );
   return server;
 }
 
 const pathOf = (request: IncomingMessage) => new URL(request.url ?? '/', 'http://localhost').pathname;
 
-function handle(yoga: Yoga, limitBytes: number, request: IncomingMessage, response: ServerResponse) {
+function handle(app: HttpApp, limitBytes: number, request: IncomingMessage, response: ServerResponse) {
+  const { yoga, logger } = app;
   const chunked = request.headers['transfer-encoding'] !== undefined;
   const declared = chunked ? 0 : Number(request.headers['content-length'] ?? 0);
   const restGet = request.method === 'GET' && (chunked || declared > 0) && pathOf(request).startsWith('/api/');
-  if (declared > limitBytes) return refuseTooLarge(request, response, limitBytes);
+  if (declared > limitBytes) return refuseTooLarge(app, request, response, limitBytes);
   // GraphQL over GET reads no body; Node discards one that is sent.
   const readHere = restGet || (chunked && request.method !== 'GET' && request.method !== 'HEAD');
   if (!readHere) return void yoga(request, response);
-  serveReadBody(yoga, limitBytes, request, response, restGet).catch((error: unknown) => {
+  serveReadBody(app, limitBytes, request, response, restGet).catch((error: unknown) => {
     logger.error({ err: error }, 'serving a request whose body the server read failed');
     const path = pathOf(request);
     if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
@@ -92,7 +100,7 @@ function handle(yoga: Yoga, limitBytes: number, request: IncomingMessage, respon
   });
 }
 
-function refuseTooLarge(request: IncomingMessage, response: ServerResponse, limitBytes: number) {
+function refuseTooLarge(app: HttpApp, request: IncomingMessage, response: ServerResponse, limitBytes: number) {
   const path = pathOf(request);
   const record = newRequestRecord(request.method, request.headers['x-request-id'] as string | undefined);
   const body = errorJson(path, tooLargeMessage(limitBytes));
@@ -104,11 +112,11 @@ function refuseTooLarge(request: IncomingMessage, response: ServerResponse, limi
     'x-request-id': record.id,
   });
   response.end(body);
-  finishRequest(record, path, 413);
+  app.operations.finishRequest(record, path, 413);
 }
 
 async function serveReadBody(
-  yoga: Yoga,
+  app: HttpApp,
   limitBytes: number,
   request: IncomingMessage,
   response: ServerResponse,
@@ -121,14 +129,14 @@ async function serveReadBody(
     // The body never ended: the client went away, or clientError below answered it.
     return;
   }
-  if (body === null) return refuseTooLarge(request, response, limitBytes);
+  if (body === null) return refuseTooLarge(app, request, response, limitBytes);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined || name === 'transfer-encoding' || name === 'content-length') continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   headers['content-length'] = String(body.length);
-  const answer = await yoga.fetch(
+  const answer = await app.yoga.fetch(
     new URL(request.url ?? '/', 'http://localhost'),
     { method: restGet ? 'POST' : request.method, headers, body },
     // Read here, it reaches Yoga without its socket: the peer's address goes with it (context.ts).
@@ -204,7 +212,7 @@ function describeClientError(error: ParseError, owner: Exchange | undefined): { 
  * client sends a request of its own: the latest one says nothing about it, and it is answered in
  * the shape its request line names (GraphQL's when that cannot be read).
  */
-function answerClientError(error: ParseError, socket: Duplex, previous: Exchange | undefined) {
+function answerClientError(app: HttpApp, error: ParseError, socket: Duplex, previous: Exchange | undefined) {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -227,7 +235,7 @@ function answerClientError(error: ParseError, socket: Duplex, previous: Exchange
       socket.write(body);
     }
     socket.destroy();
-    finishRequest(record, cancelled ? path : undefined, status, { error: error.code ?? error.message });
+    app.operations.finishRequest(record, cancelled ? path : undefined, status, { error: error.code ?? error.message });
   };
   if (running) {
     pending.response.once('close', answer);

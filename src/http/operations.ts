@@ -3,10 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
-import { prisma } from '../db.js';
-import { logger } from '../logger.js';
+import type { Db } from '../db/handle.js';
+import type { Logger } from '../logger.js';
 import { documents } from '../rest/documents.js';
-import { graphqlErrors, metrics, requestDuration, requestsTotal } from './metrics.js';
+import type { Metrics } from './metrics.js';
 
 /** One request as a client sent it: what its log line and metrics say. */
 export interface RequestRecord {
@@ -36,52 +36,8 @@ export function newRequestRecord(method: string | undefined, givenId: string | n
   return { id, startedAt: process.hrtime.bigint(), method, operation: 'anonymous' };
 }
 
-/** Counts a request in the metrics and writes its one log line. */
-export function finishRequest(
-  record: RequestRecord,
-  path: string | undefined,
-  status: number,
-  extra: { error?: string } = {},
-) {
-  const seconds = Number(process.hrtime.bigint() - record.startedAt) / 1e9;
-  requestsTotal.inc({ operation: record.operation, status: String(status) });
-  requestDuration.observe({ operation: record.operation }, seconds);
-  // Never the headers or the body: they carry tokens.
-  logger.info(
-    {
-      requestId: record.id,
-      method: record.method,
-      path,
-      status,
-      operation: record.operation,
-      user: record.username,
-      ms: Math.round(seconds * 1000 * 10) / 10,
-      ...extra,
-    },
-    'request',
-  );
-}
-
 /** How many operation names from authenticated callers become labels of their own. */
 export const MAX_LEARNT_OPERATIONS = 200;
-// Operation names come from clients, and every label is a time series kept for the life of the
-// process: only the REST layer's names and a bounded number seen from authenticated callers are
-// labels; any other name counts as "other", so that no caller, least of all one without a token,
-// can grow the metrics.
-const knownOperations = new Set<string>(Object.keys(documents));
-let learntOperations = 0;
-
-function operationLabel(name: string | null | undefined, authenticated: boolean): string {
-  if (!name) return 'anonymous';
-  if (knownOperations.has(name)) return name;
-  if (!authenticated || learntOperations >= MAX_LEARNT_OPERATIONS || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) {
-    return 'other';
-  }
-  knownOperations.add(name);
-  learntOperations++;
-  return name;
-}
-
 function noteOperation(request: Request, record: RequestRecord, name: string) {
   if (!internalRequests.has(request) || record.operation === 'anonymous') record.operation = name;
   else if (name !== 'anonymous' && !record.operation.split(',').includes(name)) record.operation += `,${name}`;
@@ -91,12 +47,65 @@ function json(body: unknown, status: number, fetchAPI: { Response: typeof Respon
   return new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
 
+export interface OperationsOptions {
+  db: Db;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export type Operations = ReturnType<typeof createOperations>;
+
 /**
  * Operations: /ready (the database answers) and /metrics (Prometheus) beside Yoga's own /health
  * (the process is up); a request id, a latency measurement and one structured log line per request.
  */
-export function useOperations(): Plugin<RequestContext, ServerContext> {
-  return {
+export function createOperations({ db, logger, metrics }: OperationsOptions) {
+  const { registry, requestsTotal, requestDuration, graphqlErrors } = metrics;
+  // Operation names come from clients, and every label is a time series kept for the life of the
+  // process: only the REST layer's names and a bounded number seen from authenticated callers are
+  // labels; any other name counts as "other", so that no caller, least of all one without a token,
+  // can grow the metrics.
+  const knownOperations = new Set<string>(Object.keys(documents));
+  let learntOperations = 0;
+
+  function operationLabel(name: string | null | undefined, authenticated: boolean): string {
+    if (!name) return 'anonymous';
+    if (knownOperations.has(name)) return name;
+    if (!authenticated || learntOperations >= MAX_LEARNT_OPERATIONS || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) {
+      return 'other';
+    }
+    knownOperations.add(name);
+    learntOperations++;
+    return name;
+  }
+
+  /** Counts a request in the metrics and writes its one log line. */
+  function finishRequest(
+    record: RequestRecord,
+    path: string | undefined,
+    status: number,
+    extra: { error?: string } = {},
+  ) {
+    const seconds = Number(process.hrtime.bigint() - record.startedAt) / 1e9;
+    requestsTotal.inc({ operation: record.operation, status: String(status) });
+    requestDuration.observe({ operation: record.operation }, seconds);
+    // Never the headers or the body: they carry tokens.
+    logger.info(
+      {
+        requestId: record.id,
+        method: record.method,
+        path,
+        status,
+        operation: record.operation,
+        user: record.username,
+        ms: Math.round(seconds * 1000 * 10) / 10,
+        ...extra,
+      },
+      'request',
+    );
+  }
+
+  const plugin: Plugin<RequestContext, ServerContext> = {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       const outer = serverContext.outerRequest && requests.get(serverContext.outerRequest);
       if (outer) {
@@ -106,7 +115,7 @@ export function useOperations(): Plugin<RequestContext, ServerContext> {
       }
       if (url.pathname === '/ready') {
         try {
-          await prisma.$queryRawUnsafe('SELECT 1');
+          await db.prisma.$queryRawUnsafe('SELECT 1');
           return endResponse(json({ status: 'ready' }, 200, fetchAPI));
         } catch (error) {
           logger.error({ err: error }, 'readiness check: database unreachable');
@@ -116,8 +125,8 @@ export function useOperations(): Plugin<RequestContext, ServerContext> {
       if (url.pathname === '/metrics') {
         // An exception escaping this hook would be answered with its stack (by @whatwg-node/server).
         try {
-          const body = await metrics.metrics();
-          return endResponse(new fetchAPI.Response(body, { headers: { 'content-type': metrics.contentType } }));
+          const body = await registry.metrics();
+          return endResponse(new fetchAPI.Response(body, { headers: { 'content-type': registry.contentType } }));
         } catch (error) {
           logger.error({ err: error }, 'rendering metrics failed');
           return endResponse(json({ status: 'unavailable', reason: 'metrics could not be rendered' }, 500, fetchAPI));
@@ -162,4 +171,6 @@ export function useOperations(): Plugin<RequestContext, ServerContext> {
       finishRequest(record, new URL(request.url).pathname, response.status);
     },
   };
+
+  return { plugin, finishRequest, metrics };
 }

@@ -1,8 +1,7 @@
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
-import { type RequestContext, type ServerContext, clientAddressOf } from '../context.js';
-import { env } from '../env.js';
+import type { RequestContext, ServerContext } from '../context.js';
 import { responseTooLargeMessage } from '../http/response-limit.js';
-import { logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { type OperationName, documents } from './documents.js';
 import { type Endpoint, type Method, resources } from './endpoints.js';
 import { type ApiStatuses, RestError, restField } from './errors.js';
@@ -154,10 +153,21 @@ async function run(
  * Trisul's REST API (/api/ipdrcustomers, /api/ipdrcustomers_mapping) on top of the GraphQL API.
  * A list answers at most `maxResponseBytes` (http/response-limit.ts bounds every other answer).
  */
-export function useRestApi(
-  getYoga: () => Yoga,
-  maxResponseBytes = env.MAX_RESPONSE_BYTES,
-): Plugin<RequestContext, ServerContext> {
+export interface RestApiOptions {
+  /** The app the REST layer runs its GraphQL operations on. */
+  getYoga: () => Yoga;
+  maxResponseBytes: number;
+  logger: Logger;
+  /** Who is asking, as the app's authentication counts failures (access/authentication.ts). */
+  clientAddressOf: (request: Request, server: ServerContext) => string;
+}
+
+export function useRestApi({
+  getYoga,
+  maxResponseBytes,
+  logger,
+  clientAddressOf,
+}: RestApiOptions): Plugin<RequestContext, ServerContext> {
   return {
     async onRequest({ request, url, endResponse, serverContext }) {
       // Every request passes here; only /api/ ones are this layer's.

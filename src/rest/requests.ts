@@ -1,6 +1,6 @@
 import { excerpt, quoted } from '../domain/invalid-value.js';
 import { RestError } from './errors.js';
-import { DEFAULT_CONTEXT } from '../tenant-access.js';
+import { DEFAULT_CONTEXT } from '../access/tenant.js';
 
 export type Body = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
-import { builder } from '../builder.js';
-import { IpMappingRef } from './mapping.js';
+import { builder } from './builder.js';
+import { IpMappingRef } from '../mappings/schema.js';
 import {
   AlreadyExistsError,
   AmbiguousMappingError,

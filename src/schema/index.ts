@@ -1,12 +1,12 @@
 import { lexicographicSortSchema } from 'graphql';
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import './scalars.js';
 import './errors.js';
-import './customer.js';
-import './mapping.js';
-import './audit.js';
-import './access.js';
-import './lookups.js';
+import '../customers/schema.js';
+import '../mappings/schema.js';
+import '../audit/schema.js';
+import '../access/schema.js';
+import '../lookups/schema.js';
 import { guardArguments } from './argument-errors.js';
 
 export const schema = guardArguments(lexicographicSortSchema(builder.toSchema()));

@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import { parseIpAddress, parseIpSubnet } from '../domain/ip.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import { parseUnixTime } from '../domain/time.js';

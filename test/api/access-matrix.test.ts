@@ -1,7 +1,8 @@
+import { db } from '../setup/app.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
-import { createContext, createToken, createUser, grantAccess } from '../../src/store/access.js';
-import { yoga } from '../../src/yoga.js';
+import { prisma } from '../setup/app.js';
+import { createContext, createToken, createUser, grantAccess } from '../../src/access/store.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // Two contexts, several callers; every tenant query and mutation is tried by each caller who
@@ -84,21 +85,21 @@ const adminOperations = [
 ];
 
 beforeAll(async () => {
-  await createContext('alpha');
-  await createContext('beta');
+  await createContext(db, 'alpha');
+  await createContext(db, 'beta');
   for (const [user, context, canWrite] of [
     ['alice', 'alpha', true],
     ['bob', 'beta', true],
     ['carol', 'alpha', false],
   ] as const) {
-    await createUser(user, false);
-    await grantAccess(user, context, canWrite);
-    tokens[user] = (await createToken(user)).token;
+    await createUser(db, user, false);
+    await grantAccess(db, user, context, canWrite);
+    tokens[user] = (await createToken(db, user)).token;
   }
-  tokens.aliceReadOnly = (await createToken('alice', { readOnly: true })).token;
-  await grantAccess('admin', 'alpha', true);
-  await grantAccess('admin', 'beta', true);
-  tokens.adminReadOnly = (await createToken('admin', { readOnly: true })).token;
+  tokens.aliceReadOnly = (await createToken(db, 'alice', { readOnly: true })).token;
+  await grantAccess(db, 'admin', 'alpha', true);
+  await grantAccess(db, 'admin', 'beta', true);
+  tokens.adminReadOnly = (await createToken(db, 'admin', { readOnly: true })).token;
 
   const asBob = async (query: string) => (await send(tokens.bob!, query)).body.data;
   await asBob('mutation { createCustomer(input: { userId: "SHARED", name: "Beta only" }) { __typename } }');
@@ -247,12 +248,12 @@ describe('admin operations', () => {
 
 describe('a caller that names no context', () => {
   it('acts in default once a second context is added, and in its only context otherwise', async () => {
-    await createUser('dora', false);
-    await grantAccess('dora', 'default', true);
-    const dora = (await createToken('dora')).token;
+    await createUser(db, 'dora', false);
+    await grantAccess(db, 'dora', 'default', true);
+    const dora = (await createToken(db, 'dora')).token;
     const before = await send(dora, 'mutation { createCustomer(input: { userId: "DORA", name: "D" }) { __typename } }');
     expect(before.body.data.createCustomer.__typename).toBe('Customer');
-    await grantAccess('dora', 'alpha', false);
+    await grantAccess(db, 'dora', 'alpha', false);
     const after = await send(dora, '{ customer(userId: "DORA") { userId } }');
     expect(after.body).toEqual({ data: { customer: { userId: 'DORA' } } });
     const onlyAlpha = await send(tokens.alice!, '{ customers { totalCount } }');
@@ -260,10 +261,10 @@ describe('a caller that names no context', () => {
   });
 
   it('must name one when it has several and default is not among them', async () => {
-    await createUser('ezra', false);
-    await grantAccess('ezra', 'alpha', false);
-    await grantAccess('ezra', 'beta', false);
-    const ezra = (await createToken('ezra')).token;
+    await createUser(db, 'ezra', false);
+    await grantAccess(db, 'ezra', 'alpha', false);
+    await grantAccess(db, 'ezra', 'beta', false);
+    const ezra = (await createToken(db, 'ezra')).token;
     const { status, body } = await send(ezra, '{ customers { totalCount } }');
     expect(status).toBe(403);
     expect(body.errors?.[0].message).toBe('Name a context in the X-Context header; ezra may use alpha, beta');

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
+import { prisma } from '../setup/app.js';
 import { holdingsConflict } from '../../src/domain/mapping.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
 import { type GraphQLResponse, createCustomer, createMapping, graphql, resetData } from '../helpers.js';

@@ -1,10 +1,10 @@
 import { getNamedType, getNullableType, isListType, isObjectType } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { env } from '../../src/env.js';
+import { env } from '../setup/app.js';
 import { documents } from '../../src/rest/documents.js';
 import { LIST_BOUND } from '../../src/schema/list-bounds.js';
 import { schema } from '../../src/schema/index.js';
-import { yoga } from '../../src/yoga.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { type GraphQLResponse, countStatements, createCustomer, graphql, graphqlData, resetData } from '../helpers.js';
 

@@ -1,9 +1,10 @@
+import { databaseUrl } from '../setup/app.js';
 import pg from 'pg';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { database, prisma } from '../../src/db.js';
+import { database, prisma } from '../setup/app.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
-import { subnetColumns } from '../../src/store/mapping-filters.js';
-import { yoga } from '../../src/yoga.js';
+import { subnetColumns } from '../../src/mappings/filters.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { createCustomer, createMapping, graphql, resetData } from '../helpers.js';
 
@@ -132,7 +133,7 @@ describe('a customer write that loses a race', () => {
         retryAfterSeconds: 1,
         message: expect.stringMatching(/nothing was changed; try again in 1 s/),
       });
-      // Run a bounded number of times (store/transaction.ts), not once and not forever.
+      // Run a bounded number of times (db/transaction.ts), not once and not forever.
       expect(await runs()).toBe(6);
       expect(await stored()).toEqual(before);
     },
@@ -182,7 +183,7 @@ describe.skipIf(!onPostgres)('a customer write overtaken by another session (Pos
   let other: pg.Client;
 
   beforeEach(async () => {
-    other = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    other = new pg.Client({ connectionString: databaseUrl });
     await other.connect();
   });
 

@@ -1,6 +1,6 @@
 import { serverAudits } from 'graphql-http';
 import { describe, expect, it } from 'vitest';
-import { yoga } from '../../src/yoga.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // The GraphQL-over-HTTP spec, as graphql-http's own audit suite checks a server, run in-process

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { env } from '../../src/env.js';
-import { yoga } from '../../src/yoga.js';
+import { env } from '../setup/app.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { graphql } from '../helpers.js';
 

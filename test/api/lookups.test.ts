@@ -1,6 +1,7 @@
+import { db } from '../setup/app.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
-import { createToken, createUser, grantAccess } from '../../src/store/access.js';
+import { prisma } from '../setup/app.js';
+import { createToken, createUser, grantAccess } from '../../src/access/store.js';
 import {
   type GraphQLResponse,
   countStatements,
@@ -66,7 +67,7 @@ describe('whoHadMany', () => {
     expect(answered.map((found: any) => found?.customer.userId ?? null)).toEqual(
       Array.from({ length: 10_000 }, (_, i) => owner(i)),
     );
-    // A batch this large is split over four statements sent at once (see store/lookups.ts).
+    // A batch this large is split over four statements sent at once (see lookups/store.ts).
     expect(tenThousand - ten).toBe(3);
   });
 
@@ -255,9 +256,9 @@ describe('the lookup log', () => {
   });
 
   it('is for admins only, and a bad reason is refused', async () => {
-    await createUser('analyst', false);
-    await grantAccess('analyst', 'default', false);
-    const { token } = await createToken('analyst');
+    await createUser(db, 'analyst', false);
+    await grantAccess(db, 'analyst', 'default', false);
+    const { token } = await createToken(db, 'analyst');
     const denied = await graphql(
       '{ lookupLog { edges { node { reason } } } }',
       {},

@@ -1,10 +1,11 @@
+import { db } from '../setup/app.js';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { database, prisma } from '../../src/db.js';
+import { database, prisma } from '../setup/app.js';
 import { MAPPING_FIELDS, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
 import { ConflictError, MAX_LISTED_MAPPINGS } from '../../src/errors.js';
-import { subnetColumns } from '../../src/store/mapping-filters.js';
-import { createMapping as storeCreateMapping } from '../../src/store/mappings.js';
+import { subnetColumns } from '../../src/mappings/filters.js';
+import { createMapping as storeCreateMapping } from '../../src/mappings/store.js';
 import { rest } from '../rest/helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
@@ -443,7 +444,7 @@ describe('a write overlapping more mappings than an answer lists', () => {
   it(`loads only the first ${MAX_LISTED_MAPPINGS} of them, and counts them all`, async () => {
     const tenant = await prisma.context.findUniqueOrThrow({ where: { name: 'default' } });
     const held = (await prisma.ipMapping.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((m) => m.id);
-    const attempt = storeCreateMapping(tenant, { name: 'admin', channel: 'graphql' }, 'U1001', {
+    const attempt = storeCreateMapping(db, tenant, { name: 'admin', channel: 'graphql' }, 'U1001', {
       subnet: parseIpSubnet('10.5.0.0/16'),
       period: { start: 5, end: null },
       terminalId: null,

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
+import { prisma } from '../setup/app.js';
 import { countStatements, graphqlData, resetData } from '../helpers.js';
 
 async function seed(customers: number, mappingsPerCustomer: number) {

@@ -1,6 +1,7 @@
+import { db } from '../setup/app.js';
 import { describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
-import { hashToken } from '../../src/domain/token.js';
+import { prisma } from '../setup/app.js';
+import { hashToken } from '../../src/access/tokens.js';
 import {
   AUTH_CACHE_MS,
   authenticate,
@@ -9,8 +10,8 @@ import {
   createUser,
   MAX_CONTEXT_ID,
   grantAccess,
-} from '../../src/store/access.js';
-import { yoga } from '../../src/yoga.js';
+} from '../../src/access/store.js';
+import { yoga } from '../setup/app.js';
 import { graphqlData } from '../helpers.js';
 
 async function call(token: string) {
@@ -24,15 +25,15 @@ async function call(token: string) {
 
 describe('tokens', () => {
   it('are random, URL-safe and long enough', async () => {
-    await createUser('t-random', false);
-    const { token } = await createToken('t-random');
+    await createUser(db, 't-random', false);
+    const { token } = await createToken(db, 't-random');
     expect(token).toMatch(/^ipdr_[A-Za-z0-9_-]{43}$/);
-    expect((await createToken('t-random')).token).not.toBe(token);
+    expect((await createToken(db, 't-random')).token).not.toBe(token);
   });
 
   it('are stored only as SHA-256 hashes', async () => {
-    await createUser('t-hash', false);
-    const { token, record } = await createToken('t-hash');
+    await createUser(db, 't-hash', false);
+    const { token, record } = await createToken(db, 't-hash');
     expect(record.tokenHash).toBe(hashToken(token));
     const everything = JSON.stringify(await prisma.apiToken.findMany());
     expect(everything).not.toContain(token);
@@ -40,17 +41,17 @@ describe('tokens', () => {
   });
 
   it('fail the same way when wrong, malformed, expired or revoked', async () => {
-    await createUser('t-fail', false);
-    await grantAccess('t-fail', 'default', false);
-    const valid = (await createToken('t-fail')).token;
+    await createUser(db, 't-fail', false);
+    await grantAccess(db, 't-fail', 'default', false);
+    const valid = (await createToken(db, 't-fail')).token;
     expect((await call(valid)).status).toBe(200);
 
-    const expiring = await createToken('t-fail', { expiresAt: new Date(Date.now() + 60_000) });
+    const expiring = await createToken(db, 't-fail', { expiresAt: new Date(Date.now() + 60_000) });
     await prisma.apiToken.update({
       where: { id: expiring.record.id },
       data: { expiresAt: new Date(Date.now() - 1000) },
     });
-    const revoked = await createToken('t-fail');
+    const revoked = await createToken(db, 't-fail');
     await graphqlData('mutation($id: Int!) { revokeToken(id: $id) { __typename } }', { id: revoked.record.id });
 
     const failures = await Promise.all(
@@ -62,24 +63,24 @@ describe('tokens', () => {
   });
 
   it('record when they were last used, at most once a minute', async () => {
-    await createUser('t-used', false);
-    const { token, record } = await createToken('t-used');
+    await createUser(db, 't-used', false);
+    const { token, record } = await createToken(db, 't-used');
     const lastUsed = async () => (await prisma.apiToken.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt;
     expect(await lastUsed()).toBeNull();
     const start = new Date('2030-01-01T00:00:00Z');
-    await authenticate(token, start);
+    await authenticate(db, token, start);
     expect(await lastUsed()).toEqual(start);
-    await authenticate(token, new Date(start.getTime() + 59_000));
+    await authenticate(db, token, new Date(start.getTime() + 59_000));
     expect(await lastUsed()).toEqual(start);
     // (A caller is remembered for AUTH_CACHE_MS, so the write may come that much later.)
     const later = new Date(start.getTime() + 60_000 + AUTH_CACHE_MS);
-    await authenticate(token, later);
+    await authenticate(db, token, later);
     expect(await lastUsed()).toEqual(later);
   });
 
   it("can be a legacy caller's existing token, registered by an admin", async () => {
-    await createUser('legacy', false);
-    await grantAccess('legacy', 'default', true);
+    await createUser(db, 'legacy', false);
+    await grantAccess(db, 'legacy', 'default', true);
     const legacy = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6';
     const created = await graphqlData(
       'mutation($token: String) { createToken(username: "legacy", token: $token, label: "trisul") { __typename ... on CreatedToken { token apiToken { hint label } } } }',
@@ -179,7 +180,7 @@ describe('context ids', () => {
 describe('bootstrap', () => {
   it('leaves a database that has users alone', async () => {
     const before = await prisma.apiUser.count();
-    expect(await bootstrapAccess({ contexts: ['other'], adminUser: 'root' })).toBeNull();
+    expect(await bootstrapAccess(db, { contexts: ['other'], adminUser: 'root' })).toBeNull();
     expect(await prisma.apiUser.count()).toBe(before);
     expect(await prisma.context.findUnique({ where: { name: 'other' } })).toBeNull();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { database, prisma } from '../../src/db.js';
+import { database, prisma } from '../setup/app.js';
 import { postgresSettings } from '../../src/db/connection.js';
 
 describe('PostgreSQL connection settings', () => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
 import { MIGRATIONS_DIR, MigrationError, migrate, readMigrationFiles } from '../../src/db/migrate.js';
-import { database, prisma } from '../../src/db.js';
-import { env } from '../../src/env.js';
+import { database, prisma } from '../setup/app.js';
+import { env } from '../setup/app.js';
 
 interface MigrationRow {
   migration_name: string;

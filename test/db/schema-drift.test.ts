@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
+import { prisma } from '../setup/app.js';
 
 // Prisma's schema engine cannot run here, so nothing else compares the hand-written migrations
 // with prisma/schema.prisma. This reads the schema's models and checks each scalar field against

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
+import { prisma } from '../setup/app.js';
 import { InvalidValueError } from '../../src/domain/invalid-value.js';
 import { type IpSubnet, parseIpAddress, parseIpSubnet } from '../../src/domain/ip.js';
 

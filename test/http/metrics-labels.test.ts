@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_LEARNT_OPERATIONS } from '../../src/http/operations.js';
-import { yoga } from '../../src/yoga.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 async function send(operationName: string, token?: string) {

@@ -3,14 +3,15 @@ import { type Server, request as httpRequest } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { requestsTotal } from '../../src/http/metrics.js';
 import { createHttpServer } from '../../src/http/node-handler.js';
-import { logger } from '../../src/logger.js';
-import { yoga } from '../../src/yoga.js';
+import { app } from '../setup/app.js';
+
+const { logger } = app;
+const { requestsTotal } = app.operations.metrics;
 import { graphqlData, resetData } from '../helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
-// The HTTP server as `npm start` runs it (src/server.ts builds it with createHttpServer), in this
+// The HTTP server as `npm start` runs it (src/main.ts builds it with createHttpServer), in this
 // process: bodies as Node's http client, Python's requests and curl send them, and the framing
 // errors only a raw socket can make.
 
@@ -28,7 +29,7 @@ beforeAll(async () => {
   (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = {
     write: (line: string) => logLines.push(JSON.parse(line)),
   };
-  server = createHttpServer(yoga, { bodyLimitBytes: LIMIT });
+  server = createHttpServer(app, { bodyLimitBytes: LIMIT });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   port = (server.address() as AddressInfo).port;

@@ -1,3 +1,4 @@
+import { databaseUrl } from '../setup/app.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -60,7 +61,7 @@ beforeAll(async () => {
   redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   server = await startServer({
     DATA_DIR: dataDir,
-    DATABASE_URL: process.env.DATABASE_URL,
+    DATABASE_URL: databaseUrl,
     NODE_ENV: 'production',
     IPDR_ADMIN_TOKEN: ADMIN_TOKEN,
     REDIS_URL: `redis://127.0.0.1:${port}`,

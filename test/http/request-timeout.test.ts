@@ -1,3 +1,4 @@
+import { databaseUrl } from '../setup/app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,12 +50,12 @@ let dataDir: string | undefined;
 
 beforeAll(async () => {
   if (onPostgres) {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     await client.query(SLOW_TRIGGER);
     await client.end();
     server = await startServer({
-      DATABASE_URL: process.env.DATABASE_URL,
+      DATABASE_URL: databaseUrl,
       REQUEST_TIMEOUT_MS: String(TIMEOUT_MS),
       MAX_RESPONSE_BYTES: String(RESPONSE_LIMIT),
     });
@@ -126,7 +127,7 @@ describe('REQUEST_TIMEOUT_MS', () => {
 
   it.skipIf(!onPostgres)('cancels the statement on PostgreSQL: it does not run on after the answer', async () => {
     await create('T4', 'Slow');
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
       // The trigger would sleep SLOW_SECONDS (60 s); statement_timeout ends it about TIMEOUT_MS

@@ -2,18 +2,17 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { env } from '../../src/env.js';
+import { createHttpServer } from '../../src/http/node-handler.js';
+import { createTestApp } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // MAX_RESPONSE_BYTES on responses that declare no Content-Length: GraphQL over Server-Sent
-// Events and multipart/mixed, which Yoga streams. The app is built with a small limit (env is
-// read when src/yoga.ts is first imported, hence the dynamic imports) and served by the server's
-// own HTTP handler, so what is checked is what goes over the wire.
+// Events and multipart/mixed, which Yoga streams. The test's app is built with a small limit and
+// served by the server's own HTTP handler, so what is checked is what goes over the wire.
 
 const LIMIT = 2048;
-env.MAX_RESPONSE_BYTES = LIMIT;
-const { yoga } = await import('../../src/yoga.js');
-const { createHttpServer } = await import('../../src/http/node-handler.js');
+const app = createTestApp({ MAX_RESPONSE_BYTES: String(LIMIT) });
+const { env, yoga } = app;
 
 // Every type's name and description: some 13 KB of JSON, far over the limit.
 const LARGE = '{ __schema { types { name description } } }';
@@ -35,7 +34,7 @@ let server: Server;
 let url: string;
 
 beforeAll(async () => {
-  server = createHttpServer(yoga, { bodyLimitBytes: env.BODY_LIMIT_BYTES });
+  server = createHttpServer(app, { bodyLimitBytes: env.BODY_LIMIT_BYTES });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;

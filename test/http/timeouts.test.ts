@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { type AddressInfo, type Socket, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../src/http/node-handler.js';
-import { yoga } from '../../src/yoga.js';
+import { app } from '../setup/app.js';
 import { graphqlData } from '../helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
@@ -14,7 +14,7 @@ let server: Server;
 let port: number;
 
 beforeAll(async () => {
-  server = createHttpServer(yoga, {
+  server = createHttpServer(app, {
     bodyLimitBytes: 4096,
     headersTimeoutMs: 1000,
     receiveTimeoutMs: 2000,

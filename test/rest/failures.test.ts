@@ -1,7 +1,8 @@
+import { db } from '../setup/app.js';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
-import { createToken, createUser, grantAccess } from '../../src/store/access.js';
-import { yoga } from '../../src/yoga.js';
+import { prisma } from '../setup/app.js';
+import { createToken, createUser, grantAccess } from '../../src/access/store.js';
+import { yoga } from '../setup/app.js';
 import { rest } from './helpers.js';
 import { resetData } from '../helpers.js';
 
@@ -11,10 +12,10 @@ const auth = { api_token: TOKEN, username: 'ops', contextname: 'default' };
 const error = (message: string | RegExp) => ({ status: 'Error', message });
 
 beforeAll(async () => {
-  await createUser('ops', false);
-  await grantAccess('ops', 'default', true);
-  await createToken('ops', { token: TOKEN });
-  await createToken('ops', { token: READ_ONLY, readOnly: true });
+  await createUser(db, 'ops', false);
+  await grantAccess(db, 'ops', 'default', true);
+  await createToken(db, 'ops', { token: TOKEN });
+  await createToken(db, 'ops', { token: READ_ONLY, readOnly: true });
 });
 
 beforeEach(async () => {

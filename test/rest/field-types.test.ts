@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { prisma } from '../../src/db.js';
+import { prisma } from '../setup/app.js';
 import { BusyError } from '../../src/errors.js';
 import { failureOf } from '../../src/rest/shapes.js';
 import { resetData } from '../helpers.js';

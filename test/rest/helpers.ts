@@ -1,8 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { prisma } from '../../src/db.js';
+import { prisma } from '../setup/app.js';
 import { addressKey, parseIpSubnet } from '../../src/domain/ip.js';
-import { yoga } from '../../src/yoga.js';
+import { yoga } from '../setup/app.js';
 
 /** One documented call of Trisul's API, as test/fixtures/trisul-api/ records it (see its README). */
 export interface FixtureCall {

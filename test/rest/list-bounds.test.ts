@@ -1,19 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { env } from '../../src/env.js';
+import { createTestApp, prisma } from '../setup/app.js';
+import { resetData } from '../helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // A REST list reads its rows page by page (250 a page) through the app's own GraphQL requests.
 // Its size is bounded by MAX_RESPONSE_BYTES as it is built, and its time by one
-// REQUEST_TIMEOUT_MS for all its pages. The app is built with these limits (env is read when
-// src/yoga.ts is first imported, hence the dynamic imports).
+// REQUEST_TIMEOUT_MS for all its pages. The test's app is built with these limits.
 
 const LIMIT = 64 * 1024;
 const TIMEOUT_MS = 4000;
-env.MAX_RESPONSE_BYTES = LIMIT;
-env.REQUEST_TIMEOUT_MS = TIMEOUT_MS;
-const { yoga } = await import('../../src/yoga.js');
-const { prisma } = await import('../../src/db.js');
-const { resetData } = await import('../helpers.js');
+const { yoga } = createTestApp({ MAX_RESPONSE_BYTES: String(LIMIT), REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
 
 const PAGE = 250;
 

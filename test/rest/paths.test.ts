@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { yoga } from '../../src/yoga.js';
+import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // Paths the REST layer cannot route or decode: answered in its own shape, never with a stack.

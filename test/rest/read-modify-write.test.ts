@@ -1,10 +1,11 @@
+import { db } from '../setup/app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { exportCsv, importCsv } from '../../src/cli/csv.js';
-import { prisma } from '../../src/db.js';
-import { createToken, createUser, grantAccess } from '../../src/store/access.js';
+import { exportCsv, importCsv } from '../../src/csv/cli.js';
+import { prisma } from '../setup/app.js';
+import { createToken, createUser, grantAccess } from '../../src/access/store.js';
 import { graphqlData, resetData } from '../helpers.js';
 import { rest } from './helpers.js';
 
@@ -46,9 +47,9 @@ const deleteMapping = (userId: string, body: object) =>
   rest('DELETE', `/api/ipdrcustomers_mapping/${userId}`, { ...auth, ...body });
 
 beforeAll(async () => {
-  await createUser('crm', false);
-  await grantAccess('crm', 'default', true);
-  await createToken('crm', { token: TOKEN });
+  await createUser(db, 'crm', false);
+  await grantAccess(db, 'crm', 'default', true);
+  await createToken(db, 'crm', { token: TOKEN });
 });
 
 beforeEach(() => resetData());
@@ -249,9 +250,9 @@ describe('text is kept as sent', () => {
       await createMapping({ UserID: ' U1 ', ipsubnet: '172.27.19.224', starttime: '0', terminalid: ' TERM2025010001' });
       const before = { customers: await customers(), mappings: await mappings() };
       const path = join(dir, 'export.csv');
-      await exportCsv('default', path);
+      await exportCsv(db, 'default', path);
       await resetData();
-      await importCsv(path, 'default', false);
+      await importCsv(db, path, 'default', false);
       // Ids are the database's; the rest must come back as it was.
       const strip = (row: object) => {
         const { id: _id, ipdr_customer_id: _customer, ...rest } = row as Record<string, unknown>;

@@ -1,5 +1,6 @@
+import { db } from '../setup/app.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createContext, createToken, createUser, grantAccess, revokeAccess } from '../../src/store/access.js';
+import { createContext, createToken, createUser, grantAccess, revokeAccess } from '../../src/access/store.js';
 import { resetData } from '../helpers.js';
 import { type FixtureCall, fixturePages, rest, seedCustomer, seedMapping } from './helpers.js';
 
@@ -12,17 +13,17 @@ const CUSTOMER_TOKEN = 'GiXwBWWv5g2Fs6QeaTlx';
 const MAPPING_TOKEN = 'JhgyS1Tyb01ZH1Q4FIMT';
 
 beforeAll(async () => {
-  await createContext('ipdr');
-  await createUser('user', false);
-  await grantAccess('user', 'default', true);
-  await grantAccess('user', 'ipdr', true);
-  await createToken('user', { token: CUSTOMER_TOKEN });
-  await createToken('user', { token: MAPPING_TOKEN });
+  await createContext(db, 'ipdr');
+  await createUser(db, 'user', false);
+  await grantAccess(db, 'user', 'default', true);
+  await grantAccess(db, 'user', 'ipdr', true);
+  await createToken(db, 'user', { token: CUSTOMER_TOKEN });
+  await createToken(db, 'user', { token: MAPPING_TOKEN });
 });
 
 let revoked: FixtureCall['given']['revokedAccess'] = [];
 afterEach(async () => {
-  for (const { username, context } of revoked ?? []) await grantAccess(username, context, true);
+  for (const { username, context } of revoked ?? []) await grantAccess(db, username, context, true);
   revoked = [];
 });
 
@@ -33,7 +34,7 @@ async function arrange(given: FixtureCall['given']) {
     await seedMapping(m.id, m.ipdr_customer_id, m.ipsubnet, m.starttime, m.endtime, m.terminalid, m.context);
   }
   revoked = given.revokedAccess ?? [];
-  for (const { username, context } of revoked) await revokeAccess(username, context);
+  for (const { username, context } of revoked) await revokeAccess(db, username, context);
 }
 
 describe.each(fixturePages())('%s', (_file, { calls }) => {

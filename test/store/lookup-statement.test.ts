@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVERY_FIELD, lookupColumns, whoHadSql } from '../../src/store/lookups.js';
+import { EVERY_FIELD, lookupColumns, whoHadSql } from '../../src/lookups/store.js';
 
 const selected = (sql: string) => /SELECT (.*)\n/.exec(sql)![1]!.split(', ');
 

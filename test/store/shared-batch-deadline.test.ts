@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DeadlineExceededError, withDeadline } from '../../src/db/connection.js';
-import { readRows } from '../../src/db.js';
-import { EVERY_FIELD, whoHadShared } from '../../src/store/lookups.js';
+import { db, readRows } from '../setup/app.js';
+import { EVERY_FIELD, whoHadShared } from '../../src/lookups/store.js';
 import { createCustomer, createMapping, resetData } from '../helpers.js';
 
 // Single lookups of concurrent requests share one statement; the request that happens to start
@@ -18,9 +18,9 @@ beforeAll(async () => {
 
 describe('a shared lookup batch', () => {
   it('answers every request in it when the one that started it is past its deadline', async () => {
-    const late = withDeadline(past, () => whoHadShared(DEFAULT_CONTEXT_ID, { ip: '10.9.0.1', at: 5 }, EVERY_FIELD));
+    const late = withDeadline(past, () => whoHadShared(db, DEFAULT_CONTEXT_ID, { ip: '10.9.0.1', at: 5 }, EVERY_FIELD));
     const onTime = withDeadline({ at: Date.now() + 60_000, ms: 60_000 }, () =>
-      whoHadShared(DEFAULT_CONTEXT_ID, { ip: '10.9.0.2', at: 5 }, EVERY_FIELD),
+      whoHadShared(db, DEFAULT_CONTEXT_ID, { ip: '10.9.0.2', at: 5 }, EVERY_FIELD),
     );
     const [lateAnswer, onTimeAnswer] = await Promise.all([late, onTime]);
     expect(onTimeAnswer?.customer.userId).toBe('U1');

@@ -1,10 +1,10 @@
-import { isTransactionTimeout, isWriteConflict } from '../db/errors.js';
-import { prisma } from '../db.js';
 import { BusyError } from '../errors.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { isTransactionTimeout, isWriteConflict } from './errors.js';
+import type { Db } from './handle.js';
 
 /** The client handed to `prisma.$transaction(async (tx) => ...)`. */
-export type Transaction = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
+export type Transaction = Prisma.TransactionClient;
 
 /**
  * A row the transaction read changed before the transaction could write it: what it computed
@@ -30,10 +30,10 @@ const pause = (run: number) =>
  * writer (a bounded number of times, after a random pause so the losers do not collide again).
  * Fails with BusyError when it could not start or kept losing: nothing was written either way.
  */
-export async function inTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(db: Db, work: (tx: Transaction) => Promise<T>): Promise<T> {
   for (let run = 1; ; run++) {
     try {
-      return await prisma.$transaction(work, { maxWait: START_WAIT_MS, timeout: RUN_TIMEOUT_MS });
+      return await db.prisma.$transaction(work, { maxWait: START_WAIT_MS, timeout: RUN_TIMEOUT_MS });
     } catch (error) {
       if (isTransactionTimeout(error)) throw new BusyError();
       if (!(error instanceof ConcurrentChange) && !isWriteConflict(error)) throw error;

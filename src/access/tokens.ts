@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidValueError } from './invalid-value.js';
+import { InvalidValueError } from '../domain/invalid-value.js';
 
 // RFC 3986's unreserved characters: safe in headers, URLs and JSON bodies without escaping.
 const tokenAlphabet = /^[A-Za-z0-9._~-]+$/;

@@ -1,12 +1,13 @@
-import type { Actor } from '../context.js';
+import type { Actor } from '../access/types.js';
+import type { Db } from '../db/handle.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { type CustomerFields, optionalText, requiredText } from '../domain/customer.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { likeLiteral } from '../domain/text.js';
 import type { Customer, Prisma } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenant-access.js';
-import { recordAudit } from './audit.js';
-import { type Transaction, inTransaction } from './transaction.js';
+import type { Tenant } from '../access/types.js';
+import { recordAudit } from '../audit/store.js';
+import { type Transaction, inTransaction } from '../db/transaction.js';
 
 /** Customers whose name contains `text`, in any case: the text itself, its `%` and `_` included. */
 export function nameContainsWhere(text: string): Prisma.StringFilter<'Customer'> {
@@ -77,9 +78,9 @@ async function translateDuplicateUserId<T>(userId: string | undefined, write: ()
 // Customer writes run like mapping writes (see inTransaction): again from the start when they lose
 // a race, BusyError when they cannot start or keep losing.
 
-export function createCustomer(tenant: Tenant, actor: Actor, fields: CustomerFields): Promise<Customer> {
+export function createCustomer(db: Db, tenant: Tenant, actor: Actor, fields: CustomerFields): Promise<Customer> {
   return translateDuplicateUserId(fields.userId, () =>
-    inTransaction(async (tx) => {
+    inTransaction(db, async (tx) => {
       const customer = await tx.customer.create({ data: { ...fields, contextId: tenant.id } });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
@@ -99,6 +100,7 @@ export function createCustomer(tenant: Tenant, actor: Actor, fields: CustomerFie
  * customer holds the UserID now, nothing is written.
  */
 export function updateCustomer(
+  db: Db,
   tenant: Tenant,
   actor: Actor,
   userId: string,
@@ -106,7 +108,7 @@ export function updateCustomer(
   expectedId?: number | null,
 ): Promise<Customer> {
   return translateDuplicateUserId(fields.userId, () =>
-    inTransaction(async (tx) => {
+    inTransaction(db, async (tx) => {
       const before = await lockCustomerOrThrow(tx, tenant, userId);
       if (expectedId != null && expectedId !== before.id) {
         throw new ValidationError('id', `${expectedId} is not the id of customer ${userId} (${before.id})`);
@@ -125,8 +127,14 @@ export function updateCustomer(
 }
 
 /** Deletes a customer; its mappings go too only with `cascade`, each recorded in the trail. */
-export function deleteCustomer(tenant: Tenant, actor: Actor, userId: string, cascade: boolean): Promise<Customer> {
-  return inTransaction(async (tx) => {
+export function deleteCustomer(
+  db: Db,
+  tenant: Tenant,
+  actor: Actor,
+  userId: string,
+  cascade: boolean,
+): Promise<Customer> {
+  return inTransaction(db, async (tx) => {
     const customer = await lockCustomerOrThrow(tx, tenant, userId);
     const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
     if (mappings.length > 0 && !cascade) throw new CustomerHasMappingsError(userId, mappings.length);

@@ -1,7 +1,6 @@
-import { needs } from '../authorization.js';
-import { builder, totalCountField } from '../builder.js';
+import { needs } from '../access/scopes.js';
+import { builder, totalCountField } from '../schema/builder.js';
 import { tenantOf } from '../context.js';
-import { prisma } from '../db.js';
 import { AlreadyExistsError, BusyError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import {
@@ -11,9 +10,9 @@ import {
   deleteCustomer,
   nameContainsWhere,
   updateCustomer,
-} from '../store/customers.js';
-import { activeAtWhere } from '../store/mapping-filters.js';
-import { firstDescription, listBound, takeFirst } from './list-bounds.js';
+} from './store.js';
+import { activeAtWhere } from '../mappings/filters.js';
+import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
 
 // A customer's mappings are a list, not a connection (selections written before it was bounded
 // keep working); `mappings(userId:)` pages through any number of them.
@@ -129,7 +128,7 @@ builder.queryFields((t) => ({
     description: "The customer with this UserID in the request's context, or null when there is none.",
     args: { userId: t.arg.string({ required: true, description: 'The customer id (Trisul: UserID).' }) },
     resolve: (query, _root, args, ctx) =>
-      prisma.customer.findUnique({
+      ctx.db.prisma.customer.findUnique({
         ...query,
         where: { contextId_userId: { contextId: tenantOf(ctx).id, userId: args.userId } },
       }),
@@ -144,9 +143,14 @@ builder.queryFields((t) => ({
         userId: t.arg.string({ description: 'Only the customer with this UserID (at most one).' }),
         nameContains: t.arg.string({ description: 'Only customers whose name contains this text, in any case.' }),
       },
-      totalCount: (_connection, args, ctx) => prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
+      totalCount: (_connection, args, ctx) =>
+        ctx.db.prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        prisma.customer.findMany({ ...query, where: customersWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
+        ctx.db.prisma.customer.findMany({
+          ...query,
+          where: customersWhere(tenantOf(ctx).id, args),
+          orderBy: { id: 'asc' },
+        }),
     },
     CustomerConnection,
   ),
@@ -159,7 +163,7 @@ builder.mutationFields((t) => ({
     description: "Creates a customer in the request's context and returns it.",
     errors: { types: [ValidationError, AlreadyExistsError, BusyError] },
     args: { input: t.arg({ type: CustomerInput, required: true, description: "The new customer's fields." }) },
-    resolve: (_root, args, ctx) => createCustomer(tenantOf(ctx), ctx.actor, completeCustomerFields(args.input)),
+    resolve: (_root, args, ctx) => createCustomer(ctx.db, tenantOf(ctx), ctx.actor, completeCustomerFields(args.input)),
   }),
   updateCustomer: t.field({
     ...needs.tenantWrite,
@@ -175,7 +179,7 @@ builder.mutationFields((t) => ({
       input: t.arg({ type: CustomerInput, required: true, description: 'Every field the customer is to have.' }),
     },
     resolve: (_root, args, ctx) =>
-      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, completeCustomerFields(args.input), args.id),
+      updateCustomer(ctx.db, tenantOf(ctx), ctx.actor, args.userId, completeCustomerFields(args.input), args.id),
   }),
   patchCustomer: t.field({
     ...needs.tenantWrite,
@@ -191,7 +195,7 @@ builder.mutationFields((t) => ({
       input: t.arg({ type: CustomerPatch, required: true, description: 'The fields to change.' }),
     },
     resolve: (_root, args, ctx) =>
-      updateCustomer(tenantOf(ctx), ctx.actor, args.userId, checkCustomerInput(args.input), args.id),
+      updateCustomer(ctx.db, tenantOf(ctx), ctx.actor, args.userId, checkCustomerInput(args.input), args.id),
   }),
   deleteCustomer: t.field({
     ...needs.tenantWrite,
@@ -206,6 +210,6 @@ builder.mutationFields((t) => ({
         description: 'Also delete its mappings; without it, a customer with mappings is not deleted.',
       }),
     },
-    resolve: (_root, args, ctx) => deleteCustomer(tenantOf(ctx), ctx.actor, args.userId, args.cascade ?? false),
+    resolve: (_root, args, ctx) => deleteCustomer(ctx.db, tenantOf(ctx), ctx.actor, args.userId, args.cascade ?? false),
   }),
 }));

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { env } from './env.js';
-import { logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -17,6 +16,8 @@ export interface RateLimiter {
 
 export interface RateLimitSettings {
   perMinute: number;
+  /** Told when Redis stops or starts answering. */
+  logger: Logger;
   /** With Redis every instance draws from the same counters. */
   redisUrl?: string | undefined;
   /** Keeps the counters of different limits apart in Redis. */
@@ -54,6 +55,7 @@ interface SharedStore {
  * back once Redis answers again.
  */
 function connectRedis(url: string, keyPrefix: string, settings: RateLimitSettings): SharedStore {
+  const { logger } = settings;
   const maxDelay = settings.reconnectMaxDelayMs ?? 5_000;
   const redis = new Redis(url, {
     enableOfflineQueue: false,
@@ -196,13 +198,3 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
     },
   };
 }
-
-/** Requests per API token. */
-export const rateLimiter = createRateLimiter({ perMinute: env.RATE_LIMIT_PER_MINUTE, redisUrl: env.REDIS_URL });
-
-/** Failed authentications per client address: guessing tokens costs the guesser, not the server. */
-export const authFailureLimiter = createRateLimiter({
-  perMinute: env.AUTH_FAILURES_PER_MINUTE,
-  redisUrl: env.REDIS_URL,
-  keyPrefix: 'ipdr-auth-failures',
-});

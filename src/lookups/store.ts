@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { readRows } from '../db.js';
+import type { Db } from '../db/handle.js';
 import { withoutDeadline } from '../db/connection.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
@@ -142,6 +142,7 @@ const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.jo
  * with the columns asked for; its customer (with its id and the asked columns) if asked for.
  */
 export async function whoHadBatch(
+  db: Db,
   contextId: number,
   lookups: readonly Lookup[],
   columns: LookupColumns,
@@ -151,7 +152,7 @@ export async function whoHadBatch(
   const sql = whoHadSql(columns);
   const answerPart = async (offset: number) => {
     const part = lookups.slice(offset, offset + partSize);
-    const rows = await readRows<Row>(sql, [
+    const rows = await db.readRows<Row>(sql, [
       contextId,
       arrayLiteral(part.map((lookup) => lookup.ip)),
       arrayLiteral(part.map((lookup) => lookup.at)),
@@ -200,11 +201,14 @@ interface PendingLookup {
   lookup: Lookup;
   fields: FieldsRead;
 }
-const sharedBatches = new Map<number, DataLoader<PendingLookup, MappingWithCustomer | null>>();
+// Per database: apps on different databases (tests) never share a batch.
+const sharedBatches = new WeakMap<Db, Map<number, DataLoader<PendingLookup, MappingWithCustomer | null>>>();
 
 /** Who held `lookup.ip` at `lookup.at`, answered with the other single lookups made at the same moment. */
-export function whoHadShared(contextId: number, lookup: Lookup, fields: FieldsRead) {
-  let batch = sharedBatches.get(contextId);
+export function whoHadShared(db: Db, contextId: number, lookup: Lookup, fields: FieldsRead) {
+  let batches = sharedBatches.get(db);
+  if (!batches) sharedBatches.set(db, (batches = new Map()));
+  let batch = batches.get(contextId);
   if (!batch) {
     batch = new DataLoader(
       // The batch answers whichever requests are waiting, under none of their deadlines: it runs
@@ -212,6 +216,7 @@ export function whoHadShared(contextId: number, lookup: Lookup, fields: FieldsRe
       (pending) =>
         withoutDeadline(() =>
           whoHadBatch(
+            db,
             contextId,
             pending.map((one) => one.lookup),
             lookupColumns(unionOf(pending.map((one) => one.fields))),
@@ -219,7 +224,7 @@ export function whoHadShared(contextId: number, lookup: Lookup, fields: FieldsRe
         ),
       { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: MAX_LOOKUPS },
     );
-    sharedBatches.set(contextId, batch);
+    batches.set(contextId, batch);
   }
   return batch.load({ lookup, fields });
 }

@@ -1,19 +1,4 @@
-import type { Caller } from './store/access.js';
-
-/** A Trisul context: the partition a request reads and writes. */
-export interface Tenant {
-  id: number;
-  name: string;
-}
-
-/** The context a request acts in, and whether the caller may write there. */
-export interface TenantAccess extends Tenant {
-  canWrite: boolean;
-}
-
-export type TenantChoice = { tenant: TenantAccess } | { problem: TenantProblem; message: string };
-
-export type TenantProblem = 'context-required' | 'not-allowed' | 'unknown-context' | 'no-contexts';
+import type { Caller, TenantChoice } from './types.js';
 
 /** The context a request without one named acts in, when the caller may use it (Trisul's default). */
 export const DEFAULT_CONTEXT = 'default';

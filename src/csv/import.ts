@@ -1,11 +1,11 @@
-import type { Actor } from '../context.js';
+import type { Actor } from '../access/types.js';
+import type { Db } from '../db/handle.js';
 import type { DriverSession } from '../db/connection.js';
 import { isExclusionViolation } from '../db/errors.js';
-import { database, prisma } from '../db.js';
 import type { CsvCustomer, CsvRecord } from '../domain/trisul-csv.js';
-import type { Tenant } from '../tenant-access.js';
-import { customerImageSql, mappingImageSql } from './audit.js';
-import { periodColumns, subnetColumns } from './mapping-filters.js';
+import type { Tenant } from '../access/types.js';
+import { customerImageSql, mappingImageSql } from '../audit/store.js';
+import { periodColumns, subnetColumns } from '../mappings/filters.js';
 
 export interface ImportRow {
   line: number;
@@ -285,6 +285,7 @@ async function describeOverlap(tx: DriverSession, tenant: Tenant, record: CsvRec
  * have happened.
  */
 export async function importRows(
+  db: Db,
   tenant: Tenant,
   actor: Actor,
   rows: AsyncIterable<ImportRow | { line: number; error: string }>,
@@ -293,7 +294,7 @@ export async function importRows(
   const summary = emptySummary();
   const progress: ImportProgress = { summary, customers: new Map() };
   try {
-    await database.transaction(async (tx) => {
+    await db.database.transaction(async (tx) => {
       let applying: Promise<void> = Promise.resolve();
       const apply = async (rows: ImportRow[]) => {
         const batch = prepareBatch(rows);
@@ -320,7 +321,7 @@ export async function importRows(
     if (!(error instanceof DryRun)) throw error;
   }
   if (!options.dryRun && summary.mappingsCreated + summary.customersCreated + summary.customersUpdated > 0) {
-    await refreshAfterBulkLoad();
+    await refreshAfterBulkLoad(db);
   }
   summary.rowsSkipped.sort((a, b) => a.line - b.line);
   return summary;
@@ -332,6 +333,6 @@ export async function importRows(
  * (see the covering_lookup_index migration). PostgreSQL's autovacuum would do both, later; PGlite
  * has no autovacuum at all. Pages already all-visible are skipped, so a small import costs little.
  */
-async function refreshAfterBulkLoad() {
-  await prisma.$executeRawUnsafe('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers');
+async function refreshAfterBulkLoad(db: Db) {
+  await db.prisma.$executeRawUnsafe('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers');
 }

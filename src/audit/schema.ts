@@ -1,7 +1,6 @@
-import { needs } from '../authorization.js';
-import { builder, totalCountField } from '../builder.js';
+import { needs } from '../access/scopes.js';
+import { builder, totalCountField } from '../schema/builder.js';
 import { tenantOf } from '../context.js';
-import { prisma } from '../db.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
 const AuditEventRef = builder.prismaObject('AuditEvent', {
@@ -61,9 +60,14 @@ builder.queryFields((t) => ({
           description: 'Only events about the entity with this id (with entityType, one entity).',
         }),
       },
-      totalCount: (_connection, args, ctx) => prisma.auditEvent.count({ where: auditWhere(tenantOf(ctx).id, args) }),
+      totalCount: (_connection, args, ctx) =>
+        ctx.db.prisma.auditEvent.count({ where: auditWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        prisma.auditEvent.findMany({ ...query, where: auditWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
+        ctx.db.prisma.auditEvent.findMany({
+          ...query,
+          where: auditWhere(tenantOf(ctx).id, args),
+          orderBy: { id: 'asc' },
+        }),
     },
     AuditEventConnection,
   ),

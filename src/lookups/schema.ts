@@ -1,20 +1,19 @@
 import { GraphQLError } from 'graphql';
-import { needs } from '../authorization.js';
-import { builder } from '../builder.js';
+import { needs } from '../access/scopes.js';
+import { builder } from '../schema/builder.js';
 import { type RequestContext, loadersOf, tenantOf } from '../context.js';
-import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import type { IpAddress, IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import type { LookupRecord } from '../store/lookup-log.js';
-import { type MappingWithCustomer, MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from '../store/lookups.js';
-import { type Lenient, RejectedValue } from './lenient.js';
-import { fieldsRead } from './lookup-fields.js';
-import { listBound } from './list-bounds.js';
-import { IpMappingRef, MappingConnection } from './mapping.js';
-import { overlapsSubnetWhere, overlapsWindowWhere } from '../store/mapping-filters.js';
+import type { LookupRecord } from './log.js';
+import { type MappingWithCustomer, MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from './store.js';
+import { type Lenient, RejectedValue } from '../schema/lenient.js';
+import { fieldsRead } from './fields.js';
+import { listBound } from '../schema/list-bounds.js';
+import { IpMappingRef, MappingConnection } from '../mappings/schema.js';
+import { overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js';
 
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
@@ -125,7 +124,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const lookup = { ip: args.ip.text, at: args.at ?? nowUnixTime() };
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      return whoHadShared(tenantOf(ctx).id, lookup, fieldsRead(info));
+      return whoHadShared(ctx.db, tenantOf(ctx).id, lookup, fieldsRead(info));
     },
   }),
   whoHadMany: t.field({
@@ -147,7 +146,9 @@ builder.queryFields((t) => ({
       const { lookups, refusals } = checkLookups(args.lookups, nowUnixTime());
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
       const answers =
-        lookups.length === 0 ? [] : await whoHadBatch(tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+        lookups.length === 0
+          ? []
+          : await whoHadBatch(ctx.db, tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
       if (refusals.length === 0) return answers;
       // A refused lookup's place holds its error: graphql-js reports it at that index, with null there.
       const results: (MappingWithCustomer | null | GraphQLError)[] = [];
@@ -178,11 +179,11 @@ builder.queryFields((t) => ({
       },
       totalCount: async (_connection, args, ctx) => {
         await logLookup(ctx, args.reason, historyRecord(args));
-        return prisma.ipMapping.count({ where: historyWhere(tenantOf(ctx).id, args) });
+        return ctx.db.prisma.ipMapping.count({ where: historyWhere(tenantOf(ctx).id, args) });
       },
       resolve: async (query, _root, args, ctx) => {
         await logLookup(ctx, args.reason, historyRecord(args));
-        return prisma.ipMapping.findMany({
+        return ctx.db.prisma.ipMapping.findMany({
           ...query,
           where: historyWhere(tenantOf(ctx).id, args),
           orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
@@ -202,7 +203,7 @@ builder.queryFields((t) => ({
         username: t.arg.string({ description: 'Only lookups made by this user.' }),
       },
       resolve: (query, _root, args, ctx) =>
-        prisma.lookupLogEntry.findMany({
+        ctx.db.prisma.lookupLogEntry.findMany({
           ...query,
           where: {
             contextId: tenantOf(ctx).id,

@@ -1,13 +1,13 @@
-import { prisma } from '../db.js';
+import type { Db } from '../db/handle.js';
 import { formatCsvRows } from '../domain/trisul-csv.js';
-import type { Tenant } from '../tenant-access.js';
+import type { Tenant } from '../access/types.js';
 
 const PAGE = 1000;
 
 /** Trisul CSV rows of every customer of a context, page by page (never all in memory). */
-export async function* exportRows(tenant: Tenant): AsyncGenerator<string[]> {
+export async function* exportRows(db: Db, tenant: Tenant): AsyncGenerator<string[]> {
   for (let after = 0; ;) {
-    const customers = await prisma.customer.findMany({
+    const customers = await db.prisma.customer.findMany({
       where: { contextId: tenant.id, id: { gt: after } },
       orderBy: { id: 'asc' },
       take: PAGE,

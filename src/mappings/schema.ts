@@ -1,7 +1,6 @@
-import { needs } from '../authorization.js';
-import { builder, totalCountField } from '../builder.js';
+import { needs } from '../access/scopes.js';
+import { builder, totalCountField } from '../schema/builder.js';
 import { loadersOf, tenantOf } from '../context.js';
-import { prisma } from '../db.js';
 import { optionalText } from '../domain/customer.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import {
@@ -21,13 +20,13 @@ import {
   reassignMapping,
   updateCustomerMapping,
   updateMapping,
-} from '../store/mappings.js';
-import { CustomerRef } from './customer.js';
-import { type Lenient, accepted } from './lenient.js';
-import type { MappingWithCustomer } from '../store/lookups.js';
-import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from '../store/mapping-filters.js';
+} from './store.js';
+import { CustomerRef } from '../customers/schema.js';
+import { type Lenient, accepted } from '../schema/lenient.js';
+import type { MappingWithCustomer } from '../lookups/store.js';
+import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from './filters.js';
 
-// BusyError: a write that kept losing to concurrent writers, or found no connection (store/transaction.ts).
+// BusyError: a write that kept losing to concurrent writers, or found no connection (db/transaction.ts).
 const mappingErrors = [ValidationError, NotFoundError, ConflictError, BusyError];
 
 // The derived fields (network, family, ...) all come from the stored text; parse it once per row.
@@ -218,7 +217,7 @@ builder.queryFields((t) => ({
     description: "The mapping with this id in the request's context, or null when there is none.",
     args: { id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }) },
     resolve: (query, _root, args, ctx) =>
-      prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: tenantOf(ctx).id } }),
+      ctx.db.prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: tenantOf(ctx).id } }),
   }),
   mappings: t.prismaConnection(
     {
@@ -234,9 +233,14 @@ builder.queryFields((t) => ({
         from: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant from this one on.' }),
         to: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant up to this one.' }),
       },
-      totalCount: (_connection, args, ctx) => prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
+      totalCount: (_connection, args, ctx) =>
+        ctx.db.prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        prisma.ipMapping.findMany({ ...query, where: mappingsWhere(tenantOf(ctx).id, args), orderBy: { id: 'asc' } }),
+        ctx.db.prisma.ipMapping.findMany({
+          ...query,
+          where: mappingsWhere(tenantOf(ctx).id, args),
+          orderBy: { id: 'asc' },
+        }),
     },
     MappingConnection,
   ),
@@ -250,7 +254,7 @@ builder.mutationFields((t) => ({
     errors: { types: mappingErrors },
     args: { input: t.arg({ type: MappingInput, required: true, description: 'The new mapping.' }) },
     resolve: (_root, { input }, ctx) =>
-      createMapping(tenantOf(ctx), ctx.actor, input.userId, {
+      createMapping(ctx.db, tenantOf(ctx), ctx.actor, input.userId, {
         subnet: accepted('ipsubnet', input.ipsubnet),
         period: {
           start: accepted('starttime', input.starttime),
@@ -268,7 +272,7 @@ builder.mutationFields((t) => ({
       id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }),
       input: t.arg({ type: MappingPatchInput, required: true, description: 'The fields to change.' }),
     },
-    resolve: (_root, { id, input }, ctx) => updateMapping(tenantOf(ctx), ctx.actor, id, patchOf(input)),
+    resolve: (_root, { id, input }, ctx) => updateMapping(ctx.db, tenantOf(ctx), ctx.actor, id, patchOf(input)),
   }),
   updateCustomerMapping: t.field({
     type: IpMappingRef,
@@ -285,7 +289,7 @@ builder.mutationFields((t) => ({
       input: t.arg({ type: MappingPatchInput, required: true, description: 'The fields to change.' }),
     },
     resolve: (_root, { userId, choose, input }, ctx) =>
-      updateCustomerMapping(tenantOf(ctx), ctx.actor, userId, choiceOf(choose), patchOf(input)),
+      updateCustomerMapping(ctx.db, tenantOf(ctx), ctx.actor, userId, choiceOf(choose), patchOf(input)),
   }),
   deleteCustomerMapping: t.field({
     type: IpMappingRef,
@@ -300,7 +304,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: (_root, { userId, choose }, ctx) =>
-      deleteCustomerMapping(tenantOf(ctx), ctx.actor, userId, choiceOf(choose)),
+      deleteCustomerMapping(ctx.db, tenantOf(ctx), ctx.actor, userId, choiceOf(choose)),
   }),
   deleteMapping: t.field({
     ...needs.tenantWrite,
@@ -308,7 +312,7 @@ builder.mutationFields((t) => ({
     description: 'Deletes a mapping and returns it; prefer endMapping, which keeps history for old reports.',
     errors: { types: [NotFoundError, BusyError] },
     args: { id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }) },
-    resolve: (_root, args, ctx) => deleteMapping(tenantOf(ctx), ctx.actor, args.id),
+    resolve: (_root, args, ctx) => deleteMapping(ctx.db, tenantOf(ctx), ctx.actor, args.id),
   }),
   endMapping: t.field({
     ...needs.tenantWrite,
@@ -323,7 +327,7 @@ builder.mutationFields((t) => ({
         description: 'Its new endtime: the last instant it is held; not before its starttime.',
       }),
     },
-    resolve: (_root, args, ctx) => updateMapping(tenantOf(ctx), ctx.actor, args.id, { endtime: args.at }),
+    resolve: (_root, args, ctx) => updateMapping(ctx.db, tenantOf(ctx), ctx.actor, args.id, { endtime: args.at }),
   }),
   reassignMapping: t.field({
     ...needs.tenantWrite,
@@ -344,6 +348,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const terminalId = checkTerminalId(args.terminalId);
       const { opened } = await reassignMapping(
+        ctx.db,
         tenantOf(ctx),
         ctx.actor,
         args.ipsubnet,

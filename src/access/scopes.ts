@@ -1,5 +1,5 @@
 import type { AuthFailure } from '@pothos/plugin-scope-auth';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from '../context.js';
 
 /**
  * What each scope means: reading in the request's context, changing it, and managing contexts,
@@ -50,6 +50,6 @@ export const needs = {
   tenantWrite: { authScopes: { tenantWrite: true } },
   admin: { authScopes: { admin: true } },
   adminWrite: { authScopes: { adminWrite: true } },
-  /** Any authenticated caller (authentication happens for every request, in context.ts). */
+  /** Any authenticated caller (authentication happens for every request, in authentication.ts). */
   caller: { authScopes: { caller: true } },
 } as const;

@@ -1,25 +1,25 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import type { Db } from '../db/handle.js';
 import { userInfo } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
-import type { Actor } from '../context.js';
-import { prisma } from '../db.js';
+import type { Actor } from '../access/types.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import { CSV_HEADER, isHeaderRow, parseCsvRow } from '../domain/trisul-csv.js';
 import { NotFoundError } from '../errors.js';
-import { exportRows } from '../store/csv-export.js';
-import { type ImportRow, type ImportSummary, importRows } from '../store/csv-import.js';
-import type { Tenant } from '../tenant-access.js';
+import { exportRows } from './export.js';
+import { type ImportRow, type ImportSummary, importRows } from './import.js';
+import type { Tenant } from '../access/types.js';
 
 // `ipdr-admin import` and `ipdr-admin export`: Trisul's CSV of static IP customers.
 
 const cliActor = (): Actor => ({ name: `cli:${userInfo().username}`, channel: 'cli' });
 
-async function findTenant(name: string): Promise<Tenant> {
-  const context = await prisma.context.findUnique({ where: { name } });
+async function findTenant(db: Db, name: string): Promise<Tenant> {
+  const context = await db.prisma.context.findUnique({ where: { name } });
   if (!context) throw new NotFoundError('context', name);
   return context;
 }
@@ -49,8 +49,8 @@ async function* readRows(
   }
 }
 
-export async function importCsv(path: string, contextName: string, dryRun: boolean): Promise<ImportSummary> {
-  const tenant = await findTenant(contextName);
+export async function importCsv(db: Db, path: string, contextName: string, dryRun: boolean): Promise<ImportSummary> {
+  const tenant = await findTenant(db, contextName);
   const size = statSync(path).size;
   const bar = process.stderr.isTTY
     ? new SingleBar({ format: 'importing [{bar}] {percentage}% {value}/{total} bytes' })
@@ -59,6 +59,7 @@ export async function importCsv(path: string, contextName: string, dryRun: boole
   let read = 0;
   try {
     return await importRows(
+      db,
       tenant,
       cliActor(),
       readRows(path, (bytes) => bar?.update((read += bytes))),
@@ -80,12 +81,12 @@ export function printSummary(summary: ImportSummary, dryRun: boolean) {
   for (const skipped of summary.rowsSkipped) console.log(`  line ${skipped.line}: ${skipped.reason}`);
 }
 
-export async function exportCsv(contextName: string, path: string | undefined): Promise<void> {
-  const tenant = await findTenant(contextName);
+export async function exportCsv(db: Db, contextName: string, path: string | undefined): Promise<void> {
+  const tenant = await findTenant(db, contextName);
   const output = path ? createWriteStream(path) : process.stdout;
   async function* rows() {
     yield CSV_HEADER;
-    yield* exportRows(tenant);
+    yield* exportRows(db, tenant);
   }
   await pipeline(Readable.from(rows()), stringify(), output, { end: output !== process.stdout });
 }

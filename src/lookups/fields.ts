@@ -6,10 +6,10 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
-import { EVERY_FIELD, type FieldsRead } from '../store/lookups.js';
+import { EVERY_FIELD, type FieldsRead } from './store.js';
 
 // What a whoHad or whoHadMany field's GraphQL selection reads, so that the lookup statement
-// selects those columns and no others (see store/lookups.ts).
+// selects those columns and no others (see lookups/store.ts).
 
 // The columns each field of IpMapping and Customer reads (IpMapping's derived fields parse
 // ipsubnet; a customer's id and its mappings need only its id, which comes with every customer).

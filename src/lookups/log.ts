@@ -1,7 +1,7 @@
-import type { Actor } from '../context.js';
-import { prisma } from '../db.js';
+import type { Actor } from '../access/types.js';
+import type { Db } from '../db/handle.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenant-access.js';
+import type { Tenant } from '../access/types.js';
 
 export interface LookupRecord {
   operation: 'whoHad' | 'whoHadMany' | 'ipHistory';
@@ -13,8 +13,8 @@ export interface LookupRecord {
 const KEPT_LOOKUPS = 100;
 
 /** Writes lookups made with a reason, many at once (see loaders.ts). */
-export async function recordLookups(tenant: Tenant, actor: Actor, records: readonly LookupRecord[]) {
-  await prisma.lookupLogEntry.createMany({
+export async function recordLookups(db: Db, tenant: Tenant, actor: Actor, records: readonly LookupRecord[]) {
+  await db.prisma.lookupLogEntry.createMany({
     data: records.map((record) => ({
       contextId: tenant.id,
       username: actor.name,

@@ -1,6 +1,6 @@
-import { needs } from '../authorization.js';
-import { builder } from '../builder.js';
-import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../domain/token.js';
+import { needs } from './scopes.js';
+import { builder } from '../schema/builder.js';
+import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './tokens.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import {
   createContext,
@@ -12,8 +12,8 @@ import {
   listUsers,
   revokeAccess,
   revokeToken,
-} from '../store/access.js';
-import { firstDescription, listBound, takeFirst } from './list-bounds.js';
+} from './store.js';
+import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
 
 // Admins' lists are short in practice, but every list is bounded (see list-bounds.ts).
 const ADMIN_LISTS = { default: 100, max: 1000 };
@@ -120,7 +120,7 @@ builder.queryFields((t) => ({
     extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
     resolve: async (_root, args, ctx) => {
       const take = takeFirst(args.first, ADMIN_LISTS);
-      const contexts = await listContexts();
+      const contexts = await listContexts(ctx.db);
       if (ctx.caller.isAdmin) return contexts.slice(0, take);
       const granted = new Set(ctx.caller.grants.map((grant) => grant.contextId));
       return contexts.filter((context) => granted.has(context.id)).slice(0, take);
@@ -134,9 +134,9 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: ADMIN_LISTS.default, description: firstDescription('users', ADMIN_LISTS) }),
     },
     extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
-    resolve: async (_root, args) => {
+    resolve: async (_root, args, ctx) => {
       const take = takeFirst(args.first, ADMIN_LISTS);
-      return (await listUsers()).slice(0, take);
+      return (await listUsers(ctx.db)).slice(0, take);
     },
   }),
   tokens: t.field({
@@ -148,9 +148,9 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: ADMIN_LISTS.default, description: firstDescription('tokens', ADMIN_LISTS) }),
     },
     extensions: listBound({ kind: 'argument', argument: 'first', ...ADMIN_LISTS }),
-    resolve: async (_root, args) => {
+    resolve: async (_root, args, ctx) => {
       const take = takeFirst(args.first, ADMIN_LISTS);
-      return (await listTokens(args.username)).slice(0, take);
+      return (await listTokens(ctx.db, args.username)).slice(0, take);
     },
   }),
 }));
@@ -162,7 +162,7 @@ builder.mutationFields((t) => ({
     description: 'Creates a context, empty; users other than admins need a grant to use it.',
     errors: { types: [ValidationError, AlreadyExistsError] },
     args: { name: t.arg.string({ required: true, description: 'Its name: 1 to 64 letters, digits, _ or -.' }) },
-    resolve: (_root, args) => createContext(args.name),
+    resolve: (_root, args, ctx) => createContext(ctx.db, args.name),
   }),
   createUser: t.field({
     type: ApiUserRef,
@@ -173,7 +173,7 @@ builder.mutationFields((t) => ({
       username: t.arg.string({ required: true, description: 'Its name: 1 to 64 letters, digits, ., _, @ or -.' }),
       isAdmin: t.arg.boolean({ defaultValue: false, description: 'Whether the user is an admin.' }),
     },
-    resolve: (_root, args) => createUser(args.username, args.isAdmin ?? false),
+    resolve: (_root, args, ctx) => createUser(ctx.db, args.username, args.isAdmin ?? false),
   }),
   grantAccess: t.field({
     type: GrantRef,
@@ -185,7 +185,7 @@ builder.mutationFields((t) => ({
       context: t.arg.string({ required: true, description: "The context's name." }),
       canWrite: t.arg.boolean({ defaultValue: false, description: 'Whether the user may also change it.' }),
     },
-    resolve: (_root, args) => grantAccess(args.username, args.context, args.canWrite ?? false),
+    resolve: (_root, args, ctx) => grantAccess(ctx.db, args.username, args.context, args.canWrite ?? false),
   }),
   revokeAccess: t.field({
     type: ApiUserRef,
@@ -196,7 +196,7 @@ builder.mutationFields((t) => ({
       username: t.arg.string({ required: true, description: 'The user.' }),
       context: t.arg.string({ required: true, description: "The context's name." }),
     },
-    resolve: (_root, args) => revokeAccess(args.username, args.context),
+    resolve: (_root, args, ctx) => revokeAccess(ctx.db, args.username, args.context),
   }),
   createToken: t.field({
     type: CreatedTokenRef,
@@ -212,8 +212,8 @@ builder.mutationFields((t) => ({
         description: `An existing token to register (${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} letters, digits, . _ ~ -); absent: a new one is made.`,
       }),
     },
-    resolve: (_root, args) =>
-      createToken(args.username, {
+    resolve: (_root, args, ctx) =>
+      createToken(ctx.db, args.username, {
         readOnly: args.readOnly ?? false,
         expiresAt: args.expiresAt,
         label: args.label,
@@ -226,6 +226,6 @@ builder.mutationFields((t) => ({
     description: 'Stops a token from working, at once, and returns it; revoking it again changes nothing.',
     errors: { types: [NotFoundError] },
     args: { id: t.arg.int({ required: true, description: "The token's id (see `tokens`)." }) },
-    resolve: (_root, args) => revokeToken(args.id),
+    resolve: (_root, args, ctx) => revokeToken(ctx.db, args.id),
   }),
 }));

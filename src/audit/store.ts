@@ -1,7 +1,7 @@
-import type { Actor } from '../context.js';
+import type { Actor } from '../access/types.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenant-access.js';
-import type { Transaction } from './transaction.js';
+import type { Tenant } from '../access/types.js';
+import type { Transaction } from '../db/transaction.js';
 
 export type AuditAction = 'create' | 'update' | 'delete';
 export type AuditEntity = 'customer' | 'mapping';

@@ -3,15 +3,14 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import RelayFirstAndLastPlugin from './schema/relay-first-and-last.js';
-import { type AuthScopes, authScopes, refusal } from './authorization.js';
-import { forbidden } from './context.js';
-import type { RequestContext } from './context.js';
-import { prisma } from './db.js';
-import type { IpAddress, IpSubnet } from './domain/ip.js';
-import type { Lenient } from './schema/lenient.js';
-import type PrismaTypes from './generated/pothos-prisma-types.js';
-import { getDatamodel } from './generated/pothos-prisma-types.js';
+import RelayFirstAndLastPlugin from './relay-first-and-last.js';
+import { type AuthScopes, authScopes, refusal } from '../access/scopes.js';
+import { forbidden } from '../context.js';
+import type { RequestContext } from '../context.js';
+import type { IpAddress, IpSubnet } from '../domain/ip.js';
+import type { Lenient } from './lenient.js';
+import type PrismaTypes from '../generated/pothos-prisma-types.js';
+import { getDatamodel } from '../generated/pothos-prisma-types.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 250;
@@ -102,7 +101,8 @@ export const builder = new SchemaBuilder<{
     },
   },
   prisma: {
-    client: prisma,
+    // The client of the request's app: the schema itself holds no database.
+    client: (ctx) => ctx.db.prisma,
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,

@@ -1,19 +1,12 @@
 import { isCheckViolation, isUniqueViolation } from '../db/errors.js';
-import { prisma } from '../db.js';
+import type { Db } from '../db/handle.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
-import { checkTokenFormat, generateToken, hashToken, hashesEqual, tokenHint } from '../domain/token.js';
+import { checkTokenFormat, generateToken, hashToken, hashesEqual, tokenHint } from './tokens.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import type { ApiToken } from '../generated/prisma/client.js';
+import type { Caller } from './types.js';
 
-/** An authenticated caller: the token's user, with the contexts it may use. */
-export interface Caller {
-  userId: number;
-  username: string;
-  isAdmin: boolean;
-  tokenId: number;
-  readOnly: boolean;
-  grants: { contextId: number; contextName: string; canWrite: boolean }[];
-}
+export type { Caller };
 
 // Writing last_used_at on every request would turn every read into a write.
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -54,29 +47,37 @@ interface TokenRow {
 // made in this process (grant, revoke) takes effect at once; one made by another instance or
 // the CLI within AUTH_CACHE_MS.
 export const AUTH_CACHE_MS = 5_000;
-const authCache = new Map<string, { caller: Caller; until: number }>();
+// One cache per database: apps built on different databases (tests) do not share callers.
+const authCaches = new WeakMap<Db, Map<string, { caller: Caller; until: number }>>();
 
-/** Forgets remembered callers: call after any change to users, grants or tokens. */
-export function forgetCallers() {
-  authCache.clear();
+function authCacheOf(db: Db) {
+  let cache = authCaches.get(db);
+  if (!cache) authCaches.set(db, (cache = new Map()));
+  return cache;
 }
 
-export async function authenticate(token: string, now = new Date()): Promise<Caller | null> {
+/** Forgets remembered callers: call after any change to users, grants or tokens. */
+export function forgetCallers(db: Db) {
+  authCacheOf(db).clear();
+}
+
+export async function authenticate(db: Db, token: string, now = new Date()): Promise<Caller | null> {
+  const authCache = authCacheOf(db);
   const tokenHash = hashToken(token);
   const cached = authCache.get(tokenHash);
   if (cached && cached.until > now.getTime()) return cached.caller;
-  const caller = await lookUpCaller(tokenHash, now);
+  const caller = await lookUpCaller(db, tokenHash, now);
   if (caller) authCache.set(tokenHash, { caller, until: Math.min(now.getTime() + AUTH_CACHE_MS, caller.expiresAt) });
   else authCache.delete(tokenHash);
   return caller;
 }
 
-async function lookUpCaller(tokenHash: string, now: Date): Promise<(Caller & { expiresAt: number }) | null> {
-  const [row] = await prisma.$queryRawUnsafe<TokenRow[]>(TOKEN_SQL, tokenHash);
+async function lookUpCaller(db: Db, tokenHash: string, now: Date): Promise<(Caller & { expiresAt: number }) | null> {
+  const [row] = await db.prisma.$queryRawUnsafe<TokenRow[]>(TOKEN_SQL, tokenHash);
   if (!row || !hashesEqual(row.tokenHash, tokenHash)) return null;
   if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return null;
   if (row.lastUsedAt === null || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-    await prisma.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+    await db.prisma.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
   }
   return {
     userId: row.userId,
@@ -84,14 +85,14 @@ async function lookUpCaller(tokenHash: string, now: Date): Promise<(Caller & { e
     isAdmin: row.isAdmin,
     tokenId: row.id,
     readOnly: row.readOnly,
-    grants: row.isAdmin ? await everyContext(row.grants) : row.grants,
+    grants: row.isAdmin ? await everyContext(db, row.grants) : row.grants,
     expiresAt: row.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
   };
 }
 
 /** An admin may use every context (it manages them), with write access unless a grant says read-only. */
-async function everyContext(grants: Caller['grants']): Promise<Caller['grants']> {
-  const contexts = await prisma.context.findMany({ orderBy: { id: 'asc' } });
+async function everyContext(db: Db, grants: Caller['grants']): Promise<Caller['grants']> {
+  const contexts = await db.prisma.context.findMany({ orderBy: { id: 'asc' } });
   return contexts.map((context) => ({
     contextId: context.id,
     contextName: context.name,
@@ -108,22 +109,22 @@ async function uniquely<T>(entity: string, field: string, value: string, write: 
   }
 }
 
-export function listContexts() {
-  return prisma.context.findMany({ orderBy: { name: 'asc' } });
+export function listContexts(db: Db) {
+  return db.prisma.context.findMany({ orderBy: { name: 'asc' } });
 }
 
 // Context ids are packed with time into the keys of the non-overlap constraint (see the
 // box_exclusion migration), which leaves room for ids 1 to 32767.
 export const MAX_CONTEXT_ID = 32767;
 
-export async function createContext(name: string) {
+export async function createContext(db: Db, name: string) {
   const checked = checkField('name', () => checkContextName(name));
   try {
     const context = await uniquely('context', 'name', checked, () =>
-      prisma.context.create({ data: { name: checked } }),
+      db.prisma.context.create({ data: { name: checked } }),
     );
     // Admins use every context: the ones remembered must learn of this one.
-    forgetCallers();
+    forgetCallers(db);
     return context;
   } catch (error) {
     if (!isCheckViolation(error)) throw error;
@@ -131,44 +132,49 @@ export async function createContext(name: string) {
   }
 }
 
-async function findContextOrThrow(name: string) {
-  const context = await prisma.context.findUnique({ where: { name } });
+async function findContextOrThrow(db: Db, name: string) {
+  const context = await db.prisma.context.findUnique({ where: { name } });
   if (!context) throw new NotFoundError('context', name);
   return context;
 }
 
-async function findUserOrThrow(username: string) {
-  const user = await prisma.apiUser.findUnique({ where: { username } });
+async function findUserOrThrow(db: Db, username: string) {
+  const user = await db.prisma.apiUser.findUnique({ where: { username } });
   if (!user) throw new NotFoundError('user', username);
   return user;
 }
 
-export function listUsers() {
-  return prisma.apiUser.findMany({ orderBy: { username: 'asc' }, include: { grants: { include: { context: true } } } });
+export function listUsers(db: Db) {
+  return db.prisma.apiUser.findMany({
+    orderBy: { username: 'asc' },
+    include: { grants: { include: { context: true } } },
+  });
 }
 
-export function createUser(username: string, isAdmin: boolean) {
+export function createUser(db: Db, username: string, isAdmin: boolean) {
   const checked = checkField('username', () => checkUsername(username));
-  return uniquely('user', 'username', checked, () => prisma.apiUser.create({ data: { username: checked, isAdmin } }));
+  return uniquely('user', 'username', checked, () =>
+    db.prisma.apiUser.create({ data: { username: checked, isAdmin } }),
+  );
 }
 
 /** Gives a user read (or read and write) access to a context, replacing any earlier grant. */
-export async function grantAccess(username: string, contextName: string, canWrite: boolean) {
-  const [user, context] = [await findUserOrThrow(username), await findContextOrThrow(contextName)];
-  const grant = await prisma.apiGrant.upsert({
+export async function grantAccess(db: Db, username: string, contextName: string, canWrite: boolean) {
+  const [user, context] = [await findUserOrThrow(db, username), await findContextOrThrow(db, contextName)];
+  const grant = await db.prisma.apiGrant.upsert({
     where: { userId_contextId: { userId: user.id, contextId: context.id } },
     create: { userId: user.id, contextId: context.id, canWrite },
     update: { canWrite },
     include: { context: true, user: true },
   });
-  forgetCallers();
+  forgetCallers(db);
   return grant;
 }
 
-export async function revokeAccess(username: string, contextName: string) {
-  const [user, context] = [await findUserOrThrow(username), await findContextOrThrow(contextName)];
-  const { count } = await prisma.apiGrant.deleteMany({ where: { userId: user.id, contextId: context.id } });
-  forgetCallers();
+export async function revokeAccess(db: Db, username: string, contextName: string) {
+  const [user, context] = [await findUserOrThrow(db, username), await findContextOrThrow(db, contextName)];
+  const { count } = await db.prisma.apiGrant.deleteMany({ where: { userId: user.id, contextId: context.id } });
+  forgetCallers(db);
   if (count === 0) throw new NotFoundError('grant', `${username} on ${contextName}`);
   return user;
 }
@@ -188,16 +194,17 @@ export interface TokenOptions {
 
 /** Creates a token; the returned `token` is the only time it is ever shown. */
 export async function createToken(
+  db: Db,
   username: string,
   options: TokenOptions = {},
 ): Promise<{ token: string; record: ApiToken }> {
-  const user = await findUserOrThrow(username);
+  const user = await findUserOrThrow(db, username);
   const token = options.token == null ? generateToken() : checkField('token', () => checkTokenFormat(options.token!));
   if (options.expiresAt && options.expiresAt.getTime() <= Date.now()) {
     throw new ValidationError('expiresAt', 'must be in the future');
   }
   const record = await uniquely('token', 'token', tokenHint(token), () =>
-    prisma.apiToken.create({
+    db.prisma.apiToken.create({
       data: {
         userId: user.id,
         label: options.label ?? null,
@@ -210,24 +217,24 @@ export async function createToken(
   return { token, record };
 }
 
-export async function listTokens(username?: string | null) {
-  const user = username == null ? null : await findUserOrThrow(username);
-  return prisma.apiToken.findMany({
+export async function listTokens(db: Db, username?: string | null) {
+  const user = username == null ? null : await findUserOrThrow(db, username);
+  return db.prisma.apiToken.findMany({
     where: user ? { userId: user.id } : {},
     orderBy: { id: 'asc' },
     include: { user: true },
   });
 }
 
-export async function revokeToken(id: number) {
-  const token = await prisma.apiToken.findUnique({ where: { id } });
+export async function revokeToken(db: Db, id: number) {
+  const token = await db.prisma.apiToken.findUnique({ where: { id } });
   if (!token) throw new NotFoundError('token', String(id));
-  const revoked = await prisma.apiToken.update({
+  const revoked = await db.prisma.apiToken.update({
     where: { id },
     data: { revokedAt: token.revokedAt ?? new Date() },
     include: { user: true },
   });
-  forgetCallers();
+  forgetCallers(db);
   return revoked;
 }
 
@@ -245,14 +252,14 @@ const BOOTSTRAP_LOCK_KEY = 72707370;
  * with a token. Returns the token when it was generated here (to be shown once); null when the
  * database already had users or the token came from the settings.
  */
-export async function bootstrapAccess(settings: BootstrapSettings): Promise<string | null> {
+export async function bootstrapAccess(db: Db, settings: BootstrapSettings): Promise<string | null> {
   const contexts = settings.contexts.map((name) => checkField('IPDR_CONTEXTS', () => checkContextName(name)));
   const adminUser = checkField('IPDR_ADMIN_USER', () => checkUsername(settings.adminUser));
   const token =
     settings.adminToken === undefined
       ? generateToken()
       : checkField('IPDR_ADMIN_TOKEN', () => checkTokenFormat(settings.adminToken!));
-  const created = await prisma.$transaction(async (tx) => {
+  const created = await db.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', BOOTSTRAP_LOCK_KEY);
     if ((await tx.apiUser.count()) > 0) return false;
     const user = await tx.apiUser.create({ data: { username: adminUser, isAdmin: true } });

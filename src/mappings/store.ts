@@ -1,6 +1,6 @@
-import type { Actor } from '../context.js';
+import type { Actor } from '../access/types.js';
+import type { Db } from '../db/handle.js';
 import { isExclusionViolation } from '../db/errors.js';
-import { prisma } from '../db.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
 import { type TimeRange, checkTimeRange } from '../domain/time.js';
 import {
@@ -12,11 +12,11 @@ import {
   checkField,
 } from '../errors.js';
 import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
-import type { Tenant } from '../tenant-access.js';
-import { recordAudit } from './audit.js';
-import { findCustomerOrThrow } from './customers.js';
-import { activeAtWhere, addressKeys, overlappingWhere, periodColumns, subnetColumns } from './mapping-filters.js';
-import { ConcurrentChange, type Transaction, inTransaction } from './transaction.js';
+import type { Tenant } from '../access/types.js';
+import { recordAudit } from '../audit/store.js';
+import { findCustomerOrThrow } from '../customers/store.js';
+import { activeAtWhere, addressKeys, overlappingWhere, periodColumns, subnetColumns } from './filters.js';
+import { ConcurrentChange, type Transaction, inTransaction } from '../db/transaction.js';
 
 export interface MappingFields {
   subnet: IpSubnet;
@@ -46,12 +46,13 @@ interface OverlapAttempt {
  * the mappings in the way.
  */
 async function guardOverlap<T>(
+  db: Db,
   tenant: Tenant,
   write: (tx: Transaction, attempt: OverlapAttempt) => Promise<T>,
 ): Promise<T> {
   let attempt: OverlapAttempt = { excludeIds: [] };
   try {
-    return await inTransaction((tx) => {
+    return await inTransaction(db, (tx) => {
       attempt = { excludeIds: [] };
       return write(tx, attempt);
     });
@@ -61,9 +62,9 @@ async function guardOverlap<T>(
     const where = { AND: [overlappingWhere(tenant.id, subnet, period), { id: { notIn: attempt.excludeIds } }] };
     // A write over a large block may overlap more mappings than any answer lists: load only those
     // it can list, and count the rest.
-    const conflicts = await prisma.ipMapping.findMany({ where, orderBy: { id: 'asc' }, take: MAX_LISTED_MAPPINGS });
+    const conflicts = await db.prisma.ipMapping.findMany({ where, orderBy: { id: 'asc' }, take: MAX_LISTED_MAPPINGS });
     const conflictCount =
-      conflicts.length < MAX_LISTED_MAPPINGS ? conflicts.length : await prisma.ipMapping.count({ where });
+      conflicts.length < MAX_LISTED_MAPPINGS ? conflicts.length : await db.prisma.ipMapping.count({ where });
     throw new ConflictError(conflicts, conflictCount);
   }
 }
@@ -104,9 +105,9 @@ function checkPeriod(period: TimeRange): TimeRange {
   return checkField('endtime', () => checkTimeRange(period));
 }
 
-export function createMapping(tenant: Tenant, actor: Actor, userId: string, fields: MappingFields) {
+export function createMapping(db: Db, tenant: Tenant, actor: Actor, userId: string, fields: MappingFields) {
   const period = checkPeriod(fields.period);
-  return guardOverlap(tenant, async (tx, attempt) => {
+  return guardOverlap(db, tenant, async (tx, attempt) => {
     const customer = await findCustomerOrThrow(tx, tenant, userId);
     const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
     attempt.holding = { subnet: fields.subnet, period };
@@ -221,32 +222,33 @@ async function applyDelete(tx: Transaction, tenant: Tenant, actor: Actor, curren
   return mapping;
 }
 
-export function updateMapping(tenant: Tenant, actor: Actor, id: number, patch: MappingPatch) {
-  return guardOverlap(tenant, async (tx, attempt) =>
+export function updateMapping(db: Db, tenant: Tenant, actor: Actor, id: number, patch: MappingPatch) {
+  return guardOverlap(db, tenant, async (tx, attempt) =>
     applyPatch(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id), patch, attempt),
   );
 }
 
 /** Changes the one mapping of a customer that `choice` names (see chooseCustomerMapping). */
 export function updateCustomerMapping(
+  db: Db,
   tenant: Tenant,
   actor: Actor,
   userId: string,
   choice: MappingChoice,
   patch: MappingPatch,
 ) {
-  return guardOverlap(tenant, async (tx, attempt) =>
+  return guardOverlap(db, tenant, async (tx, attempt) =>
     applyPatch(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice), patch, attempt),
   );
 }
 
-export function deleteMapping(tenant: Tenant, actor: Actor, id: number) {
-  return inTransaction(async (tx) => applyDelete(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id)));
+export function deleteMapping(db: Db, tenant: Tenant, actor: Actor, id: number) {
+  return inTransaction(db, async (tx) => applyDelete(tx, tenant, actor, await findMappingOrThrow(tx, tenant, id)));
 }
 
 /** Deletes the one mapping of a customer that `choice` names. */
-export function deleteCustomerMapping(tenant: Tenant, actor: Actor, userId: string, choice: MappingChoice) {
-  return inTransaction(async (tx) =>
+export function deleteCustomerMapping(db: Db, tenant: Tenant, actor: Actor, userId: string, choice: MappingChoice) {
+  return inTransaction(db, async (tx) =>
     applyDelete(tx, tenant, actor, await chooseCustomerMapping(tx, tenant, userId, choice)),
   );
 }
@@ -257,6 +259,7 @@ export function deleteCustomerMapping(tenant: Tenant, actor: Actor, userId: stri
  * When nobody holds the subnet at `at`, the new mapping is simply created.
  */
 export function reassignMapping(
+  db: Db,
   tenant: Tenant,
   actor: Actor,
   subnet: IpSubnet,
@@ -265,7 +268,7 @@ export function reassignMapping(
   terminalId: string | null,
 ) {
   const keys = subnetColumns(subnet);
-  return guardOverlap(tenant, async (tx, attempt) => {
+  return guardOverlap(db, tenant, async (tx, attempt) => {
     // Cutovers of one subnet take turns: each then reads the holder the previous one left. Racing
     // instead, they deadlocked on each other's rows (each costing PostgreSQL's deadlock_timeout).
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`reassign ${tenant.id} ${keys.ipFirst} ${keys.ipLast}`}, 0))`;

@@ -1,0 +1,122 @@
+import { useEngine } from '@envelop/core';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { type YogaServerInstance, createYoga } from 'graphql-yoga';
+import { createAuthentication } from './access/authentication.js';
+import type { RateLimiter } from './access/rate-limit.js';
+import type { RequestContext, ServerContext } from './context.js';
+import type { Db } from './db/handle.js';
+import type { Env } from './env.js';
+import { useBodyLimit } from './http/body-limit.js';
+import { useCostLimit } from './http/cost-limit.js';
+import { executeWithRequestErrorStatus } from './http/execute.js';
+import { useOfflineGraphiQL } from './http/graphiql.js';
+import { type Operations, createOperations } from './http/operations.js';
+import { createMetrics } from './http/metrics.js';
+import { useRequestTimeout } from './http/request-timeout.js';
+import { useResponseLimit } from './http/response-limit.js';
+import type { Logger } from './logger.js';
+import { useRestApi } from './rest/handler.js';
+import { schema } from './schema/index.js';
+import { MAX_LOOKUPS } from './lookups/store.js';
+
+export type Yoga = YogaServerInstance<ServerContext, RequestContext>;
+
+/** What an app is built from; it opens, connects and reads nothing else. */
+export interface AppDependencies {
+  env: Env;
+  db: Db;
+  logger: Logger;
+  /** Requests per API token. */
+  rateLimiter: RateLimiter;
+  /** Failed authentications per client address: guessing tokens costs the guesser, not the server. */
+  authFailureLimiter: RateLimiter;
+}
+
+export interface App extends AppDependencies {
+  /** The whole HTTP application, not listening: tests call `yoga.fetch`, main.ts serves it. */
+  yoga: Yoga;
+  /** The request log and metrics, which the Node handler also writes to. */
+  operations: Operations;
+}
+
+/**
+ * A source of data beside HTTP (RADIUS accounting over UDP, NAT syslog): main starts each after
+ * the HTTP server listens and stops it at shutdown, before the database closes.
+ */
+export interface AppModule {
+  name: string;
+  start(app: App): Promise<{ stop(): Promise<void> }>;
+}
+
+/** The modules main starts; none yet (see README, "Layout"). */
+export const appModules: readonly AppModule[] = [];
+
+export function createApp(dependencies: AppDependencies): App {
+  const { env, db, logger, rateLimiter, authFailureLimiter } = dependencies;
+  const production = env.NODE_ENV === 'production';
+  const authentication = createAuthentication({ db, rateLimiter, authFailureLimiter, trustProxy: env.TRUST_PROXY });
+  const metrics = createMetrics({ database: db.database, rateLimiter, authFailureLimiter, env });
+  const operations = createOperations({ db, logger, metrics });
+
+  const yoga: Yoga = createYoga<ServerContext, RequestContext>({
+    schema,
+    context: authentication.createRequestContext,
+    graphqlEndpoint: '/graphql',
+    // Bodies are bounded before Yoga reads them: see http/body-limit.ts.
+    maxRequestBodySize: false,
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    // Served by useOfflineGraphiQL below: Yoga's own page loads GraphiQL from a CDN.
+    graphiql: false,
+    // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones.
+    // Never with the original error attached (Yoga's development mode does): no stack or server path in a response.
+    maskedErrors: { isDev: false },
+    logging: logger,
+    plugins: [
+      // Queries run on graphql-js' own executor, not Yoga's default (graphql-tools'), which copies
+      // every input object of the variables into a null-prototype object before coercing it: for
+      // whoHadMany's 10,000 lookups that copy made coercion cost 31 ms instead of 19 (measured on
+      // the variables alone). Nothing here uses what that executor adds (@defer, @stream).
+      useEngine({ execute: executeWithRequestErrorStatus }),
+      // After useEngine (it wraps the executor useEngine sets) and before useOperations (whose
+      // log line and headers must see the response that is sent).
+      useRequestTimeout(env.REQUEST_TIMEOUT_MS),
+      useResponseLimit(env.MAX_RESPONSE_BYTES),
+      operations.plugin,
+      // Before the query is parsed: callers without a valid token learn nothing of the schema.
+      authentication.plugin,
+      useBodyLimit(env.BODY_LIMIT_BYTES),
+      useRestApi({
+        getYoga: () => yoga,
+        maxResponseBytes: env.MAX_RESPONSE_BYTES,
+        logger,
+        clientAddressOf: authentication.clientAddressOf,
+      }),
+      // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
+      // page does not have (README, "Cross-site requests"); the plugin only refused plain GETs.
+      ...((env.GRAPHIQL ?? !production)
+        ? [
+            useOfflineGraphiQL('/graphql', {
+              title: 'IPDR gateway GraphiQL',
+              // Every request needs the caller's token: the headers editor opens showing where it goes.
+              headers: JSON.stringify({ Authorization: 'Bearer <your API token>' }, null, 2),
+              defaultEditorToolsVisibility: 'headers',
+            }),
+          ]
+        : []),
+      ...((env.INTROSPECTION ?? !production) ? [] : [useDisableIntrospection()]),
+      EnvelopArmorPlugin({
+        maxDepth: { n: env.MAX_DEPTH, ignoreIntrospection: true },
+        maxAliases: { n: env.MAX_ALIASES },
+        // Replaced by useCostLimit below, which weighs lists by their size and sees the variables.
+        costLimit: { enabled: false },
+        maxTokens: { n: env.MAX_TOKENS },
+        maxDirectives: { n: env.MAX_DIRECTIVES },
+        blockFieldSuggestion: { enabled: true },
+      }),
+      useCostLimit({ maxCost: env.MAX_COST, maxLookups: MAX_LOOKUPS }),
+    ],
+  });
+  return { ...dependencies, yoga, operations };
+}
