@@ -75,9 +75,9 @@ export function createApp(dependencies: AppDependencies): App {
     logging: logger,
     plugins: [
       // Queries run on graphql-js' own executor, not Yoga's default (graphql-tools'), which copies
-      // every input object of the variables into a null-prototype object before coercing it: for
-      // whoHadMany's 10,000 lookups that copy made coercion cost 31 ms instead of 19 (measured on
-      // the variables alone). Nothing here uses what that executor adds (@defer, @stream).
+      // every input object of the variables into a null-prototype object before coercing it, a large
+      // share of whoHadMany's coercion (BENCHMARKS.md). Nothing here uses what that executor adds
+      // (@defer, @stream).
       useEngine({ execute: executeWithRequestErrorStatus }),
       // After useEngine (it wraps the executor useEngine sets) and before useOperations (whose
       // log line and headers must see the response that is sent).

@@ -27,7 +27,7 @@ export interface Database {
   /**
    * One read statement sent by the driver itself, below Prisma, int8 columns as bigint (as Prisma
    * gives them). For lookup batches: decoding a raw result of thousands of rows costs Prisma about
-   * twice the driver's CPU (measured per 2,500 lookup rows: 9.7-12 ms against 4.8 ms).
+   * twice the driver's CPU (BENCHMARKS.md).
    */
   read<Row>(sql: string, params: readonly unknown[]): Promise<Row[]>;
   /**
@@ -249,7 +249,7 @@ function guardQueries(on: Adapter | AdapterTransaction, autocommit: boolean) {
 /**
  * pg settings for a DATABASE_URL, with JIT off. JIT compiles a statement when its estimated cost
  * is high, as a batch of thousands of lookups or import rows is; the compile then costs more than
- * running the statement (measured: a 100,000-mapping import took 16 s with it, 10 s without).
+ * running the statement (BENCHMARKS.md has the import's figures).
  * The URL's own `options` are kept (pg would let them replace ours).
  */
 export function postgresSettings(databaseUrl: string): { connectionString: string; options: string } {
