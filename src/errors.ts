@@ -44,13 +44,13 @@ export class AlreadyExistsError extends Error {
 
 /** The most mappings an error lists (the most its `first` may ask for): no more are loaded for it. */
 export const MAX_LISTED_MAPPINGS = 1000;
-// A message is for people: it names the first few mappings in the way and counts the rest.
-const CONFLICTS_NAMED = 10;
+// A message is for people: it names the first few mappings it is about and counts the rest.
+const MAPPINGS_NAMED = 10;
 
 function describeConflicts(conflicts: IpMapping[], count: number): string {
   if (conflicts.length === 0) return 'a mapping written concurrently';
   const named = conflicts
-    .slice(0, CONFLICTS_NAMED)
+    .slice(0, MAPPINGS_NAMED)
     .map((m) => `${m.ipsubnet} [${m.starttime}, ${m.endtime ?? 'ongoing'}] (mapping ${m.id})`);
   const more = count - named.length;
   return `${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
@@ -91,20 +91,29 @@ export class BusyError extends Error {
 /**
  * A request names a customer where it means one mapping, and does not single one out: it names
  * none and the customer has several, or it names one (`unmatched`) the customer does not have.
+ * `candidates` are the first of the mappings it may mean in id order (all of them, or
+ * MAX_LISTED_MAPPINGS), `candidateCount` how many there are.
  */
 export class AmbiguousMappingError extends Error {
   override name = 'AmbiguousMappingError';
+  readonly candidateCount: number;
   constructor(
     readonly userId: string,
     readonly candidates: IpMapping[],
+    candidateCount: number = candidates.length,
     unmatched?: string,
   ) {
-    const ids = `ids ${candidates.map((m) => m.id).join(', ')}`;
+    // Counted apart from the list, maybe a moment later: never fewer than are listed.
+    const count = Math.max(candidateCount, candidates.length);
+    const named = candidates.slice(0, MAPPINGS_NAMED).map((m) => m.id);
+    const more = count - named.length;
+    const ids = `ids ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
     super(
       unmatched === undefined
-        ? `customer ${excerpt(userId)} has ${candidates.length} mappings (${ids}); name one with "id" or "ipsubnet"`
+        ? `customer ${excerpt(userId)} has ${count} mappings (${ids}); name one with "id" or "ipsubnet"`
         : `customer ${excerpt(userId)} has no mapping with ${excerpt(unmatched)} (its mappings: ${ids}); name one with "id" or "ipsubnet"`,
     );
+    this.candidateCount = count;
   }
 }
 

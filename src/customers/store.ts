@@ -136,8 +136,15 @@ export function deleteCustomer(
 ): Promise<Customer> {
   return inTransaction(db, async (tx) => {
     const customer = await lockCustomerOrThrow(tx, tenant, userId);
-    const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
-    if (mappings.length > 0 && !cascade) throw new CustomerHasMappingsError(userId, mappings.length);
+    // Refusing needs only how many mappings there are; only a cascade, which records each one it
+    // deletes, loads them.
+    if (!cascade) {
+      const mappingCount = await tx.ipMapping.count({ where: { customerId: customer.id } });
+      if (mappingCount > 0) throw new CustomerHasMappingsError(userId, mappingCount);
+    }
+    const mappings = cascade
+      ? await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } })
+      : [];
     await tx.ipMapping.deleteMany({ where: { customerId: customer.id } });
     for (const mapping of mappings) {
       await recordAudit(tx, tenant, actor, {

@@ -138,11 +138,6 @@ export interface MappingChoice {
   customerId?: number | null | undefined;
 }
 
-const sameNetwork = (mapping: IpMapping, subnet: IpSubnet) => {
-  const keys = addressKeys(subnet);
-  return mapping.ipFirst === keys.ipFirst && mapping.ipLast === keys.ipLast;
-};
-
 /**
  * The one mapping of customer `userId` that `choice` names; with no choice, the customer's only
  * mapping. Trisul's API names a customer where it means a mapping; this never guesses. Whatever
@@ -162,17 +157,30 @@ async function chooseCustomerMapping(
       `${choice.customerId} is not the id of customer ${userId} (${customer.id})`,
     );
   }
-  const mappings = await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } });
-  if (mappings.length === 0) throw new NotFoundError('mapping', `of customer ${userId}`);
-  let candidates = mappings.filter(
-    (m) => (choice.id == null || m.id === choice.id) && (choice.subnet == null || sameNetwork(m, choice.subnet)),
-  );
-  if (candidates.length > 1 && choice.subnetHint)
-    candidates = candidates.filter((m) => sameNetwork(m, choice.subnetHint!));
+  // A customer may hold many mappings: the choice is made in SQL, and an error loads only the
+  // candidates it can list and counts the rest.
+  const ofCustomer: Prisma.IpMappingWhereInput = { customerId: customer.id };
+  const chosen: Prisma.IpMappingWhereInput = {
+    ...ofCustomer,
+    ...(choice.id != null ? { id: choice.id } : {}),
+    ...(choice.subnet ? addressKeys(choice.subnet) : {}),
+  };
+  const listed = (where: Prisma.IpMappingWhereInput) =>
+    tx.ipMapping.findMany({ where, orderBy: { id: 'asc' }, take: MAX_LISTED_MAPPINGS });
+  const counted = async (where: Prisma.IpMappingWhereInput, rows: IpMapping[]) =>
+    rows.length < MAX_LISTED_MAPPINGS ? rows.length : tx.ipMapping.count({ where });
+  let where = chosen;
+  let candidates = await listed(where);
+  if (candidates.length > 1 && choice.subnetHint) {
+    where = { ...chosen, ...addressKeys(choice.subnetHint) };
+    candidates = await listed(where);
+  }
   if (candidates.length === 1) return { ...candidates[0]!, customer };
-  if (candidates.length > 1) throw new AmbiguousMappingError(userId, candidates);
+  if (candidates.length > 1) throw new AmbiguousMappingError(userId, candidates, await counted(where, candidates));
+  const mappings = await listed(ofCustomer);
+  if (mappings.length === 0) throw new NotFoundError('mapping', `of customer ${userId}`);
   const named = choice.id != null ? `id ${choice.id}` : `ipsubnet ${(choice.subnet ?? choice.subnetHint)!.input}`;
-  throw new AmbiguousMappingError(userId, mappings, named);
+  throw new AmbiguousMappingError(userId, mappings, await counted(ofCustomer, mappings), named);
 }
 
 async function applyPatch(

@@ -103,7 +103,7 @@ builder.objectType(CustomerHasMappingsError, {
 builder.objectType(AmbiguousMappingError, {
   name: 'AmbiguousMappingError',
   description:
-    'The request did not single out one of the customer’s mappings: it named none and the customer has several, or named one the customer does not have. `candidates` are all it may mean.',
+    'The request did not single out one of the customer’s mappings: it named none and the customer has several, or named one the customer does not have. `candidates` lists what it may mean, `candidateCount` how many there are.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof AmbiguousMappingError,
   fields: (t) => ({
@@ -117,6 +117,9 @@ builder.objectType(AmbiguousMappingError, {
       },
       extensions: listBound({ kind: 'argument', argument: 'first', ...ERROR_LISTS }),
       resolve: (error, args) => error.candidates.slice(0, takeFirst(args.first, ERROR_LISTS)),
+    }),
+    candidateCount: t.exposeInt('candidateCount', {
+      description: 'How many mappings it may mean in all; `candidates` lists the first of them.',
     }),
   }),
 });

@@ -1,5 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
+import { parseIpSubnet } from '../../src/domain/ip.js';
+import { subnetColumns } from '../../src/mappings/filters.js';
+import { prisma } from '../setup/app.js';
+
+// Listeners for the SQL Prisma sends (Prisma cannot remove one of its own, so there is one, here).
+const listeners = new Set<(event: { query: string }) => void>();
+(prisma.$on as (event: 'query', callback: (event: { query: string }) => void) => void)('query', (event) => {
+  for (const listen of listeners) listen(event);
+});
 
 const CUSTOMER_FIELDS = 'id userId name address email phoneNumber altPhoneNumber createdAt updatedAt';
 const ERROR_FIELDS: Record<string, string> = {
@@ -232,5 +241,44 @@ describe('customer queries', () => {
       { starttime: 200, endtime: null },
     ]);
     expect(data.customer.then).toEqual([{ starttime: 100 }]);
+  });
+});
+
+describe('deleteCustomer of a customer holding many mappings', () => {
+  const HELD = 1500;
+
+  it('refuses without cascade by counting them, not loading them', async () => {
+    const { id } = await createCustomer('U1001');
+    const customer = await prisma.customer.findUniqueOrThrow({ where: { id } });
+    await prisma.ipMapping.createMany({
+      data: Array.from({ length: HELD }, (_, n) => ({
+        ...subnetColumns(parseIpSubnet(`10.6.${n >> 8}.${n & 255}`)),
+        contextId: customer.contextId,
+        customerId: customer.id,
+        userId: customer.userId,
+        starttime: 0n,
+      })),
+    });
+    const sent: string[] = [];
+    const listen = (event: { query: string }) => sent.push(event.query);
+    listeners.add(listen);
+    let refused: any;
+    try {
+      refused = (await graphqlData(`mutation { deleteCustomer(userId: "U1001") { ${DELETE_RESULT} } }`)).deleteCustomer;
+    } finally {
+      listeners.delete(listen);
+    }
+    expect(refused).toMatchObject({ __typename: 'CustomerHasMappingsError', userId: 'U1001', mappingCount: HELD });
+    const mappingReads = sent.filter((sql) => /FROM "public"\."ipdr_customers_mapping"/.test(sql));
+    expect(mappingReads).toHaveLength(1);
+    expect(mappingReads[0]).toMatch(/COUNT\(/i);
+    expect(await prisma.ipMapping.count()).toBe(HELD);
+
+    const deleted = (
+      await graphqlData(`mutation { deleteCustomer(userId: "U1001", cascade: true) { ${DELETE_RESULT} } }`)
+    ).deleteCustomer;
+    expect(deleted).toMatchObject({ __typename: 'Customer', userId: 'U1001' });
+    expect(await prisma.ipMapping.count()).toBe(0);
+    expect(await prisma.auditEvent.count({ where: { entityType: 'mapping', action: 'delete' } })).toBe(HELD);
   });
 });

@@ -14,6 +14,12 @@ const VALIDATION = '... on ValidationError { field reason }';
 const CONFLICT = '... on ConflictError { conflicts { id ipsubnet customer { userId } } }';
 const NOT_FOUND = '... on NotFoundError { entity key }';
 
+// Listeners for the SQL Prisma sends (Prisma cannot remove one of its own, so there is one, here).
+const listeners = new Set<(event: { query: string }) => void>();
+(prisma.$on as (event: 'query', callback: (event: { query: string }) => void) => void)('query', (event) => {
+  for (const listen of listeners) listen(event);
+});
+
 beforeEach(async () => {
   await resetData();
   await createCustomer('U1001');
@@ -489,5 +495,92 @@ describe('a write overlapping more mappings than an answer lists', () => {
     });
     expect(result.message).not.toMatch(/more/);
     expect(result.message.match(/\(mapping \d+\)/g)).toHaveLength(4);
+  });
+});
+
+describe('a customer holding more mappings than an answer lists', () => {
+  const HELD = 1500;
+  let held: number[];
+
+  // The SQL of every statement sent while `run` runs that reads mapping rows (not a count).
+  async function mappingReads(run: () => Promise<unknown>): Promise<string[]> {
+    const reads: string[] = [];
+    const listen = (event: { query: string }) => {
+      if (/FROM "public"\."ipdr_customers_mapping"/.test(event.query) && !/COUNT\(/i.test(event.query))
+        reads.push(event.query);
+    };
+    listeners.add(listen);
+    try {
+      await run();
+    } finally {
+      listeners.delete(listen);
+    }
+    return reads;
+  }
+
+  beforeEach(async () => {
+    // 10.6.0.0, 10.6.0.1, ... each held by U1001 from 0 on, written directly: fast.
+    const customer = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1001' } });
+    await prisma.ipMapping.createMany({
+      data: Array.from({ length: HELD }, (_, n) => ({
+        ...subnetColumns(parseIpSubnet(`10.6.${n >> 8}.${n & 255}`)),
+        contextId: customer.contextId,
+        customerId: customer.id,
+        userId: customer.userId,
+        starttime: 0n,
+      })),
+    });
+    held = (await prisma.ipMapping.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((m) => m.id);
+  });
+
+  const AMBIGUOUS = `__typename ... on AmbiguousMappingError { message candidateCount candidates { id } most: candidates(first: 1000) { id } }`;
+
+  it('names the first 10 candidates and counts the rest, in the message and the typed list', async () => {
+    for (const [mutation, choose] of [
+      ['updateCustomerMapping(userId: "U1001", input: { terminalId: "T" })', 'none'],
+      ['deleteCustomerMapping(userId: "U1001")', 'none'],
+      ['deleteCustomerMapping(userId: "U1001", choose: { id: 999999 })', 'id'],
+      ['deleteCustomerMapping(userId: "U1001", choose: { ipsubnet: "10.7.0.0" })', 'ipsubnet'],
+    ] as const) {
+      let result: any;
+      const reads = await mappingReads(async () => {
+        result = Object.values(await graphqlData(`mutation { ${mutation} { ${AMBIGUOUS} } }`))[0];
+      });
+      expect(result.__typename).toBe('AmbiguousMappingError');
+      expect(result.candidateCount).toBe(HELD);
+      expect(result.candidates.map((m: { id: number }) => m.id)).toEqual(held.slice(0, 100));
+      expect(result.most.map((m: { id: number }) => m.id)).toEqual(held.slice(0, MAX_LISTED_MAPPINGS));
+      const ids = held.slice(0, 10).join(', ');
+      expect(result.message).toBe(
+        choose === 'none'
+          ? `customer U1001 has ${HELD} mappings (ids ${ids} and 1490 more); name one with "id" or "ipsubnet"`
+          : `customer U1001 has no mapping with ${choose === 'id' ? 'id 999999' : 'ipsubnet 10.7.0.0'} (its mappings: ids ${ids} and 1490 more); name one with "id" or "ipsubnet"`,
+      );
+      // Every read of mapping rows is bounded by what the error can list.
+      expect(reads.length).toBeGreaterThan(0);
+      for (const read of reads) expect(read).toMatch(/\bLIMIT\b/);
+    }
+    expect(await prisma.ipMapping.count()).toBe(HELD);
+  });
+
+  it('reads only the mapping it names when one is named', async () => {
+    const target = held[700]!;
+    let result: any;
+    const reads = await mappingReads(async () => {
+      result = (
+        await graphqlData(
+          `mutation { updateCustomerMapping(userId: "U1001", choose: { ipsubnet: "10.6.2.188" }, input: { terminalId: "T" }) { __typename ... on IpMapping { id terminalId } } }`,
+        )
+      ).updateCustomerMapping;
+    });
+    expect(result).toEqual({ __typename: 'IpMapping', id: target, terminalId: 'T' });
+    for (const read of reads) expect(read).toMatch(/\bLIMIT\b|"id" = \$/);
+    const deleted = (
+      await graphqlData(
+        `mutation { deleteCustomerMapping(userId: "U1001", choose: { id: ${target} }) { __typename ... on IpMapping { id } } }`,
+      )
+    ).deleteCustomerMapping;
+    expect(deleted).toEqual({ __typename: 'IpMapping', id: target });
+    expect(await prisma.ipMapping.count()).toBe(HELD - 1);
   });
 });
