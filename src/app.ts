@@ -87,12 +87,7 @@ export function createApp(dependencies: AppDependencies): App {
       // Before the query is parsed: callers without a valid token learn nothing of the schema.
       authentication.plugin,
       useBodyLimit(env.BODY_LIMIT_BYTES),
-      useRestApi({
-        getYoga: () => yoga,
-        maxResponseBytes: env.MAX_RESPONSE_BYTES,
-        logger,
-        clientAddressOf: authentication.clientAddressOf,
-      }),
+      useRestApi({ maxResponseBytes: env.MAX_RESPONSE_BYTES, logger, nameOperation: operations.nameOperation }),
       // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
       // page does not have (README, "Cross-site requests"); the plugin only refused plain GETs.
       ...((env.GRAPHIQL ?? !production)

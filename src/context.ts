@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import type { Actor, Caller, Channel, TenantAccess, TenantChoice } from './access/types.js';
+import type { Actor, Caller, Channel, RefusalReason, TenantAccess, TenantChoice } from './access/types.js';
 import type { Db } from './db/handle.js';
 import type { Loaders } from './lookups/loaders.js';
 
@@ -11,8 +11,10 @@ export interface ServerContext {
   expectedUsername?: string;
   /** A GET whose parameters came in a body (see http/node-handler.ts). */
   restMethod?: 'GET';
-  /** The REST request a GraphQL request is run for: it is logged and counted as part of that one. */
+  /** The REST request an operation is run for: all its operations share that request's deadline. */
   outerRequest?: Request;
+  /** Trisul's API sends the token and the context in the body, not in headers (rest/requests.ts). */
+  restCredentials?: { token: string | null; context: string };
   /** The peer's address, for requests the server hands to Yoga itself (it has no socket then). */
   clientAddress?: string;
   /** Yoga's Node adapter passes the Node request. */
@@ -34,7 +36,11 @@ export interface RequestContext {
 // Envelop copies the context object, so these are plain values and the checks are functions.
 
 const noTenant = (ctx: RequestContext) =>
-  forbidden('problem' in ctx.tenantChoice ? ctx.tenantChoice.message : 'No context was chosen');
+  forbidden(
+    'problem' in ctx.tenantChoice
+      ? { message: ctx.tenantChoice.message, reason: ctx.tenantChoice.problem }
+      : { message: 'No context was chosen', reason: 'context-required' },
+  );
 
 /** The request's context; only fields whose scopes guarantee one call this. */
 export function tenantOf(ctx: RequestContext): TenantAccess {
@@ -47,6 +53,7 @@ export function loadersOf(ctx: RequestContext): Loaders {
   return ctx.loaders;
 }
 
-export function forbidden(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+/** A refused request: `reason` says which refusal it is, for programs (the REST layer's status). */
+export function forbidden({ message, reason }: { message: string; reason: RefusalReason }): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', reason, http: { status: 403 } } });
 }

@@ -57,25 +57,20 @@ export function clientAddressOf(request: Request, server: ServerContext, trustPr
  * Authentication of every GraphQL request, and its request context, for one app: the plugin
  * authenticates before the query is parsed or validated, so that a caller without a valid token
  * learns nothing about the schema and costs no parsing; the context factory reads what it found.
+ * A REST request builds its context once (rest/handler.ts), from the credentials in its body.
  */
 export function createAuthentication({ db, rateLimiter, authFailureLimiter, trustProxy }: AuthenticationOptions) {
   // Who each request is, found before its query is parsed (useAuthentication) and read by the context.
   const callers = new WeakMap<Request, Caller>();
-  // A REST request runs one GraphQL request per page: it is authenticated and counted once.
-  const restCallers = new WeakMap<Request, Caller>();
 
   async function authenticateRequest(request: Request, server: ServerContext): Promise<Caller> {
-    const outer = server.outerRequest;
-    const known = outer && restCallers.get(outer);
-    if (known) return known;
-
-    const token = bearerToken(request);
+    const token = server.restCredentials ? server.restCredentials.token : bearerToken(request);
     const caller = token ? await authenticate(db, token) : null;
     if (!caller || (server.expectedUsername !== undefined && server.expectedUsername !== caller.username)) {
       // Only failures are counted and refused. A valid token is never held up by others' failures
       // from the same address (every client behind one proxy or NAT shares it); a guesser past the
       // limit is answered 429 for each wrong guess, at the cost of one token look-up.
-      const address = clientAddressOf(outer ?? request, server, trustProxy);
+      const address = clientAddressOf(request, server, trustProxy);
       const blocked = await authFailureLimiter.check(address);
       if (!blocked.allowed) {
         throw rateLimited('Too many failed authentications from this address', blocked.retryAfterSeconds);
@@ -88,7 +83,6 @@ export function createAuthentication({ db, rateLimiter, authFailureLimiter, trus
 
     const decision = await rateLimiter.take(String(caller.tokenId));
     if (!decision.allowed) throw rateLimited('Rate limit exceeded', decision.retryAfterSeconds);
-    if (outer) restCallers.set(outer, caller);
     return caller;
   }
 
@@ -114,7 +108,10 @@ export function createAuthentication({ db, rateLimiter, authFailureLimiter, trus
 
   async function createRequestContext(initial: YogaInitialContext & ServerContext): Promise<RequestContext> {
     const caller = callers.get(initial.request) ?? (await authenticateRequest(initial.request, initial));
-    const tenantChoice = await resolveTenant(caller, initial.request.headers.get('x-context'));
+    const requested = initial.restCredentials
+      ? initial.restCredentials.context
+      : initial.request.headers.get('x-context');
+    const tenantChoice = await resolveTenant(caller, requested);
     const tenant = 'tenant' in tenantChoice ? tenantChoice.tenant : null;
     const actor: Actor = { name: caller.username, channel: initial.channel ?? 'graphql' };
     return { db, caller, actor, tenantChoice, tenant, loaders: tenant ? createLoaders(db, tenant, actor) : null };

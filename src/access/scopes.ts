@@ -1,5 +1,6 @@
 import type { AuthFailure } from '@pothos/plugin-scope-auth';
 import type { RequestContext } from '../context.js';
+import type { RefusalReason } from './types.js';
 
 /**
  * What each scope means: reading in the request's context, changing it, and managing contexts,
@@ -29,19 +30,26 @@ function failedScope(failure: AuthFailure): string | null {
   return null;
 }
 
-/** Why the caller may not do this, in words that say what to change. */
-export function refusal(ctx: RequestContext, failure: AuthFailure): string {
+/** Why the caller may not do this, in words that say what to change, and as a code for programs. */
+export function refusal(ctx: RequestContext, failure: AuthFailure): { message: string; reason: RefusalReason } {
   const { caller, tenantChoice } = ctx;
   const scope = failedScope(failure);
-  if ('problem' in tenantChoice && (scope === 'tenantRead' || scope === 'tenantWrite')) return tenantChoice.message;
+  if ('problem' in tenantChoice && (scope === 'tenantRead' || scope === 'tenantWrite')) {
+    return { message: tenantChoice.message, reason: tenantChoice.problem };
+  }
   if (scope === 'tenantWrite' || scope === 'adminWrite') {
-    if (caller.readOnly) return 'This API token is read-only';
+    if (caller.readOnly) return { message: 'This API token is read-only', reason: 'read-only-token' };
     if (scope === 'tenantWrite' && 'tenant' in tenantChoice) {
-      return `The user (${caller.username}) may only read in the context ${tenantChoice.tenant.name}`;
+      return {
+        message: `The user (${caller.username}) may only read in the context ${tenantChoice.tenant.name}`,
+        reason: 'read-only-context',
+      };
     }
   }
-  if (scope === 'admin' || scope === 'adminWrite') return `The user (${caller.username}) is not an admin`;
-  return 'Not authorized';
+  if (scope === 'admin' || scope === 'adminWrite') {
+    return { message: `The user (${caller.username}) is not an admin`, reason: 'not-admin' };
+  }
+  return { message: 'Not authorized', reason: 'not-authorized' };
 }
 
 /** Scope options for root fields, spread into a field's options. */

@@ -33,3 +33,6 @@ export interface TenantAccess extends Tenant {
 export type TenantChoice = { tenant: TenantAccess } | { problem: TenantProblem; message: string };
 
 export type TenantProblem = 'context-required' | 'not-allowed' | 'unknown-context' | 'no-contexts';
+
+/** Why a request was refused (FORBIDDEN's `extensions.reason`): a tenant problem, or a missing right. */
+export type RefusalReason = TenantProblem | 'read-only-token' | 'read-only-context' | 'not-admin' | 'not-authorized';

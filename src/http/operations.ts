@@ -172,5 +172,11 @@ export function createOperations({ db, logger, metrics }: OperationsOptions) {
     },
   };
 
-  return { plugin, finishRequest, metrics };
+  /** Names the operation a request asks for before it is authenticated (the REST layer's are known). */
+  function nameOperation(request: Request, name: string) {
+    const record = requests.get(request);
+    if (record) noteOperation(request, record, operationLabel(name, false));
+  }
+
+  return { plugin, finishRequest, nameOperation, metrics };
 }

@@ -1,21 +1,25 @@
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  GraphQLError,
+  coerceInputValue,
+  getOperationAST,
+  isInputType,
+  typeFromAST,
+} from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
 import { responseTooLargeMessage } from '../http/response-limit.js';
 import type { Logger } from '../logger.js';
+import { createLoaders } from '../lookups/loaders.js';
 import { type OperationName, documents } from './documents.js';
 import { type Endpoint, type Method, resources } from './endpoints.js';
-import { type ApiStatuses, RestError, restField } from './errors.js';
-import { type Body, type RestAuth, authOf, readBody } from './requests.js';
-import { type ResultData, failureOf } from './shapes.js';
+import { type ApiStatuses, RestError, failureOf, internalError, restErrorOf, variableError } from './errors.js';
+import { type Body, authOf, readBody } from './requests.js';
+import type { ResultData } from './shapes.js';
 
-type Yoga = YogaServerInstance<ServerContext, RequestContext>;
-
-interface GraphQLResult {
-  data?: Record<string, any> | null;
-  errors?: { message: string; extensions?: { code?: string; reason?: string } }[];
-  /** The GraphQL response's Retry-After, which a REST 429 carries on. */
-  retryAfter?: string | null;
-}
+type Enveloped = ReturnType<YogaServerInstance<ServerContext, RequestContext>['getEnveloped']>;
 
 /** At most this much of a path the caller sent is echoed back. */
 const ECHOED_PATH_CHARS = 100;
@@ -31,60 +35,64 @@ function decodeSegment(segment: string, path: string): string {
 
 const route = /^\/api\/(ipdrcustomers|ipdrcustomers_mapping)(?:\/([^/]+))?\/?$/;
 
-/** The REST error for a GraphQL error: Trisul's documented answers first. */
-function errorOf(result: GraphQLResult, api: ApiStatuses): RestError {
-  const error = result.errors![0]!;
-  const { code, reason } = error.extensions ?? {};
-  if (code === 'UNAUTHENTICATED') return new RestError(api.invalidToken, 'Invalid API token', 'ERROR');
-  if (code === 'FORBIDDEN') {
-    if (error.message.startsWith('Invalid Context name')) return new RestError(api.invalidContext, error.message);
-    if (error.message.includes('is not allowed to access the context')) return new RestError(200, error.message);
-    return new RestError(422, error.message);
-  }
-  if (code === 'RATE_LIMITED') {
-    return new RestError(429, error.message, 'Error', result.retryAfter ? { 'retry-after': result.retryAfter } : {});
-  }
-  if (code === 'REQUEST_TIMEOUT') return new RestError(504, error.message);
-  if (code === 'BAD_USER_INPUT') {
-    // 'Variable "$input" got invalid value "x" at "input.starttime"; invalid UnixTime: ...'
-    const path = /at "([^"]+)"/.exec(error.message)?.[1] ?? /Variable "\$(\w+)"/.exec(error.message)?.[1] ?? 'input';
-    return new RestError(422, `${restField(path.split('.').pop()!)}: ${reason ?? error.message}`);
-  }
-  return new RestError(500, 'Internal error');
+/**
+ * One REST request's operations, run in-process on the app's own envelope (as SOFA's Yoga plugin
+ * does): the request was authenticated and its context built once, and each operation (each page
+ * of a list) runs through the same execute hooks as a GraphQL request (limits, deadline, metrics,
+ * masking), with no HTTP request of its own.
+ */
+interface Run {
+  enveloped: Enveloped;
+  context: RequestContext;
+  api: ApiStatuses;
+  /** Each operation's document, parsed and validated once for the app. */
+  documentOf(operation: OperationName): DocumentNode;
 }
 
 /**
- * Runs one named operation through the app itself: same auth, limits, audit and masking. It is
- * part of the REST request `outer`, which is the one logged and counted (http/operations.ts).
+ * Refuses a variable its GraphQL type does not accept, naming it by the path graphql-js found the
+ * value at. A REST body's values become variables as they are, so the schema's scalars check them.
  */
+function checkVariables({ enveloped }: Run, document: DocumentNode, variables: Record<string, unknown>) {
+  for (const definition of getOperationAST(document)?.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    const type = typeFromAST(enveloped.schema, definition.type);
+    if (!(name in variables) || !type || !isInputType(type)) continue;
+    let refused: RestError | undefined;
+    coerceInputValue(variables[name], type, (path, _value, error) => {
+      const { reason } = error.extensions;
+      refused ??= variableError([name, ...path], typeof reason === 'string' ? reason : error.message);
+    });
+    if (refused) throw refused;
+  }
+}
+
 async function execute(
-  yoga: Yoga,
-  outer: Request,
+  run: Run,
   operation: OperationName,
   variables: Record<string, unknown>,
-  auth: RestAuth,
-  clientAddress: string,
-): Promise<GraphQLResult> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-context': auth.context };
-  if (auth.token !== null) headers.authorization = `Bearer ${auth.token}`;
-  const response = await yoga.fetch(
-    'http://rest.internal/graphql',
-    {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query: documents[operation], operationName: operation, variables }),
-    },
-    {
-      channel: 'rest',
-      outerRequest: outer,
-      clientAddress,
-      ...(auth.username === undefined ? {} : { expectedUsername: auth.username }),
-    },
-  );
-  const result = (await response.json()) as GraphQLResult;
-  result.retryAfter = response.headers.get('retry-after');
-  return result;
+  context: RequestContext = run.context,
+): Promise<Record<string, any>> {
+  const document = run.documentOf(operation);
+  checkVariables(run, document, variables);
+  const args: ExecutionArgs = {
+    schema: run.enveloped.schema,
+    document,
+    contextValue: context,
+    variableValues: variables,
+    operationName: operation,
+  };
+  const result = (await run.enveloped.execute(args)) as ExecutionResult;
+  const error = result.errors?.[0];
+  if (error) throw restErrorOf(error, run.api);
+  return result.data!;
 }
+
+/** A later page's context: the same caller and tenant, with loaders (and their caches) of its own. */
+const pageContext = (context: RequestContext): RequestContext => ({
+  ...context,
+  loaders: context.tenant ? createLoaders(context.db, context.tenant, context.actor) : null,
+});
 
 /** The JSON of a REST answer, and its size in bytes (its Content-Length). */
 interface Answer {
@@ -98,21 +106,18 @@ interface Answer {
  * limit, not by the table.
  */
 async function runList(
-  yoga: Yoga,
-  outer: Request,
-  clientAddress: string,
+  run: Run,
   endpoint: Endpoint,
   variables: Record<string, unknown>,
-  auth: RestAuth,
   maxBytes: number,
 ): Promise<Answer> {
   const rows: string[] = [];
   // The brackets, and a comma before every row but the first.
   let bytes = 2;
   for (let after: string | null = null; ;) {
-    const result = await execute(yoga, outer, endpoint.operation, { ...variables, after }, auth, clientAddress);
-    if (result.errors?.length) throw errorOf(result, endpoint.api);
-    const page = result.data!.page as {
+    const context = after === null ? run.context : pageContext(run.context);
+    const data = await execute(run, endpoint.operation, { ...variables, after }, context);
+    const page = data.page as {
       pageInfo: { hasNextPage: boolean; endCursor: string };
       edges: { node: unknown }[];
     };
@@ -127,21 +132,8 @@ async function runList(
   }
 }
 
-async function run(
-  yoga: Yoga,
-  outer: Request,
-  clientAddress: string,
-  endpoint: Endpoint,
-  body: Body,
-  userId: string,
-  maxBytes: number,
-): Promise<Answer> {
-  const auth = authOf(body);
-  const variables = endpoint.variables(body, userId);
-  if (endpoint.list) return runList(yoga, outer, clientAddress, endpoint, variables, auth, maxBytes);
-  const result = await execute(yoga, outer, endpoint.operation, variables, auth, clientAddress);
-  if (result.errors?.length) throw errorOf(result, endpoint.api);
-  const data = result.data!.result as ResultData;
+async function runOne(run: Run, endpoint: Endpoint, body: Body, variables: Record<string, unknown>): Promise<Answer> {
+  const data = (await execute(run, endpoint.operation, variables)).result as ResultData;
   if (data.__typename === 'Customer' || data.__typename === 'IpMapping') {
     const json = JSON.stringify(endpoint.shape(data));
     return { json, bytes: Buffer.byteLength(json) };
@@ -154,21 +146,35 @@ async function run(
  * A list answers at most `maxResponseBytes` (http/response-limit.ts bounds every other answer).
  */
 export interface RestApiOptions {
-  /** The app the REST layer runs its GraphQL operations on. */
-  getYoga: () => Yoga;
   maxResponseBytes: number;
   logger: Logger;
-  /** Who is asking, as the app's authentication counts failures (access/authentication.ts). */
-  clientAddressOf: (request: Request, server: ServerContext) => string;
+  /** Names the REST request's operation in its log line and metrics before it is authenticated. */
+  nameOperation: (request: Request, operation: OperationName) => void;
 }
 
 export function useRestApi({
-  getYoga,
   maxResponseBytes,
   logger,
-  clientAddressOf,
+  nameOperation,
 }: RestApiOptions): Plugin<RequestContext, ServerContext> {
+  let getEnveloped: YogaServerInstance<ServerContext, RequestContext>['getEnveloped'] | undefined;
+  const prepared = new Map<OperationName, DocumentNode>();
+
+  function documentOf(enveloped: Enveloped, operation: OperationName): DocumentNode {
+    const known = prepared.get(operation);
+    if (known) return known;
+    const document = enveloped.parse(documents[operation]) as DocumentNode;
+    const errors: readonly GraphQLError[] = enveloped.validate(enveloped.schema, document);
+    // The documents are the server's own, checked against the schema by a test: this is a bug.
+    if (errors.length > 0) throw new Error(`${operation}: ${errors.map((error) => error.message).join('; ')}`);
+    prepared.set(operation, document);
+    return document;
+  }
+
   return {
+    onYogaInit({ yoga }) {
+      getEnveloped = (yoga as unknown as YogaServerInstance<ServerContext, RequestContext>).getEnveloped;
+    },
     async onRequest({ request, url, endResponse, serverContext }) {
       // Every request passes here; only /api/ ones are this layer's.
       if (!url.pathname.startsWith('/api/')) return;
@@ -185,9 +191,36 @@ export function useRestApi({
             allow: Object.keys(endpoints).join(', '),
           });
         }
+        nameOperation(request, endpoint.operation);
         const body = await readBody(request, url.searchParams);
-        const address = clientAddressOf(request, serverContext);
-        const { json, bytes } = await run(getYoga(), request, address, endpoint, body, userId ?? '', maxResponseBytes);
+        const auth = authOf(body);
+        const variables = endpoint.variables(body, userId ?? '');
+        const enveloped = getEnveloped!({
+          ...serverContext,
+          request,
+          channel: 'rest',
+          // Every operation of this request runs under its one deadline (http/request-timeout.ts).
+          outerRequest: request,
+          restCredentials: { token: auth.token, context: auth.context },
+          ...(auth.username === undefined ? {} : { expectedUsername: auth.username }),
+        });
+        let context: RequestContext;
+        try {
+          // Authenticated, counted by the rate limit and given its context here, once.
+          context = (await enveloped.contextFactory()) as RequestContext;
+        } catch (error) {
+          if (error instanceof GraphQLError) throw restErrorOf(error, endpoint.api);
+          throw error;
+        }
+        const run: Run = {
+          enveloped,
+          context,
+          api: endpoint.api,
+          documentOf: (operation) => documentOf(enveloped, operation),
+        };
+        const { json, bytes } = endpoint.list
+          ? await runList(run, endpoint, variables, maxResponseBytes)
+          : await runOne(run, endpoint, body, variables);
         // Its length, which http/response-limit.ts bounds.
         const headers = { 'content-type': 'application/json', 'content-length': String(bytes) };
         endResponse(new Response(json, { headers }));
@@ -195,7 +228,7 @@ export function useRestApi({
         if (error instanceof RestError) return endResponse(error.toResponse());
         // Nothing may escape this hook: @whatwg-node/server would answer it with its stack trace.
         logger.error({ err: error, path: echoPath(url.pathname) }, 'REST request failed');
-        endResponse(new RestError(500, 'Internal error').toResponse());
+        endResponse(internalError().toResponse());
       }
     },
   };

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { prisma } from '../setup/app.js';
 import { BusyError } from '../../src/errors.js';
-import { failureOf } from '../../src/rest/shapes.js';
+import { failureOf } from '../../src/rest/errors.js';
 import { resetData } from '../helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { rest } from './helpers.js';
