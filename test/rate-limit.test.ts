@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import pino from 'pino';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type RateLimiter, createRateLimiter } from '../src/access/rate-limit.js';
 import { createLogger } from '../src/logger.js';
+import { freePort, startRedis, stopRedis } from './redis-server.js';
 
 const logger = createLogger({ NODE_ENV: 'test' });
 
@@ -35,46 +35,6 @@ async function timedTakes(limiter: RateLimiter, key: string, times: number) {
     slowest = Math.max(slowest, performance.now() - started);
   }
   return { allowed, slowest };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** A Redis of the test's own, on 127.0.0.1, keeping nothing on disk. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const redis = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10_000);
-    redis.stdout!.on('data', (chunk) => {
-      output += chunk;
-      if (/Ready to accept connections/i.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
-  });
-  return redis;
-}
-
-async function stopRedis(redis: ChildProcess) {
-  if (redis.exitCode !== null || redis.signalCode !== null) return;
-  const exited = once(redis, 'exit');
-  redis.kill('SIGKILL');
-  await exited;
 }
 
 describe('rate limiter', () => {
@@ -213,6 +173,60 @@ describe('rate limiter', () => {
     } finally {
       await first.close();
       await second.close();
+      await stopRedis(redis);
+    }
+  });
+
+  it('logs one outage, not one per probe, while Redis answers PING but refuses writes, and its end once a command is answered', async () => {
+    const port = await freePort();
+    // Past maxmemory with nothing to evict, Redis refuses every write (-OOM) but answers PING.
+    const redis = await startRedis(port, ['--maxmemory', '1', '--maxmemory-policy', 'noeviction']);
+    const lines: { msg: string; keyPrefix?: string }[] = [];
+    const captured = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const keyPrefix = `oom-${randomUUID()}`;
+    const limiter = createRateLimiter({
+      logger: captured,
+      perMinute: 1_000,
+      redisUrl: `redis://127.0.0.1:${port}`,
+      keyPrefix,
+      reconnectMaxDelayMs: 200,
+    });
+    const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    const outages = () => lines.filter((line) => /unreachable/.test(line.msg));
+    const recoveries = () => lines.filter((line) => /reachable again/.test(line.msg));
+    try {
+      expect(await client.ping()).toBe('PONG');
+      await expect(client.incr('probe')).rejects.toThrow(/^OOM /);
+      await untilShared(limiter);
+      // Requests for 3 s, while the limiter's PINGs (every 0.2 s at most) keep being answered.
+      const until = Date.now() + 3_000;
+      let takes = 0;
+      while (Date.now() < until) {
+        expect((await limiter.take('caller')).allowed).toBe(true);
+        takes++;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(recoveries()).toHaveLength(0);
+      expect(outages()).toHaveLength(1);
+      expect(outages()[0]!.keyPrefix).toBe(keyPrefix);
+      // Enough requests for several probes to have been answered in between.
+      expect(takes).toBeGreaterThanOrEqual(5);
+
+      // Writes accepted again: the next command answered ends the outage, once.
+      await client.config('SET', 'maxmemory', '0');
+      const deadline = Date.now() + 8_000;
+      while (recoveries().length === 0 && Date.now() < deadline) {
+        await limiter.take('caller');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (let i = 0; i < 10; i++) await limiter.take('caller');
+      expect(recoveries()).toHaveLength(1);
+      expect(outages()).toHaveLength(1);
+      expect(limiter.shared()).toBe(true);
+      expect(Number(await client.get(`${keyPrefix}:caller`))).toBeGreaterThanOrEqual(10);
+    } finally {
+      client.disconnect();
+      await limiter.close();
       await stopRedis(redis);
     }
   });

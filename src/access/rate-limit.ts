@@ -37,7 +37,7 @@ interface SharedStore {
   redis: Redis;
   /** Whether commands may be sent to Redis now: connected, and none has failed since it last answered. */
   usable(): boolean;
-  /** A command was answered: the next outage's probes start again from the shortest wait. */
+  /** A command was answered: counters are shared again, and the next outage's probes start from the shortest wait. */
   answered(): void;
   /** A command failed or timed out: count in memory from now on, until a probe is answered. */
   failed(error: unknown): void;
@@ -51,8 +51,8 @@ interface SharedStore {
  *
  * A Redis that is stopped or cut off without its connection closing stays "ready" to ioredis, so
  * every command would wait for the timeout. The first command that fails therefore moves counting
- * into memory for every request, and only a background PING, one at a time with backoff, moves it
- * back once Redis answers again.
+ * into memory for every request, and only a background PING, one at a time with backoff, lets
+ * commands be tried again once Redis answers; the outage is over when one of them is answered.
  */
 function connectRedis(url: string, keyPrefix: string, settings: RateLimitSettings): SharedStore {
   const { logger } = settings;
@@ -65,7 +65,9 @@ function connectRedis(url: string, keyPrefix: string, settings: RateLimitSetting
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), maxDelay),
   });
 
-  // Reconnection fails once per attempt: say so once per outage, not once per attempt.
+  // Reconnection fails once per attempt: say so once per outage, not once per attempt. An outage
+  // ends when a command is answered: a Redis may answer PING and a new connection's check while
+  // it refuses every write (-OOM, -MISCONF, -READONLY), and that is still one outage.
   let down = false;
   // A command failed on a connection that ioredis may still call ready.
   let failing = false;
@@ -75,8 +77,11 @@ function connectRedis(url: string, keyPrefix: string, settings: RateLimitSetting
     down = true;
     logger.warn({ err: error, keyPrefix }, 'rate limit store unreachable; counting in memory until it answers');
   };
-  const cameBack = () => {
+  // Redis answers again: commands may be tried, which alone tell whether counting is shared again.
+  const mayTryAgain = () => {
     failing = false;
+  };
+  const commandAnswered = () => {
     if (!down) return;
     down = false;
     logger.info({ keyPrefix }, 'rate limit store reachable again; counters are shared');
@@ -106,7 +111,7 @@ function connectRedis(url: string, keyPrefix: string, settings: RateLimitSetting
         try {
           // Without a connection this fails at once; on a stalled one it times out like any command.
           await redis.ping();
-          if (!closed) cameBack();
+          if (!closed) mayTryAgain();
         } catch {
           // Still failing: wait longer and try again.
         }
@@ -120,13 +125,14 @@ function connectRedis(url: string, keyPrefix: string, settings: RateLimitSetting
 
   redis.on('error', wentDown);
   // Ready means Redis answered ioredis' own check on a new connection.
-  redis.on('ready', cameBack);
+  redis.on('ready', mayTryAgain);
 
   return {
     redis,
     usable: () => !failing && !closed && redis.status === 'ready',
     answered() {
       probeDelay = FIRST_PROBE_DELAY_MS;
+      commandAnswered();
     },
     failed(error) {
       if (closed) return;
