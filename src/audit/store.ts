@@ -2,6 +2,7 @@ import type { Actor } from '../access/types.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
 import type { Transaction } from '../db/transaction.js';
+import { type TableNames, customers, mappings } from '../db/columns.js';
 
 export type AuditAction = 'create' | 'update' | 'delete';
 export type AuditEntity = 'customer' | 'mapping';
@@ -44,18 +45,50 @@ export async function recordAudit(tx: Transaction, tenant: Tenant, actor: Actor,
 // Keys and formats match image(): camelCase fields, times as numbers, timestamps as ISO strings.
 const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** The image of an ipdr_customers row aliased `row`. */
-export const customerImageSql = (row: string) => `jsonb_build_object(
-  'id', ${row}.id, 'contextId', ${row}.context_id, 'userId', ${row}.user_id, 'name', ${row}.name,
-  'address', ${row}.address, 'email', ${row}.email, 'phoneNumber', ${row}.phone_number,
-  'altPhoneNumber', ${row}.alt_phone_number,
-  'createdAt', ${isoSql(`${row}.created_at`)}, 'updatedAt', ${isoSql(`${row}.updated_at`)})`;
+// jsonb_build_object('field', row.column, ...) over these fields, in this order.
+const imageSql = <Model>(names: TableNames<Model>, row: string, fields: readonly (keyof Model & string)[]) =>
+  `jsonb_build_object(${fields
+    .map((field) => {
+      const column = `${row}.${names.columns[field]}`;
+      const value =
+        field === 'createdAt' || field === 'updatedAt'
+          ? isoSql(column)
+          : field === 'network'
+            ? `abbrev(${column})`
+            : column;
+      return `'${field}', ${value}`;
+    })
+    .join(', ')})`;
 
-/** The image of an ipdr_customers_mapping row aliased `row` (its customer's UserID included). */
-export const mappingImageSql = (row: string) => `jsonb_build_object(
-  'id', ${row}.id, 'contextId', ${row}.context_id, 'customerId', ${row}.ipdr_customer_id,
-  'ipsubnet', ${row}.ipsubnet, 'network', abbrev(${row}.network), 'ipFirst', ${row}.ip_first,
-  'ipLast', ${row}.ip_last, 'starttime', ${row}.starttime, 'endtime', ${row}.endtime,
-  'terminalId', ${row}.terminalid,
-  'createdAt', ${isoSql(`${row}.created_at`)}, 'updatedAt', ${isoSql(`${row}.updated_at`)},
-  'userId', ${row}.user_id)`;
+/** The image of a customers row aliased `row`. */
+export const customerImageSql = (row: string) =>
+  imageSql(customers, row, [
+    'id',
+    'contextId',
+    'userId',
+    'name',
+    'address',
+    'email',
+    'phoneNumber',
+    'altPhoneNumber',
+    'createdAt',
+    'updatedAt',
+  ]);
+
+/** The image of a mappings row aliased `row` (its customer's UserID included). */
+export const mappingImageSql = (row: string) =>
+  imageSql(mappings, row, [
+    'id',
+    'contextId',
+    'customerId',
+    'ipsubnet',
+    'network',
+    'ipFirst',
+    'ipLast',
+    'starttime',
+    'endtime',
+    'terminalId',
+    'createdAt',
+    'updatedAt',
+    'userId',
+  ]);

@@ -5,6 +5,7 @@ import { isExclusionViolation } from '../db/errors.js';
 import type { CsvCustomer, CsvRecord } from '../domain/trisul-csv.js';
 import type { Tenant } from '../access/types.js';
 import { customerImageSql, mappingImageSql } from '../audit/store.js';
+import { auditEvents, columnList, customers, mappings } from '../db/columns.js';
 import { periodColumns, subnetColumns } from '../mappings/filters.js';
 
 export interface ImportRow {
@@ -42,64 +43,89 @@ const BATCH_ROWS = 5000;
 // planner is free to hash would read the whole table once per batch, and a long import would
 // slow down as it grows.
 
+const c = customers.columns;
+const m = mappings.columns;
+const audit = `${auditEvents.table} (${columnList(auditEvents, ['contextId', 'actor', 'channel', 'action', 'entityType', 'entityId'])}`;
+
+// The customer columns a row sets, in the order of the statement's arrays ($4-$9).
+const CUSTOMER_FIELDS = ['userId', 'name', 'address', 'email', 'phoneNumber', 'altPhoneNumber'] as const;
+const customerFields = columnList(customers, CUSTOMER_FIELDS);
+// The columns an unchanged row would change (what the upsert compares), in the `c` and `excluded` rows.
+const CHANGED_FIELDS = CUSTOMER_FIELDS.slice(1);
+const changedIn = (row: string) => columnList(customers, CHANGED_FIELDS, row);
+
 // Upserts the batch's customers by UserID (a customer's last row wins), audits what changed, and
 // returns the id and outcome of every customer of the batch.
 const UPSERT_CUSTOMERS_SQL = `
 WITH input AS (
-  SELECT DISTINCT ON (user_id) *
+  SELECT DISTINCT ON (${c.userId}) *
   FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
-    AS i(user_id, name, address, email, phone_number, alt_phone_number, ord)
-  ORDER BY user_id, ord DESC
+    AS i(${customerFields}, ord)
+  ORDER BY ${c.userId}, ord DESC
 ), stored AS (
   SELECT s.* FROM input i
-  CROSS JOIN LATERAL (SELECT * FROM ipdr_customers c WHERE c.context_id = $1 AND c.user_id = i.user_id LIMIT 1) s
+  CROSS JOIN LATERAL (SELECT * FROM ${customers.table} c WHERE c.${c.contextId} = $1 AND c.${c.userId} = i.${c.userId} LIMIT 1) s
 ), written AS (
-  INSERT INTO ipdr_customers AS c (context_id, user_id, name, address, email, phone_number, alt_phone_number, updated_at)
-  SELECT $1, user_id, name, address, email, phone_number, alt_phone_number, now() FROM input ORDER BY ord
-  ON CONFLICT (context_id, user_id) DO UPDATE SET
-    name = excluded.name, address = excluded.address, email = excluded.email,
-    phone_number = excluded.phone_number, alt_phone_number = excluded.alt_phone_number, updated_at = excluded.updated_at
-  WHERE (c.name, c.address, c.email, c.phone_number, c.alt_phone_number)
-    IS DISTINCT FROM (excluded.name, excluded.address, excluded.email, excluded.phone_number, excluded.alt_phone_number)
+  INSERT INTO ${customers.table} AS c (${c.contextId}, ${customerFields}, ${c.updatedAt})
+  SELECT $1, ${customerFields}, now() FROM input ORDER BY ord
+  ON CONFLICT (${c.contextId}, ${c.userId}) DO UPDATE SET
+    ${CHANGED_FIELDS.map((field) => `${c[field]} = excluded.${c[field]}`).join(', ')}, ${c.updatedAt} = excluded.${c.updatedAt}
+  WHERE (${changedIn('c')}) IS DISTINCT FROM (${changedIn('excluded')})
   RETURNING c.*
 ), changes AS (
-  SELECT w.*, s.id IS NULL AS created, CASE WHEN s.id IS NULL THEN NULL ELSE ${customerImageSql('s')} END AS before
-  FROM written w LEFT JOIN stored s ON s.id = w.id
+  SELECT w.*, s.${c.id} IS NULL AS created, CASE WHEN s.${c.id} IS NULL THEN NULL ELSE ${customerImageSql('s')} END AS before
+  FROM written w LEFT JOIN stored s ON s.${c.id} = w.${c.id}
 ), audited AS (
-  INSERT INTO audit_events (context_id, actor, channel, action, entity_type, entity_id, before, after)
-  SELECT $1, $2, $3, CASE WHEN created THEN 'create' ELSE 'update' END, 'customer', id, before, ${customerImageSql('changes')}
-  FROM changes ORDER BY id
+  INSERT INTO ${audit}, ${auditEvents.columns.before}, ${auditEvents.columns.after})
+  SELECT $1, $2, $3, CASE WHEN created THEN 'create' ELSE 'update' END, 'customer', ${c.id}, before, ${customerImageSql('changes')}
+  FROM changes ORDER BY ${c.id}
 )
-SELECT user_id AS "userId", id, CASE WHEN created THEN 'created' ELSE 'updated' END AS outcome FROM changes
+SELECT ${c.userId} AS "userId", ${c.id} AS id, CASE WHEN created THEN 'created' ELSE 'updated' END AS outcome FROM changes
 UNION ALL
-SELECT user_id, id, 'unchanged' FROM stored WHERE id NOT IN (SELECT id FROM changes)`;
+SELECT ${c.userId}, ${c.id}, 'unchanged' FROM stored WHERE ${c.id} NOT IN (SELECT ${c.id} FROM changes)`;
+
+// The mapping columns a row sets, in the order of the statement's arrays ($4-$12).
+const MAPPING_FIELDS = [
+  'customerId',
+  'userId',
+  'ipsubnet',
+  'network',
+  'ipFirst',
+  'ipLast',
+  'starttime',
+  'endtime',
+  'terminalId',
+] as const;
+const mappingFields = columnList(mappings, MAPPING_FIELDS);
+// What makes a row an exact duplicate of another.
+const identity = columnList(mappings, ['customerId', 'ipFirst', 'ipLast', 'starttime', 'endtime']);
 
 // Adds the batch's mappings, skipping exact duplicates (of stored mappings or of an earlier row),
 // and audits each one added.
 const INSERT_MAPPINGS_SQL = `
 WITH input AS (
   SELECT * FROM unnest($4::int[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[])
-    WITH ORDINALITY AS i(customer_id, user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, ord)
+    WITH ORDINALITY AS i(${mappingFields}, ord)
 ), fresh AS (
-  SELECT DISTINCT ON (customer_id, ip_first, ip_last, starttime, endtime) i.* FROM input i
+  SELECT DISTINCT ON (${identity}) i.* FROM input i
   LEFT JOIN LATERAL (
-    SELECT true AS stored FROM ipdr_customers_mapping m
-    WHERE m.ipdr_customer_id = i.customer_id AND m.ip_first = i.ip_first AND m.ip_last = i.ip_last
-      AND m.starttime = i.starttime AND m.endtime IS NOT DISTINCT FROM i.endtime
+    SELECT true AS stored FROM ${mappings.table} m
+    WHERE m.${m.customerId} = i.${m.customerId} AND m.${m.ipFirst} = i.${m.ipFirst} AND m.${m.ipLast} = i.${m.ipLast}
+      AND m.${m.starttime} = i.${m.starttime} AND m.${m.endtime} IS NOT DISTINCT FROM i.${m.endtime}
     LIMIT 1
   ) duplicate ON true
   WHERE duplicate.stored IS NULL
-  ORDER BY customer_id, ip_first, ip_last, starttime, endtime, ord
+  ORDER BY ${identity}, ord
 ), written AS (
-  INSERT INTO ipdr_customers_mapping
-    (context_id, ipdr_customer_id, user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, updated_at)
-  SELECT $1, customer_id, user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, terminalid, now()
+  INSERT INTO ${mappings.table}
+    (${m.contextId}, ${mappingFields}, ${m.updatedAt})
+  SELECT $1, ${mappingFields}, now()
   FROM fresh ORDER BY ord
   RETURNING *
 ), audited AS (
-  INSERT INTO audit_events (context_id, actor, channel, action, entity_type, entity_id, after)
-  SELECT $1, $2, $3, 'create', 'mapping', w.id, ${mappingImageSql('w')}
-  FROM written w ORDER BY w.id
+  INSERT INTO ${audit}, ${auditEvents.columns.after})
+  SELECT $1, $2, $3, 'create', 'mapping', w.${m.id}, ${mappingImageSql('w')}
+  FROM written w ORDER BY w.${m.id}
 )
 SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM input)::int AS candidates`;
 

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/handle.js';
+import { type TableNames, customers, mappingPrefixLengths, mappings } from '../db/columns.js';
 import { withoutDeadline } from '../db/connection.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
@@ -23,34 +24,18 @@ export interface LookupColumns {
 /** A mapping as lookups return it: only the columns asked for, with its customer if asked for. */
 export type MappingWithCustomer = IpMapping & { customer: Customer };
 
+// Each field's column, qualified by the statement's alias (the mapping's network as text).
+const qualified = <Model>(names: TableNames<Model>, alias: string) =>
+  Object.fromEntries(Object.entries(names.columns).map(([field, column]) => [field, `${alias}.${column}`])) as {
+    [Field in keyof Model]-?: string;
+  };
+
 const MAPPING_SQL = {
-  id: 'm.id',
-  contextId: 'm.context_id',
-  customerId: 'm.ipdr_customer_id',
-  userId: 'm.user_id',
-  ipsubnet: 'm.ipsubnet',
-  network: 'm.network::text',
-  ipFirst: 'm.ip_first',
-  ipLast: 'm.ip_last',
-  starttime: 'm.starttime',
-  endtime: 'm.endtime',
-  terminalId: 'm.terminalid',
-  createdAt: 'm.created_at',
-  updatedAt: 'm.updated_at',
+  ...qualified(mappings, 'm'),
+  network: `m.${mappings.columns.network}::text`,
 } satisfies Record<keyof IpMapping, string>;
 
-const CUSTOMER_SQL = {
-  id: 'c.id',
-  contextId: 'c.context_id',
-  userId: 'c.user_id',
-  name: 'c.name',
-  address: 'c.address',
-  email: 'c.email',
-  phoneNumber: 'c.phone_number',
-  altPhoneNumber: 'c.alt_phone_number',
-  createdAt: 'c.created_at',
-  updatedAt: 'c.updated_at',
-} satisfies Record<keyof Customer, string>;
+const CUSTOMER_SQL = qualified(customers, 'c') satisfies Record<keyof Customer, string>;
 
 const MAPPING_FIELDS = Object.keys(MAPPING_SQL) as (keyof IpMapping)[];
 const CUSTOMER_FIELDS = Object.keys(CUSTOMER_SQL) as (keyof Customer)[];
@@ -101,8 +86,11 @@ const selectList = (columns: LookupColumns) =>
 // The prefix lengths are read once per statement, not once per lookup, and probed longest first:
 // an ISP's most numerous mappings are its most specific ones (single addresses), so most lookups
 // stop at their first probe. The order only saves probes; any order gives the same answer.
+const prefixLengths = mappingPrefixLengths.columns;
 const prefixLengthsSql = (family: 4 | 6) =>
-  `(SELECT array_agg(prefix_length ORDER BY prefix_length DESC) FROM mapping_prefix_lengths WHERE context_id = $1 AND family = ${family})`;
+  `(SELECT array_agg(${prefixLengths.prefixLength} ORDER BY ${prefixLengths.prefixLength} DESC) FROM ${mappingPrefixLengths.table} WHERE ${prefixLengths.contextId} = $1 AND ${prefixLengths.family} = ${family})`;
+
+const m = mappings.columns;
 
 /** The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]). */
 export const whoHadSql = (columns: LookupColumns) => `
@@ -111,16 +99,16 @@ FROM unnest($2::inet[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
 JOIN LATERAL (
   SELECT candidate.* FROM unnest(CASE family(q.ip) WHEN 4 THEN ${prefixLengthsSql(4)} ELSE ${prefixLengthsSql(6)} END) AS p(prefix_length)
   CROSS JOIN LATERAL (
-    SELECT * FROM ipdr_customers_mapping m
-    WHERE m.context_id = $1
-      AND m.network = network(set_masklen(q.ip, p.prefix_length))::inet
-      AND m.starttime <= q.at
-    ORDER BY m.starttime DESC
+    SELECT * FROM ${mappings.table} m
+    WHERE m.${m.contextId} = $1
+      AND m.${m.network} = network(set_masklen(q.ip, p.prefix_length))::inet
+      AND m.${m.starttime} <= q.at
+    ORDER BY m.${m.starttime} DESC
     LIMIT 1
   ) candidate
-  WHERE candidate.endtime IS NULL OR candidate.endtime >= q.at
+  WHERE candidate.${m.endtime} IS NULL OR candidate.${m.endtime} >= q.at
   LIMIT 1
-) m ON true${columns.customer?.length ? '\nJOIN ipdr_customers c ON c.id = m.ipdr_customer_id' : ''}`;
+) m ON true${columns.customer?.length ? `\nJOIN ${customers.table} c ON c.${customers.columns.id} = m.${m.customerId}` : ''}`;
 
 type Row = { lookupIndex: number } & Record<string, unknown>;
 

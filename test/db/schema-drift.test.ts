@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { TABLES } from '../../src/db/columns.js';
 import { prisma } from '../setup/app.js';
 
 // Prisma's schema engine cannot run here, so nothing else compares the hand-written migrations
 // with prisma/schema.prisma. This reads the schema's models and checks each scalar field against
-// the migrated database's columns: name, type and nullability.
+// the migrated database's columns: name, type and nullability. Raw statements name tables and
+// columns through src/db/columns.ts: its names must be the schema's and the database's.
 
 interface SchemaField {
   model: string;
@@ -84,12 +86,37 @@ describe('schema drift', () => {
     );
   });
 
-  it('has a column of a compatible type for every field of every model', async () => {
-    const columns = await prisma.$queryRawUnsafe<
-      { table_name: string; column_name: string; udt_name: string; is_nullable: string }[]
-    >(
+  const readColumns = () =>
+    prisma.$queryRawUnsafe<{ table_name: string; column_name: string; udt_name: string; is_nullable: string }[]>(
       'SELECT table_name, column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_schema = current_schema()',
     );
+
+  // Each model's table and field→column names as src/db/columns.ts declares them.
+  const declared = Object.entries(TABLES).flatMap(([model, names]) =>
+    Object.entries(names.columns as Record<string, string>).map(([field, column]) => ({
+      model,
+      table: names.table,
+      field,
+      column,
+    })),
+  );
+
+  it('names in src/db/columns.ts the table and column of every field, as prisma/schema.prisma maps them', () => {
+    const key = ({ model, table, field, column }: { model: string; table: string; field: string; column: string }) =>
+      `${model}.${field} -> ${table}.${column}`;
+    expect(declared.map(key).sort()).toEqual(fields.map(key).sort());
+  });
+
+  it('finds every table and column src/db/columns.ts names in the migrated database', async () => {
+    const columns = new Set((await readColumns()).map((column) => `${column.table_name}.${column.column_name}`));
+    const missing = declared
+      .filter(({ table, column }) => !columns.has(`${table}.${column}`))
+      .map(({ model, field, table, column }) => `${model}.${field}: no column ${table}.${column}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('has a column of a compatible type for every field of every model', async () => {
+    const columns = await readColumns();
     const byName = new Map(columns.map((column) => [`${column.table_name}.${column.column_name}`, column]));
     const problems: string[] = [];
     for (const field of fields) {
