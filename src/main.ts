@@ -5,6 +5,7 @@ import { createRateLimiter } from './access/rate-limit.js';
 import { bootstrapAccess } from './access/store.js';
 import { appModules, createApp } from './app.js';
 import { DatabaseUnreachableError, describeDatabaseUrl, openDatabase, waitForDatabase } from './db/connection.js';
+import { DataDirInUseError, DataDirLockError } from './db/data-dir-lock.js';
 import { createDb } from './db/handle.js';
 import { migrate } from './db/migrate.js';
 import { type Env, InvalidEnvironmentError, readEnv } from './env.js';
@@ -24,9 +25,20 @@ function loadEnv(): Env {
 
 const env = loadEnv();
 const logger = createLogger(env);
-const db = createDb(
-  openDatabase({ databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR }),
-);
+function openDb() {
+  try {
+    return createDb(
+      openDatabase({ databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR }),
+    );
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError || error instanceof DataDirLockError)) throw error;
+    // The operator's to fix, as an unreachable database is: one line saying what, no stack trace.
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+const db = openDb();
 const { database } = db;
 
 try {

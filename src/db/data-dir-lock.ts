@@ -6,6 +6,30 @@ export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
 }
 
+/** The lock file could not be opened or locked for a reason other than another holder. */
+export class DataDirLockError extends Error {
+  override name = 'DataDirLockError';
+}
+
+/**
+ * What a failed lock call means. Another open file holding the lock is EAGAIN to fcntl (which
+ * tryLock answers as false) and may be EACCES (POSIX allows either); Windows' LockFileEx answers
+ * EBUSY or EACCES. Anything else (ENOLCK or EINVAL on a filesystem without OFD locks, EISDIR, …)
+ * says nothing about a holder.
+ */
+export function lockFailureKind(error: unknown): 'held' | 'failed' {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EBUSY' || code === 'EACCES' ? 'held' : 'failed';
+}
+
+/** One line for the operator: the file, the errno and what the system said. */
+export function lockFailed(path: string, error: unknown): DataDirLockError {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return new DataDirLockError(
+    `cannot lock the embedded database's lock file ${path}: ${code ?? 'error'} (${message}); put DATA_DIR on a local filesystem with file locks`,
+  );
+}
+
 // The package ships no types; this is the one call used.
 const { tryLock } = createRequire(import.meta.url)('fs-native-extensions') as {
   /** An exclusive lock on the whole file: true when granted, false when another open file holds it. */
@@ -56,9 +80,21 @@ export function lockDataDir(dataDir: string): () => void {
     );
   if (heldHere.has(key)) throw inUse(process.pid);
   // Opened without truncating: a process that is refused must not erase the holder's PID.
-  const fd = openSync(path, 'a+');
+  let fd: number;
   try {
-    if (!tryLock(fd)) throw inUse(holderNamedIn(path));
+    fd = openSync(path, 'a+');
+  } catch (error) {
+    throw lockFailed(path, error);
+  }
+  try {
+    let locked: boolean;
+    try {
+      locked = tryLock(fd);
+    } catch (error) {
+      if (lockFailureKind(error) === 'failed') throw lockFailed(path, error);
+      locked = false;
+    }
+    if (!locked) throw inUse(holderNamedIn(path));
     ftruncateSync(fd, 0);
     writeSync(fd, `${process.pid}\n`);
   } catch (error) {

@@ -1,10 +1,17 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataDirInUseError, lockDataDir } from '../../src/db/data-dir-lock.js';
+import {
+  DataDirInUseError,
+  DataDirLockError,
+  lockDataDir,
+  lockFailed,
+  lockFailureKind,
+} from '../../src/db/data-dir-lock.js';
+import { startServer } from '../server-process.js';
 
 // The embedded database's lock is one the operating system holds for the open file: refused while
 // another process holds it, free the moment that process is gone, and never decided by what the
@@ -198,5 +205,54 @@ describe.skipIf(process.platform !== 'linux')('data directory lock', () => {
     await once(first.child, 'exit');
     expect(await third.lock(dir)).toBe('locked 1');
     await Promise.all([kill(second.child), kill(third.child)]);
+  });
+});
+
+describe('a lock that fails for another reason than a holder', () => {
+  const errno = (code: string) => Object.assign(new Error(`${code}: the system's words`), { code });
+
+  it('takes EAGAIN, EACCES and EBUSY (Windows LockFileEx) for a holder, and nothing else', () => {
+    for (const code of ['EAGAIN', 'EWOULDBLOCK', 'EACCES', 'EBUSY']) expect(lockFailureKind(errno(code))).toBe('held');
+    for (const code of ['ENOLCK', 'EINVAL', 'EISDIR', 'EBADF']) expect(lockFailureKind(errno(code))).toBe('failed');
+    expect(lockFailureKind(new Error('no errno'))).toBe('failed');
+    const wrapped = lockFailed('/data/ipdr-gateway.lock', errno('ENOLCK'));
+    expect(wrapped).toBeInstanceOf(DataDirLockError);
+    expect(wrapped.message).toMatch(
+      /^cannot lock the embedded database's lock file \/data\/ipdr-gateway\.lock: ENOLCK \(/,
+    );
+  });
+
+  it('is one error naming the lock file and the errno (a directory where the lock file goes: EISDIR)', () => {
+    const dir = dataDir();
+    mkdirSync(lockFile(dir));
+    const error = (() => {
+      try {
+        lockDataDir(dir);
+      } catch (failure) {
+        return failure;
+      }
+      return expect.unreachable('a directory cannot be locked as the lock file');
+    })();
+    expect(error).toBeInstanceOf(DataDirLockError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^cannot lock the embedded database's lock file ${lockFile(dir).replace(/[.]/g, '\\.')}: EISDIR \\(`),
+    );
+    // Nothing is held: once the directory is gone the lock is taken.
+    rmSync(lockFile(dir), { recursive: true });
+    lockDataDir(dir)();
+  });
+
+  it('is printed by the server as one line, and the server exits 1', async () => {
+    const dir = dataDir();
+    mkdirSync(lockFile(dir));
+    const failure = await startServer({ DATA_DIR: dir, NODE_ENV: 'test' }).then(
+      () => expect.unreachable('the server cannot lock its data directory'),
+      (error: Error) => error.message,
+    );
+    expect(failure).toMatch(/^server exited with 1:\n/);
+    const output = failure.replace(/^server exited with 1:\n/, '').trim();
+    expect(output).toMatch(
+      /^cannot lock the embedded database's lock file .*: EISDIR \(.*\); put DATA_DIR on a local filesystem with file locks$/,
+    );
   });
 });
