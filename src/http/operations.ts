@@ -20,9 +20,6 @@ export interface RequestRecord {
 }
 
 const requests = new WeakMap<Request, RequestRecord>();
-// The GraphQL requests the REST layer runs for a request of its own (see rest/handler.ts) share
-// that request's record: they are part of it, not requests of their own.
-const internalRequests = new WeakSet<Request>();
 // Node requests the HTTP server answered itself after handing them to Yoga (a malformed body:
 // http/node-handler.ts). Yoga's answer never reaches the client, so it is not logged.
 const answeredByServer = new WeakSet<IncomingMessage>();
@@ -38,10 +35,6 @@ export function newRequestRecord(method: string | undefined, givenId: string | n
 
 /** How many operation names from authenticated callers become labels of their own. */
 export const MAX_LEARNT_OPERATIONS = 200;
-function noteOperation(request: Request, record: RequestRecord, name: string) {
-  if (!internalRequests.has(request) || record.operation === 'anonymous') record.operation = name;
-  else if (name !== 'anonymous' && !record.operation.split(',').includes(name)) record.operation += `,${name}`;
-}
 
 function json(body: unknown, status: number, fetchAPI: { Response: typeof Response }) {
   return new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -107,12 +100,6 @@ export function createOperations({ db, logger, metrics }: OperationsOptions) {
 
   const plugin: Plugin<RequestContext, ServerContext> = {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
-      const outer = serverContext.outerRequest && requests.get(serverContext.outerRequest);
-      if (outer) {
-        requests.set(request, outer);
-        internalRequests.add(request);
-        return;
-      }
       if (url.pathname === '/ready') {
         try {
           await db.prisma.$queryRawUnsafe('SELECT 1');
@@ -138,7 +125,7 @@ export function createOperations({ db, logger, metrics }: OperationsOptions) {
     },
     onParams({ params, request }) {
       const record = requests.get(request);
-      if (record) noteOperation(request, record, operationLabel(params.operationName, false));
+      if (record) record.operation = operationLabel(params.operationName, false);
     },
     onExecute({ args }) {
       const { request, caller } = args.contextValue;
@@ -147,7 +134,7 @@ export function createOperations({ db, logger, metrics }: OperationsOptions) {
       record.username = caller.username;
       const name = getOperationAST(args.document, args.operationName)?.name?.value;
       // The caller is authenticated here: the name it gave may now be learnt.
-      noteOperation(request, record, operationLabel(name, true));
+      record.operation = operationLabel(name, true);
     },
     onExecutionResult({ result, context }) {
       const record = requests.get(context.request);
@@ -163,7 +150,7 @@ export function createOperations({ db, logger, metrics }: OperationsOptions) {
     },
     onResponse({ request, response, serverContext }) {
       const record = requests.get(request);
-      if (!record || internalRequests.has(request)) return;
+      if (!record) return;
       // Yoga's Node adapter passes the Node request as `req`.
       const node = (serverContext as { req?: IncomingMessage }).req;
       if (node && answeredByServer.has(node)) return;
@@ -175,7 +162,7 @@ export function createOperations({ db, logger, metrics }: OperationsOptions) {
   /** Names the operation a request asks for before it is authenticated (the REST layer's are known). */
   function nameOperation(request: Request, name: string) {
     const record = requests.get(request);
-    if (record) noteOperation(request, record, operationLabel(name, false));
+    if (record) record.operation = operationLabel(name, false);
   }
 
   return { plugin, finishRequest, nameOperation, metrics };

@@ -116,9 +116,7 @@ function boundedStream(
  */
 export function useResponseLimit(limitBytes: number): Plugin<RequestContext, ServerContext> {
   return {
-    onResponse({ request, response, setResponse, fetchAPI, serverContext }) {
-      // The REST layer's own GraphQL requests are parts of its response, which is the one measured.
-      if (serverContext.outerRequest) return;
+    onResponse({ request, response, setResponse, fetchAPI }) {
       const contentType = response.headers.get('content-type') ?? '';
       // The GraphiQL page: the server's own, the same whatever the caller asks, and no answer to a query.
       if (/^text\/html\b/i.test(contentType)) return;
