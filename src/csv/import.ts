@@ -7,6 +7,7 @@ import type { Tenant } from '../access/types.js';
 import { customerImageSql, mappingImageSql } from '../audit/store.js';
 import { auditEvents, columnList, customers, mappings } from '../db/columns.js';
 import { periodColumns, subnetColumns } from '../mappings/filters.js';
+import { findOverlappingMappings } from '../mappings/overlaps.js';
 
 export interface ImportRow {
   line: number;
@@ -270,33 +271,16 @@ async function importBatch(
   await importBatch(tx, tenant, actor, prepareBatch(rows.slice(half)), progress);
 }
 
-// The stored mapping a row's mapping collides with, in the exclusion constraint's own terms (see
-// the box_exclusion migration), so its index answers. Inside the import's transaction: the
-// mapping may be one of the file's own earlier rows.
-const OVERLAPPING_MAPPING_SQL = `
-SELECT m.id, m.ipsubnet, m.starttime, m.endtime, m.user_id AS "userId"
-FROM ipdr_customers_mapping m
-WHERE ipdr_mapping_extent(m.context_id, m.network, m.starttime, m.endtime) && ipdr_mapping_extent($1, $2::inet, $3::int8, $4::int8)
-  AND ipdr_mapping_low_bits(m.network) && ipdr_mapping_low_bits($2::inet)
-ORDER BY m.id
-LIMIT 1`;
-
-interface OverlappingMapping {
-  id: number;
-  ipsubnet: string;
-  starttime: bigint;
-  endtime: bigint | null;
-  userId: string;
-}
-
+// Inside the import's transaction: the mapping in the way may be one of the file's own earlier rows.
 async function describeOverlap(tx: DriverSession, tenant: Tenant, record: CsvRecord): Promise<string> {
   for (const mapping of record.mappings) {
-    const [overlapping] = await tx.query<OverlappingMapping>(OVERLAPPING_MAPPING_SQL, [
-      tenant.id,
-      mapping.subnet.network,
-      String(mapping.start),
-      mapping.end === null ? null : String(mapping.end),
-    ]);
+    const {
+      mappings: [overlapping],
+    } = await findOverlappingMappings(
+      tx,
+      { contextId: tenant.id, subnet: mapping.subnet, period: { start: mapping.start, end: mapping.end } },
+      { limit: 1 },
+    );
     if (overlapping) {
       return `${mapping.subnet.input} overlaps mapping ${overlapping.id} (${overlapping.ipsubnet} of UserID ${overlapping.userId}, ${overlapping.starttime} to ${overlapping.endtime ?? 'ongoing'})`;
     }

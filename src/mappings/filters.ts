@@ -63,8 +63,3 @@ export function overlapsSubnetWhere(subnet: IpSubnet): Prisma.IpMappingWhereInpu
     OR: [{ ipFirst: { gte: ipFirst, lte: ipLast } }, enclosingWhere(subnet.first, subnet.prefixLength, ipLast)],
   };
 }
-
-/** Mappings of a context sharing an address with `subnet` at some instant of `period`. */
-export function overlappingWhere(contextId: number, subnet: IpSubnet, period: TimeRange): Prisma.IpMappingWhereInput {
-  return { AND: [{ contextId }, overlapsSubnetWhere(subnet), overlapsWindowWhere(period.start, period.end)] };
-}

@@ -15,7 +15,8 @@ import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js'
 import type { Tenant } from '../access/types.js';
 import { recordAudit } from '../audit/store.js';
 import { findCustomerOrThrow } from '../customers/store.js';
-import { activeAtWhere, addressKeys, overlappingWhere, periodColumns, subnetColumns } from './filters.js';
+import { activeAtWhere, addressKeys, periodColumns, subnetColumns } from './filters.js';
+import { findOverlappingMappings } from './overlaps.js';
 import { ConcurrentChange, type Transaction, inTransaction } from '../db/transaction.js';
 
 export interface MappingFields {
@@ -58,14 +59,14 @@ async function guardOverlap<T>(
     });
   } catch (error) {
     if (!isExclusionViolation(error) || !attempt.holding) throw error;
-    const { subnet, period } = attempt.holding;
-    const where = { AND: [overlappingWhere(tenant.id, subnet, period), { id: { notIn: attempt.excludeIds } }] };
     // A write over a large block may overlap more mappings than any answer lists: load only those
     // it can list, and count the rest.
-    const conflicts = await db.prisma.ipMapping.findMany({ where, orderBy: { id: 'asc' }, take: MAX_LISTED_MAPPINGS });
-    const conflictCount =
-      conflicts.length < MAX_LISTED_MAPPINGS ? conflicts.length : await db.prisma.ipMapping.count({ where });
-    throw new ConflictError(conflicts, conflictCount);
+    const { mappings, count } = await findOverlappingMappings(
+      { query: (sql, params = []) => db.readRows(sql, params) },
+      { contextId: tenant.id, ...attempt.holding },
+      { excludeIds: attempt.excludeIds, limit: MAX_LISTED_MAPPINGS },
+    );
+    throw new ConflictError(mappings, count);
   }
 }
 
