@@ -212,6 +212,9 @@ function describeClientError(error: ParseError, owner: Exchange | undefined): { 
  * client sends a request of its own: the latest one says nothing about it, and it is answered in
  * the shape its request line names (GraphQL's when that cannot be read).
  */
+/** How long a client error's answer may take to flush before its connection is dropped anyway. */
+const CLIENT_ERROR_FLUSH_MS = 2_000;
+
 function answerClientError(app: HttpApp, error: ParseError, socket: Duplex, previous: Exchange | undefined) {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -228,13 +231,28 @@ function answerClientError(app: HttpApp, error: ParseError, socket: Duplex, prev
   const answer = () => {
     if (socket.writable) {
       const body = Buffer.from(errorJson(path, message));
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
-          `content-length: ${body.length}\r\nconnection: close\r\nx-request-id: ${record.id}\r\n\r\n`,
+      // Ended, then destroyed once flushed: destroying it at once drops whatever the socket has not
+      // handed to the kernel yet, the whole 400 under backpressure. A peer that never reads does
+      // not keep it open past the wait.
+      const giveUp = setTimeout(() => socket.destroy(), CLIENT_ERROR_FLUSH_MS).unref();
+      const done = () => {
+        clearTimeout(giveUp);
+        socket.destroy();
+      };
+      socket.once('finish', done);
+      socket.once('close', done);
+      socket.end(
+        Buffer.concat([
+          Buffer.from(
+            `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+              `content-length: ${body.length}\r\nconnection: close\r\nx-request-id: ${record.id}\r\n\r\n`,
+          ),
+          body,
+        ]),
       );
-      socket.write(body);
+    } else {
+      socket.destroy();
     }
-    socket.destroy();
     app.operations.finishRequest(record, cancelled ? path : undefined, status, { error: error.code ?? error.message });
   };
   if (running) {

@@ -398,3 +398,28 @@ describe('405', () => {
     ]);
   });
 });
+
+describe('a malformed request larger than the socket buffers', () => {
+  it('gets the whole 400, however much of the request is still unread', async () => {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    const errors: string[] = [];
+    // Not once(socket, 'close'), which rejects at the socket's 'error'.
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
+    // A bad header line, then 8 MB the server never reads: more than the kernel buffers hold.
+    socket.write('POST /graphql HTTP/1.1\r\nhost: x\r\nbad header line\r\n');
+    const junk = Buffer.alloc(1 << 20, 'x');
+    for (let i = 0; i < 8 && !socket.destroyed; i++) socket.write(junk);
+    await Promise.race([closed, timeout(15_000, 'large malformed request')]);
+    const [head, body = ''] = received.split('\r\n\r\n') as [string, string?];
+    expect(head, `received ${JSON.stringify(received.slice(0, 200))}; errors ${errors.join(', ')}`).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
+    expect(Buffer.byteLength(body)).toBe(length);
+    expect(JSON.parse(body).errors[0].message).toMatch(/^Malformed HTTP request: /);
+  });
+});
