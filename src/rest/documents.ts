@@ -3,10 +3,10 @@
 
 const CUSTOMER = 'id userId name address email phoneNumber altPhoneNumber';
 const MAPPING = 'id ipsubnet starttime endtime terminalId customer { id userId }';
-const CONFLICT = `... on ConflictError { conflicts { ${MAPPING} } }`;
+const CONFLICT = `... on ConflictError { conflictCount conflicts { ${MAPPING} } }`;
 const ERRORS = '__typename ... on Error { message }';
 const VALIDATION = '... on ValidationError { field reason }';
-const AMBIGUOUS = '... on AmbiguousMappingError { candidates { id ipsubnet } }';
+const AMBIGUOUS = '... on AmbiguousMappingError { candidateCount candidates { id ipsubnet } }';
 // A failure's typed fields, which the REST layer words its answer from (errors.ts, failureOf).
 const NOT_FOUND = '... on NotFoundError { entity key }';
 const EXISTS = '... on AlreadyExistsError { entity field value }';

@@ -97,9 +97,18 @@ export function variableError(path: readonly (string | number)[], reason: string
   return new RestError(422, `${restField(field)}: ${reason}`);
 }
 
+/** How many of a long list a message names; the rest are counted. */
+const NAMED_IN_MESSAGE = 10;
+
+function nameSome<T>(items: readonly T[], count: number, describe: (item: T) => string): string {
+  const named = items.slice(0, NAMED_IN_MESSAGE).map(describe).join(', ');
+  const more = Math.max(count, items.length) - Math.min(items.length, NAMED_IN_MESSAGE);
+  return more > 0 ? `${named}, and ${more} more` : named;
+}
+
 const period = (m: MappingData) => `${m.starttime} to ${m.endtime ?? 'ongoing'}`;
 
-function conflictError(conflicts: MappingData[], requested: RequestedMapping | null): RestError {
+function conflictError(conflicts: MappingData[], count: number, requested: RequestedMapping | null): RestError {
   const duplicate =
     requested &&
     conflicts.some(
@@ -110,24 +119,27 @@ function conflictError(conflicts: MappingData[], requested: RequestedMapping | n
         m.endtime === requested.endtime,
     );
   if (duplicate) return new RestError(422, `Duplicate Mapping for UserID : ${requested.userId}`);
-  const described = conflicts.map(
+  const described = nameSome(
+    conflicts,
+    count,
     (m) => `mapping ${m.id} (${m.ipsubnet} of UserID ${m.customer.userId}, ${period(m)})`,
   );
   return new RestError(
     422,
-    `ipsubnet overlaps ${described.join(', ') || 'a mapping written at the same time'}: one customer per IP at a time`,
+    `ipsubnet overlaps ${described || 'a mapping written at the same time'}: one customer per IP at a time`,
   );
 }
 
 type Candidates = NonNullable<ResultData['candidates']>;
 
 /** The customer's mappings the request may mean, and how to name one. */
-function ambiguousError(candidates: Candidates, choice: Requested['choice']): RestError {
-  const listed = candidates.map((m) => `id ${m.id}: ${m.ipsubnet}`).join(', ');
+function ambiguousError(candidates: Candidates, total: number, choice: Requested['choice']): RestError {
+  const count = Math.max(total, candidates.length);
+  const listed = nameSome(candidates, count, (m) => `id ${m.id}: ${m.ipsubnet}`);
   if (!choice) {
     return new RestError(
       422,
-      `The customer has ${candidates.length} mappings (${listed}); add "id" or "ipsubnet" to the body to say which one`,
+      `The customer has ${count} mappings (${listed}); add "id" or "ipsubnet" to the body to say which one`,
     );
   }
   // The choice matched several (one network held at several times) or none.
@@ -136,7 +148,7 @@ function ambiguousError(candidates: Candidates, choice: Requested['choice']): Re
     if (candidates.every((m) => parseIpSubnet(m.ipsubnet).network === network)) {
       return new RestError(
         422,
-        `The customer has ${candidates.length} mappings with ipsubnet ${choice.ipsubnet} (${listed}); add "id" to the body to say which one`,
+        `The customer has ${count} mappings with ipsubnet ${choice.ipsubnet} (${listed}); add "id" to the body to say which one`,
       );
     }
   }
@@ -160,9 +172,9 @@ export function failureOf(result: ResultData, requested: Requested | null = null
       return new RestError(422, `${field}: a ${result.entity} with ${field} ${result.value} already exists`);
     }
     case 'ConflictError':
-      return conflictError(result.conflicts ?? [], requested?.mapping ?? null);
+      return conflictError(result.conflicts ?? [], result.conflictCount ?? 0, requested?.mapping ?? null);
     case 'AmbiguousMappingError':
-      return ambiguousError(result.candidates ?? [], requested?.choice);
+      return ambiguousError(result.candidates ?? [], result.candidateCount ?? 0, requested?.choice);
     case 'BusyError':
       return new RestError(503, result.message!, 'Error', {
         'retry-after': String(result.retryAfterSeconds ?? BUSY_RETRY_AFTER_SECONDS),

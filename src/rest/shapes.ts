@@ -25,7 +25,9 @@ export interface ResultData {
   value?: string;
   retryAfterSeconds?: number;
   conflicts?: MappingData[];
+  conflictCount?: number;
   candidates?: { id: number; ipsubnet: string }[];
+  candidateCount?: number;
 }
 
 // Trisul's fields are strings: an empty one is "", not null.

@@ -5,6 +5,8 @@ import { createToken, createUser, grantAccess } from '../../src/access/store.js'
 import { yoga } from '../setup/app.js';
 import { rest } from './helpers.js';
 import { resetData } from '../helpers.js';
+import { parseIpSubnet } from '../../src/domain/ip.js';
+import { subnetColumns } from '../../src/mappings/filters.js';
 
 const TOKEN = 'rest-failures-token-0123456789';
 const READ_ONLY = 'rest-failures-read-only-0123456789';
@@ -196,5 +198,59 @@ describe('customer DELETE', () => {
       ['customer', 'ops', 'rest'],
     ]);
     expect(deletions[0]!.before).toMatchObject({ ipsubnet: '10.0.0.1', terminalId: 'T1', userId: 'U1' });
+  });
+});
+
+describe('a long list of mappings is named in part and counted', () => {
+  const HELD = 150;
+
+  beforeEach(async () => {
+    // 10.5.0.0 … each held by U1 from 0 on, written directly: fast.
+    const customer = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
+    await prisma.ipMapping.createMany({
+      data: Array.from({ length: HELD }, (_, n) => ({
+        ...subnetColumns(parseIpSubnet(`10.5.0.${n}`)),
+        contextId: customer.contextId,
+        customerId: customer.id,
+        userId: customer.userId,
+        starttime: 0n,
+      })),
+    });
+  });
+
+  it('a DELETE with nothing to choose by names 10 of the customer’s mappings and counts all', async () => {
+    const answer = await rest('DELETE', '/api/ipdrcustomers_mapping/U1', auth);
+    expect(answer.status).toBe(422);
+    expect((answer.body as { message: string }).message).toMatch(
+      new RegExp(
+        `^The customer has ${HELD} mappings \\((id \\d+: 10\\.5\\.0\\.\\d+, ){10}and ${HELD - 10} more\\); add "id"`,
+      ),
+    );
+  });
+
+  it('a PUT naming a subnet it does not hold lists 10 of its mappings and counts all', async () => {
+    const answer = await rest('PUT', '/api/ipdrcustomers_mapping/U1', {
+      ...auth,
+      ipsubnet: '10.9.9.9',
+      starttime: '5',
+    });
+    expect(answer.status).toBe(422);
+    expect((answer.body as { message: string }).message).toMatch(
+      new RegExp(
+        `^The customer has no mapping with ipsubnet 10\\.9\\.9\\.9; its mappings: (id \\d+: 10\\.5\\.0\\.\\d+, ){10}and ${HELD - 10} more\\. Send`,
+      ),
+    );
+    expect(await prisma.ipMapping.count()).toBe(HELD);
+  });
+
+  it('an overlap with many mappings names 10 and counts the rest', async () => {
+    const answer = await createMapping({ UserID: 'U2', ipsubnet: '10.5.0.0/24', starttime: '5' });
+    expect(answer.status).toBe(422);
+    const message = (answer.body as { message: string }).message;
+    expect(message).toMatch(
+      new RegExp(
+        `^ipsubnet overlaps (mapping \\d+ \\(10\\.5\\.0\\.\\d+ of UserID U1, 0 to ongoing\\), ){10}and ${HELD - 10} more: one customer per IP at a time$`,
+      ),
+    );
   });
 });
