@@ -59,14 +59,19 @@ const restFieldNames: Record<string, string> = {
 
 export const restField = (graphqlField: string) => restFieldNames[graphqlField] ?? graphqlField;
 
-type Extensions = { code?: unknown; reason?: unknown; http?: { headers?: Record<string, string> } };
+type Extensions = {
+  code?: unknown;
+  reason?: unknown;
+  field?: unknown;
+  http?: { headers?: Record<string, string> };
+};
 
 /**
  * The REST error for an error a GraphQL operation answered or its context refused with, by its
  * `extensions.code` (and a FORBIDDEN one's `reason`): Trisul's documented answers first.
  */
 export function restErrorOf(error: GraphQLError, api: ApiStatuses): RestError {
-  const { code, reason, http } = error.extensions as Extensions;
+  const { code, reason, field, http } = error.extensions as Extensions;
   switch (code) {
     case 'UNAUTHENTICATED':
       return new RestError(api.invalidToken, 'Invalid API token', 'ERROR');
@@ -83,6 +88,12 @@ export function restErrorOf(error: GraphQLError, api: ApiStatuses): RestError {
     }
     case REQUEST_TIMEOUT:
       return new RestError(504, error.message);
+    case 'BAD_USER_INPUT':
+      // An argument refused before its resolver ran (schema/argument-errors.ts), named by its path.
+      if (typeof field === 'string' && typeof reason === 'string') {
+        return new RestError(422, `${restField(field.split('.').pop()!)}: ${reason}`);
+      }
+      return new RestError(422, error.message);
     default:
       return internalError();
   }
