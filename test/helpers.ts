@@ -2,6 +2,8 @@ import { expect } from 'vitest';
 import { db, prisma } from './setup/app.js';
 import { yoga } from './setup/app.js';
 import { ADMIN_TOKEN } from './setup/credentials.js';
+import { parseIpSubnet } from '../src/domain/ip.js';
+import { subnetColumns } from '../src/mappings/filters.js';
 
 export interface GraphQLResponse<Data = Record<string, any>> {
   data?: Data;
@@ -88,4 +90,21 @@ export async function createMapping(input: {
     { input },
   );
   return data.createMapping;
+}
+
+/**
+ * Writes `count` single addresses held by the customer `userId` from 0 on, written directly
+ * (fast): `${prefix}.0.0`, `${prefix}.0.1`, … (`prefix` names the first two octets, e.g. '10.5').
+ */
+export async function holdManyAddresses(userId: string, prefix: string, count: number) {
+  const customer = await prisma.customer.findFirstOrThrow({ where: { userId } });
+  await prisma.ipMapping.createMany({
+    data: Array.from({ length: count }, (_, n) => ({
+      ...subnetColumns(parseIpSubnet(`${prefix}.${n >> 8}.${n & 255}`)),
+      contextId: customer.contextId,
+      customerId: customer.id,
+      userId: customer.userId,
+      starttime: 0n,
+    })),
+  });
 }

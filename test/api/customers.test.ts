@@ -1,7 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
-import { parseIpSubnet } from '../../src/domain/ip.js';
-import { subnetColumns } from '../../src/mappings/filters.js';
+import { createCustomer, createMapping, graphql, graphqlData, resetData, holdManyAddresses } from '../helpers.js';
 import { prisma } from '../setup/app.js';
 
 // Listeners for the SQL Prisma sends (Prisma cannot remove one of its own, so there is one, here).
@@ -248,17 +246,8 @@ describe('deleteCustomer of a customer holding many mappings', () => {
   const HELD = 1500;
 
   it('refuses without cascade by counting them, not loading them', async () => {
-    const { id } = await createCustomer('U1001');
-    const customer = await prisma.customer.findUniqueOrThrow({ where: { id } });
-    await prisma.ipMapping.createMany({
-      data: Array.from({ length: HELD }, (_, n) => ({
-        ...subnetColumns(parseIpSubnet(`10.6.${n >> 8}.${n & 255}`)),
-        contextId: customer.contextId,
-        customerId: customer.id,
-        userId: customer.userId,
-        starttime: 0n,
-      })),
-    });
+    await createCustomer('U1001');
+    await holdManyAddresses('U1001', '10.6', HELD);
     const sent: string[] = [];
     const listen = (event: { query: string }) => sent.push(event.query);
     listeners.add(listen);

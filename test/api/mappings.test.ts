@@ -1,10 +1,17 @@
 import { db } from '../setup/app.js';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { database, prisma } from '../setup/app.js';
-import { MAPPING_FIELDS, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
+import {
+  MAPPING_FIELDS,
+  createCustomer,
+  createMapping,
+  graphql,
+  graphqlData,
+  resetData,
+  holdManyAddresses,
+} from '../helpers.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
 import { ConflictError, MAX_LISTED_MAPPINGS } from '../../src/errors.js';
-import { subnetColumns } from '../../src/mappings/filters.js';
 import { createMapping as storeCreateMapping } from '../../src/mappings/store.js';
 import { rest } from '../rest/helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
@@ -434,17 +441,7 @@ describe('a write overlapping more mappings than an answer lists', () => {
   const HELD = 1500;
 
   beforeEach(async () => {
-    // 10.5.0.0, 10.5.0.1, ... each held by U2002 from 0 on, written directly: fast.
-    const customer = await prisma.customer.findFirstOrThrow({ where: { userId: 'U2002' } });
-    await prisma.ipMapping.createMany({
-      data: Array.from({ length: HELD }, (_, n) => ({
-        ...subnetColumns(parseIpSubnet(`10.5.${n >> 8}.${n & 255}`)),
-        contextId: customer.contextId,
-        customerId: customer.id,
-        userId: customer.userId,
-        starttime: 0n,
-      })),
-    });
+    await holdManyAddresses('U2002', '10.5', HELD);
   });
 
   it(`loads only the first ${MAX_LISTED_MAPPINGS} of them, and counts them all`, async () => {
@@ -519,17 +516,7 @@ describe('a customer holding more mappings than an answer lists', () => {
   }
 
   beforeEach(async () => {
-    // 10.6.0.0, 10.6.0.1, ... each held by U1001 from 0 on, written directly: fast.
-    const customer = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1001' } });
-    await prisma.ipMapping.createMany({
-      data: Array.from({ length: HELD }, (_, n) => ({
-        ...subnetColumns(parseIpSubnet(`10.6.${n >> 8}.${n & 255}`)),
-        contextId: customer.contextId,
-        customerId: customer.id,
-        userId: customer.userId,
-        starttime: 0n,
-      })),
-    });
+    await holdManyAddresses('U1001', '10.6', HELD);
     held = (await prisma.ipMapping.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((m) => m.id);
   });
 

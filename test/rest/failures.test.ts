@@ -4,9 +4,7 @@ import { prisma } from '../setup/app.js';
 import { createToken, createUser, grantAccess } from '../../src/access/store.js';
 import { yoga } from '../setup/app.js';
 import { rest } from './helpers.js';
-import { resetData } from '../helpers.js';
-import { parseIpSubnet } from '../../src/domain/ip.js';
-import { subnetColumns } from '../../src/mappings/filters.js';
+import { resetData, holdManyAddresses } from '../helpers.js';
 
 const TOKEN = 'rest-failures-token-0123456789';
 const READ_ONLY = 'rest-failures-read-only-0123456789';
@@ -205,17 +203,7 @@ describe('a long list of mappings is named in part and counted', () => {
   const HELD = 150;
 
   beforeEach(async () => {
-    // 10.5.0.0 … each held by U1 from 0 on, written directly: fast.
-    const customer = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
-    await prisma.ipMapping.createMany({
-      data: Array.from({ length: HELD }, (_, n) => ({
-        ...subnetColumns(parseIpSubnet(`10.5.0.${n}`)),
-        contextId: customer.contextId,
-        customerId: customer.id,
-        userId: customer.userId,
-        starttime: 0n,
-      })),
-    });
+    await holdManyAddresses('U1', '10.5', HELD);
   });
 
   it('a DELETE with nothing to choose by names 10 of the customer’s mappings and counts all', async () => {
