@@ -45,7 +45,7 @@ function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
  * says a proxy stands in front (TRUST_PROXY), whose own entry is the last of X-Forwarded-For.
  * Requests made in-process (tests, through yoga.fetch) have no peer and share one key.
  */
-export function clientAddressOf(request: Request, server: ServerContext, trustProxy: boolean): string {
+function clientAddressOf(request: Request, server: ServerContext, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim();
     if (forwarded) return forwarded;
@@ -117,9 +117,5 @@ export function createAuthentication({ db, rateLimiter, authFailureLimiter, trus
     return { db, caller, actor, tenantChoice, tenant, loaders: tenant ? createLoaders(db, tenant, actor) : null };
   }
 
-  return {
-    plugin,
-    createRequestContext,
-    clientAddressOf: (request: Request, server: ServerContext) => clientAddressOf(request, server, trustProxy),
-  };
+  return { plugin, createRequestContext };
 }
