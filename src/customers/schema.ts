@@ -2,7 +2,7 @@ import { needs } from '../access/scopes.js';
 import { builder, totalCountField } from '../schema/builder.js';
 import { tenantOf } from '../context.js';
 import { AlreadyExistsError, BusyError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Customer, Prisma } from '../generated/prisma/client.js';
 import {
   checkCustomerInput,
   completeCustomerFields,
@@ -13,6 +13,7 @@ import {
 } from './store.js';
 import { activeAtWhere } from '../mappings/filters.js';
 import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
+import { readsColumns } from '../schema/columns.js';
 
 // A customer's mappings are a list, not a connection (selections written before it was bounded
 // keep working); `mappings(userId:)` pages through any number of them.
@@ -62,7 +63,11 @@ export const CustomerRef = builder.prismaObject('Customer', {
           description: firstDescription('mappings (the oldest)', CUSTOMER_MAPPINGS),
         }),
       },
-      extensions: listBound({ kind: 'argument', argument: 'first', ...CUSTOMER_MAPPINGS }),
+      // Pothos loads the mappings of a customer it did not load itself by the customer's id.
+      extensions: {
+        ...listBound({ kind: 'argument', argument: 'first', ...CUSTOMER_MAPPINGS }),
+        ...readsColumns<Customer>(['id']),
+      },
       query: (args) => ({
         where: args.activeAt == null ? {} : activeAtWhere(args.activeAt),
         orderBy: [{ starttime: 'asc' }, { id: 'asc' }],

@@ -8,9 +8,9 @@ import type { IpAddress, IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { LookupRecord } from './log.js';
-import { type MappingWithCustomer, MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from './store.js';
+import { MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from './store.js';
 import { type Lenient, RejectedValue } from '../schema/lenient.js';
-import { fieldsRead } from './fields.js';
+import { asMappingParent, asMappingParents, fieldsRead } from './fields.js';
 import { listBound } from '../schema/list-bounds.js';
 import { IpMappingRef, MappingConnection } from '../mappings/schema.js';
 import { overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js';
@@ -124,7 +124,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const lookup = { ip: args.ip.text, at: args.at ?? nowUnixTime() };
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      return whoHadShared(ctx.db, tenantOf(ctx).id, lookup, fieldsRead(info));
+      return asMappingParent(await whoHadShared(ctx.db, tenantOf(ctx).id, lookup, fieldsRead(info)));
     },
   }),
   whoHadMany: t.field({
@@ -148,17 +148,17 @@ builder.queryFields((t) => ({
       const answers =
         lookups.length === 0
           ? []
-          : await whoHadBatch(ctx.db, tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+          : asMappingParents(await whoHadBatch(ctx.db, tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info))));
       if (refusals.length === 0) return answers;
       // A refused lookup's place holds its error: graphql-js reports it at that index, with null there.
-      const results: (MappingWithCustomer | null | GraphQLError)[] = [];
+      const results: ((typeof answers)[number] | GraphQLError)[] = [];
       let answered = 0;
       for (const refusal of refusals) {
         while (results.length < refusal.index) results.push(answers[answered++]!);
         results.push(badInput(`lookups[${refusal.index}].${refusal.field}`, refusal.reason, refusal.index));
       }
       while (answered < answers.length) results.push(answers[answered++]!);
-      return results as (MappingWithCustomer | null)[];
+      return results as typeof answers;
     },
   }),
   ipHistory: t.prismaConnection(

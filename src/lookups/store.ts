@@ -21,8 +21,11 @@ export interface LookupColumns {
   customer: readonly (keyof Customer)[] | null;
 }
 
-/** A mapping as lookups return it: only the columns asked for, with its customer if asked for. */
-export type MappingWithCustomer = IpMapping & { customer: Customer };
+/** A customer as lookups return it: its id and context, and the columns asked for. */
+export type LookupCustomer = Pick<Customer, 'id' | 'contextId'> & Partial<Customer>;
+
+/** A mapping as lookups return it: its context, the columns asked for, and its customer if asked for. */
+export type LookupRow = Pick<IpMapping, 'contextId'> & Partial<IpMapping> & { customer?: LookupCustomer };
 
 // Each field's column, qualified by the statement's alias (the mapping's network as text).
 const qualified = <Model>(names: TableNames<Model>, alias: string) =>
@@ -39,6 +42,11 @@ const CUSTOMER_SQL = qualified(customers, 'c') satisfies Record<keyof Customer, 
 
 const MAPPING_FIELDS = Object.keys(MAPPING_SQL) as (keyof IpMapping)[];
 const CUSTOMER_FIELDS = Object.keys(CUSTOMER_SQL) as (keyof Customer)[];
+
+/** Whether `name` is a field of the mapping model (a column the lookup can read). */
+export const isMappingField = (name: string): name is keyof IpMapping => Object.hasOwn(MAPPING_SQL, name);
+/** Whether `name` is a field of the customer model. */
+export const isCustomerField = (name: string): name is keyof Customer => Object.hasOwn(CUSTOMER_SQL, name);
 
 /** The fields a caller reads, of the mapping and (null: not at all) of its customer. */
 export interface FieldsRead {
@@ -110,7 +118,8 @@ JOIN LATERAL (
   LIMIT 1
 ) m ON true${columns.customer?.length ? `\nJOIN ${customers.table} c ON c.${customers.columns.id} = m.${m.customerId}` : ''}`;
 
-type Row = { lookupIndex: number } & Record<string, unknown>;
+// What the statement answers: the mapping's columns by their field names, the customer's as "c_<field>".
+type Row = { lookupIndex: number } & Partial<IpMapping> & Partial<Record<`c_${keyof Customer}`, unknown>>;
 
 /** The most lookups one batch answers: whoHadMany's bound per request, and the shared batches' size. */
 export const MAX_LOOKUPS = 10_000;
@@ -134,8 +143,8 @@ export async function whoHadBatch(
   contextId: number,
   lookups: readonly Lookup[],
   columns: LookupColumns,
-): Promise<(MappingWithCustomer | null)[]> {
-  const results = new Array<MappingWithCustomer | null>(lookups.length).fill(null);
+): Promise<(LookupRow | null)[]> {
+  const results = new Array<LookupRow | null>(lookups.length).fill(null);
   const partSize = Math.max(MIN_LOOKUPS_PER_STATEMENT, Math.ceil(lookups.length / STATEMENTS_PER_BATCH));
   const sql = whoHadSql(columns);
   const answerPart = async (offset: number) => {
@@ -153,17 +162,26 @@ export async function whoHadBatch(
   return results;
 }
 
-function resultOf(row: Row, contextId: number, columns: LookupColumns): MappingWithCustomer {
-  const mapping: Record<string, unknown> = { contextId };
-  for (const field of columns.mapping) mapping[field] = row[field];
+function resultOf(row: Row, contextId: number, columns: LookupColumns): LookupRow {
+  const mapping: LookupRow = { contextId };
+  for (const field of columns.mapping) copyColumn(row, mapping, field);
   if (columns.customer !== null) {
-    const customer: Record<string, unknown> = { id: row.customerId, contextId };
+    // lookupColumns reads the mapping's customerId whenever a customer is asked for.
+    const customer: LookupCustomer = { id: row.customerId!, contextId };
     if (row.userId !== undefined) customer.userId = row.userId;
-    for (const field of columns.customer) customer[field] = row[`c_${field}`];
+    for (const field of columns.customer) copyCustomerColumn(row, customer, field);
     mapping.customer = customer;
   }
-  // Partial by design: the caller asked for these columns and reads no others.
-  return mapping as MappingWithCustomer;
+  return mapping;
+}
+
+function copyColumn<Field extends keyof IpMapping>(row: Row, into: Partial<IpMapping>, field: Field) {
+  into[field] = row[field];
+}
+
+// The customer's column under its statement alias holds that field's value (see selectList).
+function copyCustomerColumn<Field extends keyof Customer>(row: Row, into: Partial<Customer>, field: Field) {
+  into[field] = row[`c_${field}`] as Customer[Field];
 }
 
 /** Every field any of these reads. */
@@ -190,7 +208,7 @@ interface PendingLookup {
   fields: FieldsRead;
 }
 // Per database: apps on different databases (tests) never share a batch.
-const sharedBatches = new WeakMap<Db, Map<number, DataLoader<PendingLookup, MappingWithCustomer | null>>>();
+const sharedBatches = new WeakMap<Db, Map<number, DataLoader<PendingLookup, LookupRow | null>>>();
 
 /** Who held `lookup.ip` at `lookup.at`, answered with the other single lookups made at the same moment. */
 export function whoHadShared(db: Db, contextId: number, lookup: Lookup, fields: FieldsRead) {

@@ -23,15 +23,16 @@ import {
 } from './store.js';
 import { CustomerRef } from '../customers/schema.js';
 import { type Lenient, accepted } from '../schema/lenient.js';
-import type { MappingWithCustomer } from '../lookups/store.js';
+import { customerCarriedBy } from '../lookups/fields.js';
+import { columnsOf } from '../schema/columns.js';
 import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from './filters.js';
 
 // BusyError: a write that kept losing to concurrent writers, or found no connection (db/transaction.ts).
 const mappingErrors = [ValidationError, NotFoundError, ConflictError, BusyError];
 
 // The derived fields (network, family, ...) all come from the stored text; parse it once per row.
-const parsedSubnets = new WeakMap<IpMapping, IpSubnet>();
-function subnetOf(mapping: IpMapping): IpSubnet {
+const parsedSubnets = new WeakMap<Pick<IpMapping, 'ipsubnet'>, IpSubnet>();
+function subnetOf(mapping: Pick<IpMapping, 'ipsubnet'>): IpSubnet {
   let subnet = parsedSubnets.get(mapping);
   if (!subnet) {
     subnet = parseIpSubnet(mapping.ipsubnet);
@@ -39,6 +40,9 @@ function subnetOf(mapping: IpMapping): IpSubnet {
   }
   return subnet;
 }
+
+// The columns each field that is not exposed reads (lookups select only those: schema/columns.ts).
+const fromMapping = columnsOf<IpMapping>();
 
 export const IpMappingRef = builder.prismaObject('IpMapping', {
   description: 'An IP address or subnet held by a customer from starttime to endtime, both inclusive.',
@@ -48,10 +52,10 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
       type: CustomerRef,
       description: 'The customer holding the address (Trisul: ipdr_customer_id names its id).',
       // Lookups bring the customer along; a page of mappings loads its customers in one statement.
-      resolve: (mapping, _args, ctx) =>
-        'customer' in mapping
-          ? (mapping as MappingWithCustomer).customer
-          : loadersOf(ctx).customerById.load(mapping.customerId),
+      ...fromMapping(
+        ['customerId'],
+        (mapping, _args, ctx) => customerCarriedBy(mapping) ?? loadersOf(ctx).customerById.load(mapping.customerId),
+      ),
     }),
     ipsubnet: t.expose('ipsubnet', {
       type: 'IPSubnet',
@@ -59,22 +63,22 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
     }),
     network: t.string({
       description: 'The canonical network in CIDR form (host bits cleared).',
-      resolve: (mapping) => subnetOf(mapping).network,
+      ...fromMapping(['ipsubnet'], (mapping) => subnetOf(mapping).network),
     }),
-    family: t.int({ description: '4 or 6.', resolve: (mapping) => subnetOf(mapping).family }),
+    family: t.int({ description: '4 or 6.', ...fromMapping(['ipsubnet'], (mapping) => subnetOf(mapping).family) }),
     prefixLength: t.int({
       description: "The network's prefix length: 32 (IPv4) or 128 (IPv6) for a single address.",
-      resolve: (mapping) => subnetOf(mapping).prefixLength,
+      ...fromMapping(['ipsubnet'], (mapping) => subnetOf(mapping).prefixLength),
     }),
     firstAddress: t.field({
       type: 'IPAddress',
       description: 'The lowest address of the network.',
-      resolve: (mapping) => subnetOf(mapping).first.text,
+      ...fromMapping(['ipsubnet'], (mapping) => subnetOf(mapping).first.text),
     }),
     lastAddress: t.field({
       type: 'IPAddress',
       description: 'The highest address of the network (the address itself, for a single address).',
-      resolve: (mapping) => subnetOf(mapping).last.text,
+      ...fromMapping(['ipsubnet'], (mapping) => subnetOf(mapping).last.text),
     }),
     starttime: t.expose('starttime', {
       type: 'UnixTime',
