@@ -12,6 +12,8 @@ import { once } from 'node:events';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { startServer, stopServer } from '../test/server-process.js';
+import { checkContextName, checkUsername } from '../src/domain/names.js';
+import { checkTokenFormat } from '../src/access/tokens.js';
 
 const engine = process.env.BENCH_ENGINE === 'pglite' ? 'pglite' : 'postgresql';
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 200_000);
@@ -55,7 +57,11 @@ const db = createDb(
 );
 const { database } = db;
 await migrate(database);
-await bootstrapAccess(db, { contexts: ['default'], adminUser: 'bench', adminToken: TOKEN });
+await bootstrapAccess(db, {
+  contexts: [checkContextName('default')],
+  adminUser: checkUsername('bench'),
+  adminToken: checkTokenFormat(TOKEN),
+});
 
 // Addresses: customer i holds v4(i) in period 1, v4(i-1) in period 2 and v4(i-2) in period 3 (so
 // each address has a history of three owners), an IPv6 /64 in period 1 and a /56 in period 2.

@@ -1,6 +1,25 @@
 import { z } from 'zod';
+import { checkTokenFormat } from './access/tokens.js';
+import { InvalidValueError } from './domain/invalid-value.js';
+import { checkContextName, checkUsername } from './domain/names.js';
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+/**
+ * A variable checked by one of the domain's rules (the same the admin API applies), its reason as
+ * the message; the value is not echoed (IPDR_ADMIN_TOKEN is a secret).
+ */
+function domainRule<T>(check: (value: string) => T) {
+  return (value: string, ctx: z.RefinementCtx): T => {
+    try {
+      return check(value);
+    } catch (error) {
+      if (!(error instanceof InvalidValueError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.reason });
+      return z.NEVER;
+    }
+  };
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -27,9 +46,10 @@ const envSchema = z.object({
         .map((name) => name.trim())
         .filter((name) => name !== ''),
     )
-    .refine((names) => names.length > 0, 'must name at least one context'),
-  IPDR_ADMIN_USER: z.string().min(1).default('admin'),
-  IPDR_ADMIN_TOKEN: z.string().optional(),
+    .refine((names) => names.length > 0, 'must name at least one context')
+    .pipe(z.array(z.string().transform(domainRule(checkContextName)))),
+  IPDR_ADMIN_USER: z.string().min(1).default('admin').transform(domainRule(checkUsername)),
+  IPDR_ADMIN_TOKEN: z.string().transform(domainRule(checkTokenFormat)).optional(),
 
   // Hardening. GraphiQL and introspection are on outside production unless turned off.
   GRAPHIQL: booleanFlag.optional(),

@@ -8,6 +8,7 @@ import { prisma } from './setup/app.js';
 import { createContext } from '../src/access/store.js';
 import { lookupColumns, whoHadSql } from '../src/lookups/store.js';
 import { resetData } from './helpers.js';
+import { checkContextName } from '../src/domain/names.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipdr-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -190,7 +191,7 @@ describe('CSV export', () => {
     );
     const first = join(dir, 'first.csv');
     await exportCsv(db, 'default', first);
-    await createContext(db, `copy${Date.now()}`);
+    await createContext(db, checkContextName(`copy${Date.now()}`));
     const copy = (await prisma.context.findFirstOrThrow({ where: { name: { startsWith: 'copy' } } })).name;
     const imported = await importCsv(db, first, copy, false);
     expect(imported.rowsSkipped).toEqual([]);

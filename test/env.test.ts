@@ -25,4 +25,14 @@ describe('environment', () => {
     expect(read).toThrow(/DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ connection string/);
     expect(read).toThrow(/NODE_ENV: /);
   });
+
+  it('checks the first start’s contexts, admin user and token by the admin API’s rules, without echoing the token', () => {
+    expect(readEnv({ IPDR_CONTEXTS: 'default, isp-7' }).IPDR_CONTEXTS).toEqual(['default', 'isp-7']);
+    const read = () =>
+      readEnv({ IPDR_CONTEXTS: 'default,bad name', IPDR_ADMIN_USER: 'ad min', IPDR_ADMIN_TOKEN: 'secret-but-short' });
+    expect(read).toThrow(/IPDR_CONTEXTS\.1: must be 1-64 letters, digits, _ or -/);
+    expect(read).toThrow(/IPDR_ADMIN_USER: must be 1-64 letters, digits, \., _, @ or -/);
+    expect(read).toThrow(/IPDR_ADMIN_TOKEN: must be at least 20 characters/);
+    expect(read).not.toThrow(/secret-but-short/);
+  });
 });

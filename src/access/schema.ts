@@ -1,7 +1,8 @@
 import { needs } from './scopes.js';
 import { builder } from '../schema/builder.js';
-import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './tokens.js';
-import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
+import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, checkTokenExpiry, checkTokenFormat } from './tokens.js';
+import { checkContextName, checkUsername } from '../domain/names.js';
+import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import {
   createContext,
   createToken,
@@ -162,7 +163,11 @@ builder.mutationFields((t) => ({
     description: 'Creates a context, empty; users other than admins need a grant to use it.',
     errors: { types: [ValidationError, AlreadyExistsError] },
     args: { name: t.arg.string({ required: true, description: 'Its name: 1 to 64 letters, digits, _ or -.' }) },
-    resolve: (_root, args, ctx) => createContext(ctx.db, args.name),
+    resolve: (_root, args, ctx) =>
+      createContext(
+        ctx.db,
+        checkField('name', () => checkContextName(args.name)),
+      ),
   }),
   createUser: t.field({
     type: ApiUserRef,
@@ -173,7 +178,12 @@ builder.mutationFields((t) => ({
       username: t.arg.string({ required: true, description: 'Its name: 1 to 64 letters, digits, ., _, @ or -.' }),
       isAdmin: t.arg.boolean({ defaultValue: false, description: 'Whether the user is an admin.' }),
     },
-    resolve: (_root, args, ctx) => createUser(ctx.db, args.username, args.isAdmin ?? false),
+    resolve: (_root, args, ctx) =>
+      createUser(
+        ctx.db,
+        checkField('username', () => checkUsername(args.username)),
+        args.isAdmin ?? false,
+      ),
   }),
   grantAccess: t.field({
     type: GrantRef,
@@ -215,9 +225,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       createToken(ctx.db, args.username, {
         readOnly: args.readOnly ?? false,
-        expiresAt: args.expiresAt,
+        expiresAt: args.expiresAt == null ? null : checkField('expiresAt', () => checkTokenExpiry(args.expiresAt!)),
         label: args.label,
-        token: args.token,
+        token: args.token == null ? null : checkField('token', () => checkTokenFormat(args.token!)),
       }),
   }),
   revokeToken: t.field({

@@ -1,8 +1,8 @@
 import { isCheckViolation, isUniqueViolation } from '../db/errors.js';
 import type { Db } from '../db/handle.js';
-import { checkContextName, checkUsername } from '../domain/names.js';
-import { checkTokenFormat, generateToken, hashToken, hashesEqual, tokenHint } from './tokens.js';
-import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import type { ContextName, Username } from '../domain/names.js';
+import { type TokenExpiry, type TokenText, generateToken, hashToken, hashesEqual, tokenHint } from './tokens.js';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import type { ApiToken } from '../generated/prisma/client.js';
 import type { Caller } from './types.js';
 
@@ -117,12 +117,9 @@ export function listContexts(db: Db) {
 // box_exclusion migration), which leaves room for ids 1 to 32767.
 export const MAX_CONTEXT_ID = 32767;
 
-export async function createContext(db: Db, name: string) {
-  const checked = checkField('name', () => checkContextName(name));
+export async function createContext(db: Db, name: ContextName) {
   try {
-    const context = await uniquely('context', 'name', checked, () =>
-      db.prisma.context.create({ data: { name: checked } }),
-    );
+    const context = await uniquely('context', 'name', name, () => db.prisma.context.create({ data: { name } }));
     // Admins use every context: the ones remembered must learn of this one.
     forgetCallers(db);
     return context;
@@ -151,11 +148,8 @@ export function listUsers(db: Db) {
   });
 }
 
-export function createUser(db: Db, username: string, isAdmin: boolean) {
-  const checked = checkField('username', () => checkUsername(username));
-  return uniquely('user', 'username', checked, () =>
-    db.prisma.apiUser.create({ data: { username: checked, isAdmin } }),
-  );
+export function createUser(db: Db, username: Username, isAdmin: boolean) {
+  return uniquely('user', 'username', username, () => db.prisma.apiUser.create({ data: { username, isAdmin } }));
 }
 
 /** Gives a user read (or read and write) access to a context, replacing any earlier grant. */
@@ -180,16 +174,16 @@ export async function revokeAccess(db: Db, username: string, contextName: string
 }
 
 /** What is stored of a token: its hash and a hint, never the token. */
-function tokenColumns(token: string) {
+function tokenColumns(token: TokenText) {
   return { tokenHash: hashToken(token), hint: tokenHint(token) };
 }
 
 export interface TokenOptions {
   readOnly?: boolean;
-  expiresAt?: Date | null;
+  expiresAt?: TokenExpiry | null;
   label?: string | null;
   /** An existing token to register (a legacy caller's); otherwise a new one is generated. */
-  token?: string | null;
+  token?: TokenText | null;
 }
 
 /** Creates a token; the returned `token` is the only time it is ever shown. */
@@ -197,12 +191,9 @@ export async function createToken(
   db: Db,
   username: string,
   options: TokenOptions = {},
-): Promise<{ token: string; record: ApiToken }> {
+): Promise<{ token: TokenText; record: ApiToken }> {
   const user = await findUserOrThrow(db, username);
-  const token = options.token == null ? generateToken() : checkField('token', () => checkTokenFormat(options.token!));
-  if (options.expiresAt && options.expiresAt.getTime() <= Date.now()) {
-    throw new ValidationError('expiresAt', 'must be in the future');
-  }
+  const token = options.token ?? generateToken();
   const record = await uniquely('token', 'token', tokenHint(token), () =>
     db.prisma.apiToken.create({
       data: {
@@ -238,10 +229,11 @@ export async function revokeToken(db: Db, id: number) {
   return revoked;
 }
 
+/** Checked when the environment is read (env.ts). */
 export interface BootstrapSettings {
-  contexts: string[];
-  adminUser: string;
-  adminToken?: string | undefined;
+  contexts: ContextName[];
+  adminUser: Username;
+  adminToken?: TokenText | undefined;
 }
 
 // Held while bootstrapping, so two instances starting on an empty database make one admin.
@@ -253,12 +245,8 @@ const BOOTSTRAP_LOCK_KEY = 72707370;
  * database already had users or the token came from the settings.
  */
 export async function bootstrapAccess(db: Db, settings: BootstrapSettings): Promise<string | null> {
-  const contexts = settings.contexts.map((name) => checkField('IPDR_CONTEXTS', () => checkContextName(name)));
-  const adminUser = checkField('IPDR_ADMIN_USER', () => checkUsername(settings.adminUser));
-  const token =
-    settings.adminToken === undefined
-      ? generateToken()
-      : checkField('IPDR_ADMIN_TOKEN', () => checkTokenFormat(settings.adminToken!));
+  const { contexts, adminUser } = settings;
+  const token = settings.adminToken ?? generateToken();
   const created = await db.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', BOOTSTRAP_LOCK_KEY);
     if ((await tx.apiUser.count()) > 0) return false;

@@ -70,15 +70,15 @@ export async function importCsv(db: Db, path: string, contextName: string, dryRu
   }
 }
 
-export function printSummary(summary: ImportSummary, dryRun: boolean) {
-  console.log(`${dryRun ? 'dry run (nothing was written): ' : ''}${summary.rowsRead} rows read`);
-  console.log(`customers created: ${summary.customersCreated}`);
-  console.log(`customers updated: ${summary.customersUpdated}`);
-  console.log(`customers unchanged: ${summary.customersUnchanged}`);
-  console.log(`mappings created: ${summary.mappingsCreated}`);
-  console.log(`duplicate mappings skipped: ${summary.duplicatesSkipped}`);
-  console.log(`rows skipped: ${summary.rowsSkipped.length}`);
-  for (const skipped of summary.rowsSkipped) console.log(`  line ${skipped.line}: ${skipped.reason}`);
+export function printSummary(summary: ImportSummary, dryRun: boolean, out: (line: string) => void) {
+  out(`${dryRun ? 'dry run (nothing was written): ' : ''}${summary.rowsRead} rows read`);
+  out(`customers created: ${summary.customersCreated}`);
+  out(`customers updated: ${summary.customersUpdated}`);
+  out(`customers unchanged: ${summary.customersUnchanged}`);
+  out(`mappings created: ${summary.mappingsCreated}`);
+  out(`duplicate mappings skipped: ${summary.duplicatesSkipped}`);
+  out(`rows skipped: ${summary.rowsSkipped.length}`);
+  for (const skipped of summary.rowsSkipped) out(`  line ${skipped.line}: ${skipped.reason}`);
 }
 
 export async function exportCsv(db: Db, contextName: string, path: string | undefined): Promise<void> {

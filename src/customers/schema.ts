@@ -3,14 +3,8 @@ import { builder, totalCountField } from '../schema/builder.js';
 import { tenantOf } from '../context.js';
 import { AlreadyExistsError, BusyError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
 import type { Customer, Prisma } from '../generated/prisma/client.js';
-import {
-  checkCustomerInput,
-  completeCustomerFields,
-  createCustomer,
-  deleteCustomer,
-  nameContainsWhere,
-  updateCustomer,
-} from './store.js';
+import { createCustomer, deleteCustomer, nameContainsWhere, updateCustomer } from './store.js';
+import { checkCustomerInput, completeCustomerFields } from './input.js';
 import { activeAtWhere } from '../mappings/filters.js';
 import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
 import { readsColumns } from '../schema/columns.js';

@@ -1,8 +1,8 @@
 import type { Actor } from '../access/types.js';
 import type { Db } from '../db/handle.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { type CustomerFields, optionalText, requiredText } from '../domain/customer.js';
-import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import type { CustomerFields } from '../domain/customer.js';
+import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
 import { likeLiteral } from '../domain/text.js';
 import type { Customer, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
@@ -12,40 +12,6 @@ import { type Transaction, inTransaction } from '../db/transaction.js';
 /** Customers whose name contains `text`, in any case: the text itself, its `%` and `_` included. */
 export function nameContainsWhere(text: string): Prisma.StringFilter<'Customer'> {
   return { contains: likeLiteral(text), mode: 'insensitive' };
-}
-
-/** What a caller sends: absent (undefined) fields are left alone by a patch. */
-export type CustomerInput = { [K in keyof CustomerFields]?: string | null | undefined };
-
-const requiredFields = ['userId', 'name'] as const;
-const optionalFields = ['address', 'email', 'phoneNumber', 'altPhoneNumber'] as const;
-
-/** Validates and normalizes the fields present in `input`, naming the first bad one. */
-export function checkCustomerInput(input: CustomerInput): Partial<CustomerFields> {
-  const fields: Partial<CustomerFields> = {};
-  for (const field of requiredFields) {
-    const value = input[field];
-    if (value === undefined) continue;
-    fields[field] = checkField(field, () => requiredText(value ?? ''));
-  }
-  for (const field of optionalFields) {
-    const value = input[field];
-    if (value === undefined) continue;
-    fields[field] = checkField(field, () => optionalText(value));
-  }
-  return fields;
-}
-
-export function completeCustomerFields(input: CustomerInput): CustomerFields {
-  const fields = checkCustomerInput(input);
-  return {
-    userId: fields.userId ?? checkField('userId', () => requiredText('')),
-    name: fields.name ?? checkField('name', () => requiredText('')),
-    address: fields.address ?? null,
-    email: fields.email ?? null,
-    phoneNumber: fields.phoneNumber ?? null,
-    altPhoneNumber: fields.altPhoneNumber ?? null,
-  };
 }
 
 export async function findCustomerOrThrow(tx: Transaction, tenant: Tenant, userId: string): Promise<Customer> {

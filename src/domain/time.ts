@@ -1,3 +1,4 @@
+import { type Checked, accept } from './checked.js';
 import { InvalidValueError, excerpt, quoted } from './invalid-value.js';
 
 /** 9999-12-31T23:59:59Z: the largest unix time accepted (and the database's CHECK). */
@@ -41,11 +42,14 @@ export interface TimeRange {
   end: number | null;
 }
 
-export function checkTimeRange(range: TimeRange): TimeRange {
+/** A period whose end is not before its start. */
+export type Period = Checked<TimeRange, 'period'>;
+
+export function checkTimeRange(range: TimeRange): Period {
   if (range.end !== null && range.end < range.start) {
     throw new InvalidValueError(`endtime ${range.end} is before starttime ${range.start}`);
   }
-  return range;
+  return accept(range);
 }
 
 export function rangesOverlap(a: TimeRange, b: TimeRange): boolean {

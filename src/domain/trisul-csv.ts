@@ -1,4 +1,4 @@
-import { type CustomerFields, optionalText, requiredText } from './customer.js';
+import { type CustomerFields, type CustomerValues, optionalText, requiredText } from './customer.js';
 import { type IpSubnet, parseIpSubnet } from './ip.js';
 import { InvalidValueError, quoted } from './invalid-value.js';
 import { MAX_UNIX_TIME, checkTimeRange } from './time.js';
@@ -127,7 +127,7 @@ export interface ExportMapping {
 }
 
 /** A customer's rows: one per (period, terminal) its mappings share; one with no IPs if it has none. */
-export function formatCsvRows(customer: CsvCustomer, mappings: ExportMapping[]): string[][] {
+export function formatCsvRows(customer: CustomerValues, mappings: ExportMapping[]): string[][] {
   const fields = [
     customer.name,
     customer.address ?? '',

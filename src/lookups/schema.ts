@@ -3,7 +3,8 @@ import { needs } from '../access/scopes.js';
 import { builder } from '../schema/builder.js';
 import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
-import { InvalidValueError } from '../domain/invalid-value.js';
+import { ValidationError, checkField } from '../errors.js';
+import { badUserInput } from '../schema/input.js';
 import type { IpAddress, IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -18,12 +19,6 @@ import { overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
 // recorded in the lookup log.
-
-function badInput(field: string, reason: string, index?: number) {
-  return new GraphQLError(`${field}: ${reason}`, {
-    extensions: { code: 'BAD_USER_INPUT', field, reason, ...(index === undefined ? {} : { index }) },
-  });
-}
 
 interface LookupRefusal {
   index: number;
@@ -44,14 +39,9 @@ function checkLookups(asked: readonly { ip: Lenient<IpAddress>; at?: Lenient<num
   return { lookups, refusals };
 }
 
-function checkReason(reason: string | null | undefined): string | null {
-  try {
-    return optionalText(reason);
-  } catch (error) {
-    if (error instanceof InvalidValueError) throw badInput('reason', error.reason);
-    throw error;
-  }
-}
+// Thrown from a root field with no typed result: the caller gets BAD_USER_INPUT naming `reason`
+// (schema/argument-errors.ts).
+const checkReason = (reason: string | null | undefined) => checkField('reason', () => optionalText(reason));
 
 // A connection's total count and its page are resolved apart (either may be asked alone); the
 // lookup behind them is logged once.
@@ -141,7 +131,7 @@ builder.queryFields((t) => ({
     extensions: listBound({ kind: 'lengthOf', argument: 'lookups', lookups: true }),
     resolve: async (_root, args, ctx, info) => {
       if (args.lookups.length > MAX_LOOKUPS) {
-        throw badInput('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
+        throw new ValidationError('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
       }
       const { lookups, refusals } = checkLookups(args.lookups, nowUnixTime());
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
@@ -155,7 +145,9 @@ builder.queryFields((t) => ({
       let answered = 0;
       for (const refusal of refusals) {
         while (results.length < refusal.index) results.push(answers[answered++]!);
-        results.push(badInput(`lookups[${refusal.index}].${refusal.field}`, refusal.reason, refusal.index));
+        results.push(
+          badUserInput(`lookups[${refusal.index}].${refusal.field}`, refusal.reason, { index: refusal.index }),
+        );
       }
       while (answered < answers.length) results.push(answers[answered++]!);
       return results as typeof answers;

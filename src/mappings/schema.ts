@@ -3,6 +3,7 @@ import { builder, totalCountField } from '../schema/builder.js';
 import { loadersOf, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
+import { checkTimeRange } from '../domain/time.js';
 import {
   AmbiguousMappingError,
   BusyError,
@@ -260,10 +261,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       createMapping(ctx.db, tenantOf(ctx), ctx.actor, input.userId, {
         subnet: accepted('ipsubnet', input.ipsubnet),
-        period: {
-          start: accepted('starttime', input.starttime),
-          end: input.endtime == null ? null : accepted('endtime', input.endtime),
-        },
+        period: checkField('endtime', () =>
+          checkTimeRange({
+            start: accepted('starttime', input.starttime),
+            end: input.endtime == null ? null : accepted('endtime', input.endtime),
+          }),
+        ),
         terminalId: checkTerminalId(input.terminalId),
       }),
   }),

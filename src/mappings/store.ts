@@ -2,7 +2,7 @@ import type { Actor } from '../access/types.js';
 import type { Db } from '../db/handle.js';
 import { isExclusionViolation } from '../db/errors.js';
 import { type IpSubnet, parseIpSubnet } from '../domain/ip.js';
-import { type TimeRange, checkTimeRange } from '../domain/time.js';
+import { type Period, type TimeRange, checkTimeRange } from '../domain/time.js';
 import {
   AmbiguousMappingError,
   ConflictError,
@@ -12,6 +12,7 @@ import {
   checkField,
 } from '../errors.js';
 import type { Customer, IpMapping, Prisma } from '../generated/prisma/client.js';
+import type { StorableText } from '../domain/customer.js';
 import type { Tenant } from '../access/types.js';
 import { recordAudit } from '../audit/store.js';
 import { findCustomerOrThrow } from '../customers/store.js';
@@ -19,10 +20,11 @@ import { activeAtWhere, addressKeys, periodColumns, subnetColumns } from './filt
 import { findOverlappingMappings } from './overlaps.js';
 import { ConcurrentChange, type Transaction, inTransaction } from '../db/transaction.js';
 
+/** A new mapping's fields, checked at the schema edge (or by the CSV parser). */
 export interface MappingFields {
   subnet: IpSubnet;
-  period: TimeRange;
-  terminalId: string | null;
+  period: Period;
+  terminalId: StorableText | null;
 }
 
 /** A partial change to a mapping; `endtime: null` and `terminalId: null` clear them. */
@@ -31,7 +33,7 @@ export interface MappingPatch {
   subnet?: IpSubnet | undefined;
   starttime?: number | undefined;
   endtime?: number | null | undefined;
-  terminalId?: string | null | undefined;
+  terminalId?: StorableText | null | undefined;
 }
 
 /** What a write is about to hold, so a constraint violation can name what it overlaps. */
@@ -102,12 +104,16 @@ async function findMappingOrThrow(tx: Transaction, tenant: Tenant, id: number) {
   return mapping;
 }
 
-function checkPeriod(period: TimeRange): TimeRange {
+/**
+ * The period a patch leaves: its own times over the stored ones. Each time was checked where it
+ * came in; whether they fit together depends on the row, so it is known only here.
+ */
+function patchedPeriod(period: TimeRange): Period {
   return checkField('endtime', () => checkTimeRange(period));
 }
 
 export function createMapping(db: Db, tenant: Tenant, actor: Actor, userId: string, fields: MappingFields) {
-  const period = checkPeriod(fields.period);
+  const { period } = fields;
   return guardOverlap(db, tenant, async (tx, attempt) => {
     const customer = await findCustomerOrThrow(tx, tenant, userId);
     const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
@@ -194,7 +200,7 @@ async function applyPatch(
 ) {
   const { customer: currentCustomer, ...before } = current;
   const customer = patch.userId === undefined ? currentCustomer : await findCustomerOrThrow(tx, tenant, patch.userId);
-  const period = checkPeriod({
+  const period = patchedPeriod({
     start: patch.starttime ?? Number(before.starttime),
     end: patch.endtime === undefined ? (before.endtime === null ? null : Number(before.endtime)) : patch.endtime,
   });

@@ -14,6 +14,7 @@ import {
 import { wrapOrThrow } from '@pothos/plugin-errors';
 import { storableTextFault } from '../domain/text.js';
 import { NotFoundError, ValidationError } from '../errors.js';
+import { asBadUserInput, badUserInput } from './input.js';
 
 // Refusals of a field's arguments, said where the caller can read them, in one place for every field:
 // - Text arguments reach the database as they are (a UserID looked up, a name filtered by, an
@@ -80,11 +81,7 @@ function untypedFailure(error: unknown, typed: Set<string>): unknown {
       extensions: { code: 'NOT_FOUND', entity: error.entity, key: error.key },
     });
   }
-  if (error instanceof ValidationError && !typed.has('ValidationError')) {
-    return new GraphQLError(error.message, {
-      extensions: { code: 'BAD_USER_INPUT', field: error.field, reason: error.reason },
-    });
-  }
+  if (error instanceof ValidationError && !typed.has('ValidationError')) return asBadUserInput(error);
   return error;
 }
 
@@ -108,9 +105,7 @@ function guard(field: GraphQLField<unknown, unknown>, root: boolean) {
         // Wrapped as Pothos wraps a typed error: graphql-js would raise a returned Error instance.
         if (typed.has('ValidationError'))
           return wrapOrThrow(new ValidationError(name, fault.reason), [ValidationError]);
-        throw new GraphQLError(`${fault.path}: ${fault.reason}`, {
-          extensions: { code: 'BAD_USER_INPUT', field: fault.path, reason: fault.reason },
-        });
+        throw badUserInput(fault.path, fault.reason);
       }
     }
     if (!root) return resolve(source, args, context, info);

@@ -1,4 +1,5 @@
-import { ValidationError } from '../errors.js';
+import { InvalidValueError } from '../domain/invalid-value.js';
+import { checkField } from '../errors.js';
 
 /**
  * A value of an input scalar that broke its rule. The fields of mutation input objects and of
@@ -19,6 +20,8 @@ export type Lenient<T> = T | RejectedValue;
  * refused value becomes a mutation's typed failure.
  */
 export function accepted<T>(field: string, value: Lenient<T>): T {
-  if (value instanceof RejectedValue) throw new ValidationError(field, value.reason);
-  return value;
+  return checkField(field, () => {
+    if (value instanceof RejectedValue) throw new InvalidValueError(value.reason);
+    return value;
+  });
 }

@@ -4,6 +4,7 @@ import { parseIpAddress, parseIpSubnet } from '../domain/ip.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import { parseUnixTime } from '../domain/time.js';
 import { type Lenient, RejectedValue } from './lenient.js';
+import { badUserInput } from './input.js';
 
 // GraphQL prefixes these messages with the argument or variable they came from, so the caller
 // learns both the field and the reason; `extensions` carries the reason for programs.
@@ -13,9 +14,8 @@ function parseOrReject<T>(typeName: string, parse: (value: unknown) => T) {
       return parse(value);
     } catch (error) {
       if (!(error instanceof InvalidValueError)) throw error;
-      throw new GraphQLError(`invalid ${typeName}: ${error.reason}`, {
-        extensions: { code: 'BAD_USER_INPUT', reason: error.reason },
-      });
+      // No field here: graphql-js prefixes the message with the argument or variable.
+      throw badUserInput(undefined, error.reason, { message: `invalid ${typeName}: ${error.reason}` });
     }
   };
 }

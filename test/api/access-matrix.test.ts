@@ -4,6 +4,7 @@ import { prisma } from '../setup/app.js';
 import { createContext, createToken, createUser, grantAccess } from '../../src/access/store.js';
 import { yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
+import { checkContextName, checkUsername } from '../../src/domain/names.js';
 
 // Two contexts, several callers; every tenant query and mutation is tried by each caller who
 // should not get through. Refused requests must change nothing and reveal nothing.
@@ -85,14 +86,14 @@ const adminOperations = [
 ];
 
 beforeAll(async () => {
-  await createContext(db, 'alpha');
-  await createContext(db, 'beta');
+  await createContext(db, checkContextName('alpha'));
+  await createContext(db, checkContextName('beta'));
   for (const [user, context, canWrite] of [
     ['alice', 'alpha', true],
     ['bob', 'beta', true],
     ['carol', 'alpha', false],
   ] as const) {
-    await createUser(db, user, false);
+    await createUser(db, checkUsername(user), false);
     await grantAccess(db, user, context, canWrite);
     tokens[user] = (await createToken(db, user)).token;
   }
@@ -248,7 +249,7 @@ describe('admin operations', () => {
 
 describe('a caller that names no context', () => {
   it('acts in default once a second context is added, and in its only context otherwise', async () => {
-    await createUser(db, 'dora', false);
+    await createUser(db, checkUsername('dora'), false);
     await grantAccess(db, 'dora', 'default', true);
     const dora = (await createToken(db, 'dora')).token;
     const before = await send(dora, 'mutation { createCustomer(input: { userId: "DORA", name: "D" }) { __typename } }');
@@ -261,7 +262,7 @@ describe('a caller that names no context', () => {
   });
 
   it('must name one when it has several and default is not among them', async () => {
-    await createUser(db, 'ezra', false);
+    await createUser(db, checkUsername('ezra'), false);
     await grantAccess(db, 'ezra', 'alpha', false);
     await grantAccess(db, 'ezra', 'beta', false);
     const ezra = (await createToken(db, 'ezra')).token;

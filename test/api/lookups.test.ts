@@ -11,6 +11,7 @@ import {
   graphqlData,
   resetData,
 } from '../helpers.js';
+import { checkUsername } from '../../src/domain/names.js';
 
 const ids: Record<string, number> = {};
 
@@ -256,7 +257,7 @@ describe('the lookup log', () => {
   });
 
   it('is for admins only, and a bad reason is refused', async () => {
-    await createUser(db, 'analyst', false);
+    await createUser(db, checkUsername('analyst'), false);
     await grantAccess(db, 'analyst', 'default', false);
     const { token } = await createToken(db, 'analyst');
     const denied = await graphql(

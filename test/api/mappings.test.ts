@@ -11,6 +11,7 @@ import {
   holdManyAddresses,
 } from '../helpers.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
+import { checkTimeRange } from '../../src/domain/time.js';
 import { ConflictError, MAX_LISTED_MAPPINGS } from '../../src/errors.js';
 import { createMapping as storeCreateMapping } from '../../src/mappings/store.js';
 import { rest } from '../rest/helpers.js';
@@ -449,7 +450,7 @@ describe('a write overlapping more mappings than an answer lists', () => {
     const held = (await prisma.ipMapping.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((m) => m.id);
     const attempt = storeCreateMapping(db, tenant, { name: 'admin', channel: 'graphql' }, 'U1001', {
       subnet: parseIpSubnet('10.5.0.0/16'),
-      period: { start: 5, end: null },
+      period: checkTimeRange({ start: 5, end: null }),
       terminalId: null,
     });
     const error = await attempt.then(

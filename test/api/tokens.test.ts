@@ -13,6 +13,8 @@ import {
 } from '../../src/access/store.js';
 import { yoga } from '../setup/app.js';
 import { graphqlData } from '../helpers.js';
+import { checkContextName, checkUsername } from '../../src/domain/names.js';
+import { checkTokenExpiry } from '../../src/access/tokens.js';
 
 async function call(token: string) {
   const response = await yoga.fetch('http://ipdr.test/graphql', {
@@ -25,14 +27,14 @@ async function call(token: string) {
 
 describe('tokens', () => {
   it('are random, URL-safe and long enough', async () => {
-    await createUser(db, 't-random', false);
+    await createUser(db, checkUsername('t-random'), false);
     const { token } = await createToken(db, 't-random');
     expect(token).toMatch(/^ipdr_[A-Za-z0-9_-]{43}$/);
     expect((await createToken(db, 't-random')).token).not.toBe(token);
   });
 
   it('are stored only as SHA-256 hashes', async () => {
-    await createUser(db, 't-hash', false);
+    await createUser(db, checkUsername('t-hash'), false);
     const { token, record } = await createToken(db, 't-hash');
     expect(record.tokenHash).toBe(hashToken(token));
     const everything = JSON.stringify(await prisma.apiToken.findMany());
@@ -41,12 +43,12 @@ describe('tokens', () => {
   });
 
   it('fail the same way when wrong, malformed, expired or revoked', async () => {
-    await createUser(db, 't-fail', false);
+    await createUser(db, checkUsername('t-fail'), false);
     await grantAccess(db, 't-fail', 'default', false);
     const valid = (await createToken(db, 't-fail')).token;
     expect((await call(valid)).status).toBe(200);
 
-    const expiring = await createToken(db, 't-fail', { expiresAt: new Date(Date.now() + 60_000) });
+    const expiring = await createToken(db, 't-fail', { expiresAt: checkTokenExpiry(new Date(Date.now() + 60_000)) });
     await prisma.apiToken.update({
       where: { id: expiring.record.id },
       data: { expiresAt: new Date(Date.now() - 1000) },
@@ -63,7 +65,7 @@ describe('tokens', () => {
   });
 
   it('record when they were last used, at most once a minute', async () => {
-    await createUser(db, 't-used', false);
+    await createUser(db, checkUsername('t-used'), false);
     const { token, record } = await createToken(db, 't-used');
     const lastUsed = async () => (await prisma.apiToken.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt;
     expect(await lastUsed()).toBeNull();
@@ -79,7 +81,7 @@ describe('tokens', () => {
   });
 
   it("can be a legacy caller's existing token, registered by an admin", async () => {
-    await createUser(db, 'legacy', false);
+    await createUser(db, checkUsername('legacy'), false);
     await grantAccess(db, 'legacy', 'default', true);
     const legacy = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6';
     const created = await graphqlData(
@@ -180,7 +182,9 @@ describe('context ids', () => {
 describe('bootstrap', () => {
   it('leaves a database that has users alone', async () => {
     const before = await prisma.apiUser.count();
-    expect(await bootstrapAccess(db, { contexts: ['other'], adminUser: 'root' })).toBeNull();
+    expect(
+      await bootstrapAccess(db, { contexts: [checkContextName('other')], adminUser: checkUsername('root') }),
+    ).toBeNull();
     expect(await prisma.apiUser.count()).toBe(before);
     expect(await prisma.context.findUnique({ where: { name: 'other' } })).toBeNull();
   });

@@ -5,6 +5,8 @@ import { createToken, createUser, grantAccess } from '../../src/access/store.js'
 import { yoga } from '../setup/app.js';
 import { rest } from './helpers.js';
 import { resetData, holdManyAddresses } from '../helpers.js';
+import { checkUsername } from '../../src/domain/names.js';
+import { checkTokenFormat } from '../../src/access/tokens.js';
 
 const TOKEN = 'rest-failures-token-0123456789';
 const READ_ONLY = 'rest-failures-read-only-0123456789';
@@ -12,10 +14,10 @@ const auth = { api_token: TOKEN, username: 'ops', contextname: 'default' };
 const error = (message: string | RegExp) => ({ status: 'Error', message });
 
 beforeAll(async () => {
-  await createUser(db, 'ops', false);
+  await createUser(db, checkUsername('ops'), false);
   await grantAccess(db, 'ops', 'default', true);
-  await createToken(db, 'ops', { token: TOKEN });
-  await createToken(db, 'ops', { token: READ_ONLY, readOnly: true });
+  await createToken(db, 'ops', { token: checkTokenFormat(TOKEN) });
+  await createToken(db, 'ops', { token: checkTokenFormat(READ_ONLY), readOnly: true });
 });
 
 beforeEach(async () => {

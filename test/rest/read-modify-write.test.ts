@@ -8,6 +8,8 @@ import { prisma } from '../setup/app.js';
 import { createToken, createUser, grantAccess } from '../../src/access/store.js';
 import { graphqlData, resetData } from '../helpers.js';
 import { rest } from './helpers.js';
+import { checkUsername } from '../../src/domain/names.js';
+import { checkTokenFormat } from '../../src/access/tokens.js';
 
 // What CRMs do with Trisul's API: read an object, change a field, send the object back; name one
 // of a customer's mappings; keep the text they sent.
@@ -47,9 +49,9 @@ const deleteMapping = (userId: string, body: object) =>
   rest('DELETE', `/api/ipdrcustomers_mapping/${userId}`, { ...auth, ...body });
 
 beforeAll(async () => {
-  await createUser(db, 'crm', false);
+  await createUser(db, checkUsername('crm'), false);
   await grantAccess(db, 'crm', 'default', true);
-  await createToken(db, 'crm', { token: TOKEN });
+  await createToken(db, 'crm', { token: checkTokenFormat(TOKEN) });
 });
 
 beforeEach(() => resetData());

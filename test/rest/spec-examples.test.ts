@@ -3,6 +3,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createContext, createToken, createUser, grantAccess, revokeAccess } from '../../src/access/store.js';
 import { resetData } from '../helpers.js';
 import { type FixtureCall, fixturePages, rest, seedCustomer, seedMapping } from './helpers.js';
+import { checkContextName, checkUsername } from '../../src/domain/names.js';
+import { checkTokenFormat } from '../../src/access/tokens.js';
 
 // Every documented call of Trisul's API pages, as the project's fixtures record them
 // (test/fixtures/trisul-api/: request, the state the page implies, and the response), replayed
@@ -13,12 +15,12 @@ const CUSTOMER_TOKEN = 'GiXwBWWv5g2Fs6QeaTlx';
 const MAPPING_TOKEN = 'JhgyS1Tyb01ZH1Q4FIMT';
 
 beforeAll(async () => {
-  await createContext(db, 'ipdr');
-  await createUser(db, 'user', false);
+  await createContext(db, checkContextName('ipdr'));
+  await createUser(db, checkUsername('user'), false);
   await grantAccess(db, 'user', 'default', true);
   await grantAccess(db, 'user', 'ipdr', true);
-  await createToken(db, 'user', { token: CUSTOMER_TOKEN });
-  await createToken(db, 'user', { token: MAPPING_TOKEN });
+  await createToken(db, 'user', { token: checkTokenFormat(CUSTOMER_TOKEN) });
+  await createToken(db, 'user', { token: checkTokenFormat(MAPPING_TOKEN) });
 });
 
 let revoked: FixtureCall['given']['revokedAccess'] = [];

@@ -1,10 +1,11 @@
-// The test file's database and app, built explicitly (no process.env): with TEST_DATABASE_URL a
+// The test file's database and app, built explicitly (no process.env), for the files that import
+// this module: with TEST_DATABASE_URL a
 // new PostgreSQL database of its own (migrated and bootstrapped here, dropped afterwards); without
 // it, an in-memory PGlite loaded from the migrated, bootstrapped dump test/setup/global.ts made.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { createRateLimiter } from '../../src/access/rate-limit.js';
 import { bootstrapAccess } from '../../src/access/store.js';
 import { type App, createApp } from '../../src/app.js';
@@ -15,6 +16,8 @@ import { type Env, readEnv } from '../../src/env.js';
 import { createLogger } from '../../src/logger.js';
 import { TEST_SETTINGS } from './child-env.js';
 import { ADMIN_TOKEN } from './credentials.js';
+import { checkContextName, checkUsername } from '../../src/domain/names.js';
+import { checkTokenFormat } from '../../src/access/tokens.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 
@@ -67,7 +70,11 @@ export const db = createDb(
 export const { prisma, database } = db;
 if (!template) {
   await migrate(database);
-  await bootstrapAccess(db, { contexts: ['default'], adminUser: 'admin', adminToken: ADMIN_TOKEN });
+  await bootstrapAccess(db, {
+    contexts: [checkContextName('default')],
+    adminUser: checkUsername('admin'),
+    adminToken: checkTokenFormat(ADMIN_TOKEN),
+  });
 }
 
 /** Another app on this file's database, with other settings (`testEnv(overrides)`). */
@@ -97,10 +104,15 @@ export async function closeTestDatabase() {
   await dropDatabase?.();
 }
 
+// Registered while the importing test file is collected: its database closes after its tests.
+afterAll(closeTestDatabase);
+
 declare module 'vitest' {
   export interface ProvidedContext {
     /** The path of a dumped PGlite data directory, migrated and bootstrapped (test/setup/global.ts). */
     pgliteTemplate: string;
+    /** An initialised PGlite data directory with nothing in it yet, to copy (test/setup/data-dir.ts). */
+    pgliteEmptyCluster: string;
   }
 }
 export const { readRows } = db;
