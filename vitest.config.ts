@@ -6,11 +6,14 @@ export default defineConfig({
   resolve: { alias: { graphql: 'graphql/index.js' } },
   test: {
     include: ['test/**/*.test.ts'],
-    // Each test file gets its own database (see test/setup/app.ts), on PGlite loaded from the dump
-    // the global setup makes once.
+    // Each test file that imports test/setup/app.ts gets its own database there, on PGlite loaded
+    // from the dump the global setup makes once; a file that needs none (domain rules, the schema
+    // file) opens none.
     globalSetup: ['test/setup/global.ts'],
-    setupFiles: ['test/setup/database.ts'],
     pool: 'forks',
+    // Many files spend their time waiting on processes, sockets and timers of their own, not on
+    // a core: more files at once than this machine's 2 cores (vitest's default is one fewer).
+    maxWorkers: 3,
     // CI asks for a JSON copy of the results to print a one-line summary (.ci/summary.mjs).
     reporters: process.env.VITEST_JSON ? ['default', ['json', { outputFile: process.env.VITEST_JSON }]] : ['default'],
     // Tests that start real server processes need room on a loaded 2-core machine.

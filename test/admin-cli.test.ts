@@ -1,26 +1,39 @@
 import { childEnv } from './setup/child-env.js';
-import { databaseUrl } from './setup/app.js';
+import { databaseUrl, db } from './setup/app.js';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { database } from './setup/app.js';
 import { yoga } from './setup/app.js';
+import { runAdminCommand } from '../src/cli/admin.js';
+import { newDataDir, removeDataDir } from './setup/data-dir.js';
 
-// The CLI runs as its own process: on PostgreSQL it shares this test file's database (so its
-// work can be checked through the API); on the embedded database it gets a directory of its own.
-const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-cli-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-const onPostgres = database.kind === 'postgresql';
+// The commands run in this process on the test file's own database (so their work can be
+// checked through the API), through the same function the CLI's entry calls; the last test runs
+// the real CLI process (bin/ipdr-admin.mjs), for what only it shows: its exit status and streams.
+// On PostgreSQL that process shares this file's database; on the embedded one it gets a
+// directory of its own.
 
 async function admin(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runAdminCommand(db, ['node', 'ipdr-admin', ...args], {
+    out: (line) => (stdout += `${line}\n`),
+    err: (text) => (stderr += text),
+  });
+  return { code, stdout, stderr };
+}
+
+const onPostgres = database.kind === 'postgresql';
+const dataDir = onPostgres ? undefined : newDataDir('ipdr-cli');
+afterAll(() => dataDir && removeDataDir(dataDir));
+
+async function adminProcess(...args: string[]) {
   const env = childEnv({ DATABASE_URL: onPostgres ? databaseUrl : undefined, DATA_DIR: dataDir });
   if (!onPostgres) delete env.DATABASE_URL;
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['bin/ipdr-admin.mjs', ...args], { env });
-    return { code: 0, stdout, stderr: '' };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['bin/ipdr-admin.mjs', ...args], { env });
+    return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
@@ -45,14 +58,12 @@ describe('ipdr-admin', () => {
     expect(tokens).toContain('noc dashboard');
     expect(tokens).not.toContain(token);
 
-    if (onPostgres) {
-      const response = await yoga.fetch('http://ipdr.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: '{ contexts { name } }' }),
-      });
-      expect(await response.json()).toEqual({ data: { contexts: [{ name: 'isp7' }] } });
-    }
+    const response = await yoga.fetch('http://ipdr.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ contexts { name } }' }),
+    });
+    expect(await response.json()).toEqual({ data: { contexts: [{ name: 'isp7' }] } });
 
     const id = /^(\d+)\s+noc/m.exec(tokens)?.[1];
     expect((await admin('tokens', 'revoke', id!)).stdout).toBe(`revoked token ${id} of noc\n`);
@@ -78,5 +89,22 @@ describe('ipdr-admin', () => {
     expect((await admin('tokens', 'create', 'noc', '--token', 'short')).stderr).toBe(
       'error: token: must be at least 20 characters\n',
     );
+  });
+
+  it('runs as its own process: output on stdout, errors on stderr, and a non-zero exit status', async () => {
+    expect(await adminProcess('contexts', 'create', 'isp9')).toMatchObject({
+      code: 0,
+      stdout: 'created context isp9\n',
+      stderr: '',
+    });
+    expect(await adminProcess('users', 'grant', 'ghost', 'isp9')).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: 'error: user ghost not found\n',
+    });
+    expect(await adminProcess('tokens', 'revoke', 'x')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/not a token id/),
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { TEST_SETTINGS } from './setup/child-env.js';
 
 // Runs the real server (src/main.ts) as a child process, for what only a process shows:
@@ -30,10 +30,21 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
     ...env,
   };
   if (!env.DATABASE_URL) delete childEnv.DATABASE_URL;
+  // A test's server without a database of its own gets a new embedded one; under vitest it starts
+  // from an initialised cluster (./setup/data-dir.ts) instead of paying for initdb.
+  let ownDataDir: string | undefined;
+  if (process.env.VITEST && !env.DATABASE_URL && env.DATA_DIR === undefined) {
+    const { newDataDir } = await import('./setup/data-dir.js');
+    ownDataDir = childEnv.DATA_DIR = newDataDir('ipdr-server');
+  }
   const child = spawn(process.execPath, startArgs, {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (ownDataDir) {
+    const dir = ownDataDir;
+    child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

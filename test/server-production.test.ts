@@ -1,14 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, post, startServer, stopServer } from './server-process.js';
+import { newDataDir } from './setup/data-dir.js';
 
 // The server as it runs in production: NODE_ENV=production and a tight rate limit.
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-production-'));
+const dataDir = newDataDir('ipdr-production');
 const ADMIN_TOKEN = 'production-test-admin-token-0123456789';
 let server: RunningServer;
 let base: string;

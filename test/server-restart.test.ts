@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { post, startServer, stopServer } from './server-process.js';
+import { newDataDir } from './setup/data-dir.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-restart-'));
+const dataDir = newDataDir('ipdr-restart');
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function getWithBody(url: string, body: string) {

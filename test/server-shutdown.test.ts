@@ -1,13 +1,13 @@
 import { databaseUrl } from './setup/app.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from './setup/credentials.js';
 import { post, startServer, stopServer } from './server-process.js';
+import { newDataDir } from './setup/data-dir.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-shutdown-'));
+const dataDir = newDataDir('ipdr-shutdown');
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 // On PostgreSQL (TEST_DATABASE_URL) the server works on many requests at once; on the embedded

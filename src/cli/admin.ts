@@ -1,12 +1,14 @@
 // ipdr-admin: contexts, users, grants and tokens, on the embedded database or DATABASE_URL.
 // The same store functions serve the admin GraphQL mutations (src/schema/access.ts).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openDatabase } from '../db/connection.js';
 import { type Db, createDb } from '../db/handle.js';
 import { migrate } from '../db/migrate.js';
 import { InvalidEnvironmentError, readEnv } from '../env.js';
 import { exportCsv, importCsv, printSummary } from '../csv/cli.js';
-import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
+import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
+import { checkContextName, checkUsername } from '../domain/names.js';
+import { checkTokenExpiry, checkTokenFormat } from '../access/tokens.js';
 import {
   createContext,
   createToken,
@@ -35,12 +37,23 @@ function parseId(value: string): number {
 
 const iso = (date: Date | null) => (date ? date.toISOString() : '-');
 
-function table(rows: Record<string, unknown>[]) {
-  if (rows.length === 0) return console.log('(none)');
+/** Where a command writes: lines of its output, and error text (the console, for the real CLI). */
+export interface AdminOutput {
+  out: (line: string) => void;
+  err: (text: string) => void;
+}
+
+const consoleOutput: AdminOutput = {
+  out: (line) => console.log(line),
+  err: (text) => process.stderr.write(text),
+};
+
+function table(out: AdminOutput['out'], rows: Record<string, unknown>[]) {
+  if (rows.length === 0) return out('(none)');
   const columns = Object.keys(rows[0]!);
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
   const line = (cells: string[]) =>
-    console.log(
+    out(
       cells
         .map((cell, i) => cell.padEnd(widths[i]!))
         .join('  ')
@@ -50,19 +63,33 @@ function table(rows: Record<string, unknown>[]) {
   for (const row of rows) line(columns.map((c) => String(row[c])));
 }
 
-/** The CLI's commands, run against `db`. */
-function buildProgram(db: Db): Command {
-  const program = new Command('ipdr-admin').description('Manage contexts, API users and tokens of ipdr-gateway');
+/** The CLI's commands, run against `db`, writing to `output`; commander's own exits become thrown CommanderErrors. */
+function buildProgram(db: Db, output: AdminOutput): Command {
+  const out = output.out;
+  const program = new Command('ipdr-admin')
+    .description('Manage contexts, API users and tokens of ipdr-gateway')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => out(text.replace(/\n$/, '')), writeErr: output.err });
 
   const contexts = program.command('contexts').description('contexts (partitions of customers and mappings)');
-  contexts.command('list').action(async () => table((await listContexts(db)).map((c) => ({ name: c.name, id: c.id }))));
-  contexts
-    .command('create <name>')
-    .action(async (name: string) => console.log(`created context ${(await createContext(db, name)).name}`));
+  contexts.command('list').action(async () =>
+    table(
+      out,
+      (await listContexts(db)).map((c) => ({ name: c.name, id: c.id })),
+    ),
+  );
+  contexts.command('create <name>').action(async (name: string) => {
+    const context = await createContext(
+      db,
+      checkField('name', () => checkContextName(name)),
+    );
+    out(`created context ${context.name}`);
+  });
 
   const users = program.command('users').description('API users and their access to contexts');
   users.command('list').action(async () =>
     table(
+      out,
       (await listUsers(db)).map((u) => ({
         username: u.username,
         admin: u.isAdmin ? 'yes' : 'no',
@@ -74,24 +101,29 @@ function buildProgram(db: Db): Command {
     .command('create <username>')
     .option('--admin', 'may manage contexts, users and tokens')
     .action(async (username: string, options: { admin?: boolean }) => {
-      const user = await createUser(db, username, options.admin ?? false);
-      console.log(`created ${user.isAdmin ? 'admin ' : ''}user ${user.username}`);
+      const user = await createUser(
+        db,
+        checkField('username', () => checkUsername(username)),
+        options.admin ?? false,
+      );
+      out(`created ${user.isAdmin ? 'admin ' : ''}user ${user.username}`);
     });
   users
     .command('grant <username> <context>')
     .option('--write', 'may also change data (default: read only)')
     .action(async (username: string, context: string, options: { write?: boolean }) => {
       const grant = await grantAccess(db, username, context, options.write ?? false);
-      console.log(`${username} may now ${grant.canWrite ? 'read and write' : 'read'} in ${context}`);
+      out(`${username} may now ${grant.canWrite ? 'read and write' : 'read'} in ${context}`);
     });
   users.command('revoke <username> <context>').action(async (username: string, context: string) => {
     await revokeAccess(db, username, context);
-    console.log(`${username} no longer has access to ${context}`);
+    out(`${username} no longer has access to ${context}`);
   });
 
   const tokens = program.command('tokens').description('API tokens (stored only as hashes)');
   tokens.command('list [username]').action(async (username?: string) =>
     table(
+      out,
       (await listTokens(db, username)).map((t) => ({
         id: t.id,
         user: t.user.username,
@@ -114,12 +146,12 @@ function buildProgram(db: Db): Command {
       async (username: string, options: { readOnly?: boolean; expires?: Date; label?: string; token?: string }) => {
         const { token, record } = await createToken(db, username, {
           readOnly: options.readOnly ?? false,
-          expiresAt: options.expires ?? null,
+          expiresAt: options.expires ? checkField('expiresAt', () => checkTokenExpiry(options.expires!)) : null,
           label: options.label ?? null,
-          token: options.token ?? null,
+          token: options.token ? checkField('token', () => checkTokenFormat(options.token!)) : null,
         });
-        console.log(`created token ${record.id} for ${username}${record.readOnly ? ' (read-only)' : ''}`);
-        if (!options.token) console.log(`token (shown once, store it now): ${token}`);
+        out(`created token ${record.id} for ${username}${record.readOnly ? ' (read-only)' : ''}`);
+        if (!options.token) out(`token (shown once, store it now): ${token}`);
       },
     );
   tokens
@@ -127,7 +159,7 @@ function buildProgram(db: Db): Command {
     .argument('<id>', 'the token id (see tokens list)', parseId)
     .action(async (id: number) => {
       const revoked = await revokeToken(db, id);
-      console.log(`revoked token ${revoked.id} of ${revoked.user.username}`);
+      out(`revoked token ${revoked.id} of ${revoked.user.username}`);
     });
 
   program
@@ -137,7 +169,7 @@ function buildProgram(db: Db): Command {
     .option('--dry-run', 'check and count everything, write nothing')
     .action(async (file: string, options: { context: string; dryRun?: boolean }) => {
       const summary = await importCsv(db, file, options.context, options.dryRun ?? false);
-      printSummary(summary, options.dryRun ?? false);
+      printSummary(summary, options.dryRun ?? false, out);
     });
   program
     .command('export [file]')
@@ -145,6 +177,24 @@ function buildProgram(db: Db): Command {
     .requiredOption('--context <name>', 'the context to export')
     .action((file: string | undefined, options: { context: string }) => exportCsv(db, options.context, file));
   return program;
+}
+
+/**
+ * Runs one ipdr-admin command on `db`: its exit status, 0 when it did what it was asked. An
+ * expected failure (a name refused, a user not found) and a command line commander refuses are
+ * written to `output.err`, never thrown.
+ */
+export async function runAdminCommand(db: Db, argv: readonly string[], output: AdminOutput): Promise<number> {
+  try {
+    await buildProgram(db, output).parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    // Commander has written its message (or the help it was asked for) already.
+    if (error instanceof CommanderError) return error.exitCode;
+    if (!expected.some((type) => error instanceof type)) throw error;
+    output.err(`error: ${(error as Error).message}\n`);
+    return 1;
+  }
 }
 
 /**
@@ -166,11 +216,7 @@ export async function runAdmin(argv: readonly string[], source: NodeJS.ProcessEn
   );
   try {
     await migrate(db.database);
-    await buildProgram(db).parseAsync([...argv]);
-  } catch (error) {
-    if (!expected.some((type) => error instanceof type)) throw error;
-    console.error(`error: ${(error as Error).message}`);
-    process.exitCode = 1;
+    process.exitCode = await runAdminCommand(db, argv, consoleOutput);
   } finally {
     await db.close();
   }

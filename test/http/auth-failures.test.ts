@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer, stopServer } from '../server-process.js';
+import { newDataDir } from '../setup/data-dir.js';
 
 // The server as production runs it, with Redis configured but unreachable, a rate limit of 6
 // requests per token per minute and 5 failed authentications per address per minute. Requests
@@ -13,8 +13,8 @@ import { type RunningServer, startServer, stopServer } from '../server-process.j
 // A second server, the same but with rate limiting off (so no Redis either), answers the same
 // requests for comparison: a request waiting on Redis shows as slower than its twin there.
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-auth-failures-'));
-const baselineDataDir = mkdtempSync(join(tmpdir(), 'ipdr-auth-failures-baseline-'));
+const dataDir = newDataDir('ipdr-auth-failures');
+const baselineDataDir = newDataDir('ipdr-auth-failures-baseline');
 const ADMIN_TOKEN = 'auth-failures-test-admin-token-0123456789';
 /** No request here needs nearly this long, even on a loaded machine: one that does fails. */
 const ANSWER_TIMEOUT_MS = 30_000;

@@ -1,13 +1,13 @@
 import { databaseUrl } from '../setup/app.js';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer, stopServer } from '../server-process.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { freePort, startRedis, stopRedis } from '../redis-server.js';
+import { newDataDir } from '../setup/data-dir.js';
 
 // The server as production runs it, sharing its rate limits through a Redis of this file's own,
 // which is then stopped (SIGSTOP) mid-run: its connection stays open and ioredis keeps calling it
@@ -18,7 +18,7 @@ import { freePort, startRedis, stopRedis } from '../redis-server.js';
 const COMMAND_TIMEOUT_MS = 500;
 /** How long the server may take to find Redis back: its probes back off up to 5 s. */
 const RECOVERY_WITHIN_MS = 20_000;
-const dataDir = mkdtempSync(join(tmpdir(), 'ipdr-redis-stalled-'));
+const dataDir = newDataDir('ipdr-redis-stalled');
 let redisServer: ChildProcess | undefined;
 let redis: Redis | undefined;
 let server: RunningServer | undefined;
