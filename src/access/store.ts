@@ -1,5 +1,6 @@
 import { isCheckViolation, isUniqueViolation } from '../db/errors.js';
 import type { Db } from '../db/handle.js';
+import { apiGrants, apiTokens, apiUsers, contexts } from '../db/columns.js';
 import type { ContextName, Username } from '../domain/names.js';
 import { type TokenExpiry, type TokenText, generateToken, hashToken, hashesEqual, tokenHint } from './tokens.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
@@ -17,18 +18,19 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  */
 // One statement per request: the token, its user and the user's grants (for an admin, a second
 // reads every context: see everyContext).
+const [t, u, g, c] = [apiTokens.columns, apiUsers.columns, apiGrants.columns, contexts.columns];
 const TOKEN_SQL = `
-SELECT t.id, t.token_hash AS "tokenHash", t.read_only AS "readOnly", t.expires_at AS "expiresAt",
-       t.revoked_at AS "revokedAt", t.last_used_at AS "lastUsedAt",
-       u.id AS "userId", u.username, u.is_admin AS "isAdmin",
-       coalesce(json_agg(json_build_object('contextId', g.context_id, 'contextName', c.name, 'canWrite', g.can_write)
-                         ORDER BY g.context_id) FILTER (WHERE g.context_id IS NOT NULL), '[]') AS grants
-FROM api_tokens t
-JOIN api_users u ON u.id = t.user_id
-LEFT JOIN api_grants g ON g.user_id = u.id
-LEFT JOIN contexts c ON c.id = g.context_id
-WHERE t.token_hash = $1
-GROUP BY t.id, u.id`;
+SELECT t.${t.id}, t.${t.tokenHash} AS "tokenHash", t.${t.readOnly} AS "readOnly", t.${t.expiresAt} AS "expiresAt",
+       t.${t.revokedAt} AS "revokedAt", t.${t.lastUsedAt} AS "lastUsedAt",
+       u.${u.id} AS "userId", u.${u.username} AS "username", u.${u.isAdmin} AS "isAdmin",
+       coalesce(json_agg(json_build_object('contextId', g.${g.contextId}, 'contextName', c.${c.name}, 'canWrite', g.${g.canWrite})
+                         ORDER BY g.${g.contextId}) FILTER (WHERE g.${g.contextId} IS NOT NULL), '[]') AS grants
+FROM ${apiTokens.table} t
+JOIN ${apiUsers.table} u ON u.${u.id} = t.${t.userId}
+LEFT JOIN ${apiGrants.table} g ON g.${g.userId} = u.${u.id}
+LEFT JOIN ${contexts.table} c ON c.${c.id} = g.${g.contextId}
+WHERE t.${t.tokenHash} = $1
+GROUP BY t.${t.id}, u.${u.id}`;
 
 interface TokenRow {
   id: number;

@@ -344,5 +344,5 @@ export async function importRows(
  * has no autovacuum at all. Pages already all-visible are skipped, so a small import costs little.
  */
 async function refreshAfterBulkLoad(db: Db) {
-  await db.prisma.$executeRawUnsafe('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers');
+  await db.prisma.$executeRawUnsafe(`VACUUM (ANALYZE) ${mappings.table}, ${customers.table}`);
 }

@@ -1,5 +1,6 @@
 import type { Actor } from '../access/types.js';
 import type { Db } from '../db/handle.js';
+import { customers } from '../db/columns.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { CustomerFields } from '../domain/customer.js';
 import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, ValidationError } from '../errors.js';
@@ -27,7 +28,12 @@ export async function findCustomerOrThrow(tx: Transaction, tenant: Tenant, userI
  * also holds off new mappings of the customer, whose foreign key check shares it.
  */
 async function lockCustomerOrThrow(tx: Transaction, tenant: Tenant, userId: string): Promise<Customer> {
-  await tx.$queryRaw`SELECT id FROM ipdr_customers WHERE context_id = ${tenant.id} AND user_id = ${userId} FOR UPDATE`;
+  const c = customers.columns;
+  await tx.$queryRawUnsafe(
+    `SELECT ${c.id} FROM ${customers.table} WHERE ${c.contextId} = $1 AND ${c.userId} = $2 FOR UPDATE`,
+    tenant.id,
+    userId,
+  );
   // Read after the lock: this statement sees what the writer it waited for committed.
   return findCustomerOrThrow(tx, tenant, userId);
 }
