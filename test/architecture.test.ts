@@ -82,6 +82,16 @@ describe('src/', () => {
     expect(offences).toEqual([]);
   });
 
+  it('lets only the rules themselves mark a value checked (src/domain/ and access/tokens.ts)', () => {
+    const marking = files.filter((file) => localImports(file).includes(join(SRC, 'domain/checked.ts')));
+    const offences = marking
+      .filter((file) => /\baccept\b/.test(readFileSync(file, 'utf8')))
+      .map(name)
+      .filter((path) => !path.startsWith('src/domain/') && path !== 'src/access/tokens.ts');
+    expect(marking.length).toBeGreaterThan(2);
+    expect(offences).toEqual([]);
+  });
+
   it('starts nothing on import: no exit, no handle, no connection, no data directory', () => {
     const modules = files.filter((file) => file !== join(SRC, 'main.ts'));
     const cwd = mkdtempSync(join(tmpdir(), 'ipdr-import-'));

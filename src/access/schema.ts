@@ -222,13 +222,17 @@ builder.mutationFields((t) => ({
         description: `An existing token to register (${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} letters, digits, . _ ~ -); absent: a new one is made.`,
       }),
     },
-    resolve: (_root, args, ctx) =>
-      createToken(ctx.db, args.username, {
+    resolve: (_root, args, ctx) => {
+      const token = args.token == null ? null : checkField('token', () => checkTokenFormat(args.token!));
+      const expiresAt =
+        args.expiresAt == null ? null : checkField('expiresAt', () => checkTokenExpiry(args.expiresAt!));
+      return createToken(ctx.db, args.username, {
         readOnly: args.readOnly ?? false,
-        expiresAt: args.expiresAt == null ? null : checkField('expiresAt', () => checkTokenExpiry(args.expiresAt!)),
+        expiresAt,
         label: args.label,
-        token: args.token == null ? null : checkField('token', () => checkTokenFormat(args.token!)),
-      }),
+        token,
+      });
+    },
   }),
   revokeToken: t.field({
     type: ApiTokenRef,

@@ -144,11 +144,16 @@ function buildProgram(db: Db, output: AdminOutput): Command {
     .option('--token <existing>', "register an existing token (a legacy caller's) instead of generating one")
     .action(
       async (username: string, options: { readOnly?: boolean; expires?: Date; label?: string; token?: string }) => {
+        // An empty --token (an unset variable's) is refused, not taken for "generate one".
+        const existing =
+          options.token === undefined ? null : checkField('token', () => checkTokenFormat(options.token!));
+        const expiresAt =
+          options.expires === undefined ? null : checkField('expiresAt', () => checkTokenExpiry(options.expires!));
         const { token, record } = await createToken(db, username, {
           readOnly: options.readOnly ?? false,
-          expiresAt: options.expires ? checkField('expiresAt', () => checkTokenExpiry(options.expires!)) : null,
+          expiresAt,
           label: options.label ?? null,
-          token: options.token ? checkField('token', () => checkTokenFormat(options.token!)) : null,
+          token: existing,
         });
         out(`created token ${record.id} for ${username}${record.readOnly ? ' (read-only)' : ''}`);
         if (!options.token) out(`token (shown once, store it now): ${token}`);

@@ -1,4 +1,4 @@
-import { type CustomerFields, type CustomerValues, optionalText, requiredText } from './customer.js';
+import { type CustomerFields, type CustomerValues, type StorableText, optionalText, requiredText } from './customer.js';
 import { type IpSubnet, parseIpSubnet } from './ip.js';
 import { InvalidValueError, quoted } from './invalid-value.js';
 import { MAX_UNIX_TIME, checkTimeRange } from './time.js';
@@ -59,7 +59,7 @@ export interface CsvMapping {
   subnet: IpSubnet;
   start: number;
   end: number | null;
-  terminalId: string | null;
+  terminalId: StorableText | null;
 }
 
 export interface CsvRecord {

@@ -258,17 +258,15 @@ builder.mutationFields((t) => ({
     description: 'Creates a mapping and returns it; it may share no address at any instant with another mapping.',
     errors: { types: mappingErrors },
     args: { input: t.arg({ type: MappingInput, required: true, description: 'The new mapping.' }) },
-    resolve: (_root, { input }, ctx) =>
-      createMapping(ctx.db, tenantOf(ctx), ctx.actor, input.userId, {
-        subnet: accepted('ipsubnet', input.ipsubnet),
-        period: checkField('endtime', () =>
-          checkTimeRange({
-            start: accepted('starttime', input.starttime),
-            end: input.endtime == null ? null : accepted('endtime', input.endtime),
-          }),
-        ),
-        terminalId: checkTerminalId(input.terminalId),
-      }),
+    resolve: (_root, { input }, ctx) => {
+      // Each field on its own first, in the input's order; then whether the times fit together.
+      const subnet = accepted('ipsubnet', input.ipsubnet);
+      const start = accepted('starttime', input.starttime);
+      const end = input.endtime == null ? null : accepted('endtime', input.endtime);
+      const terminalId = checkTerminalId(input.terminalId);
+      const period = checkField('endtime', () => checkTimeRange({ start, end }));
+      return createMapping(ctx.db, tenantOf(ctx), ctx.actor, input.userId, { subnet, period, terminalId });
+    },
   }),
   updateMapping: t.field({
     ...needs.tenantWrite,

@@ -280,7 +280,7 @@ export function reassignMapping(
   subnet: IpSubnet,
   toUserId: string,
   at: number,
-  terminalId: string | null,
+  terminalId: StorableText | null,
 ) {
   const keys = subnetColumns(subnet);
   return guardOverlap(db, tenant, async (tx, attempt) => {

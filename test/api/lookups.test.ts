@@ -268,5 +268,11 @@ describe('the lookup log', () => {
     expect(denied.errors?.[0]?.message).toBe('The user (analyst) is not an admin');
     const bad = await graphql('{ whoHad(ip: "10.0.0.7", reason: "line\\nbreak") { id } }');
     expect(bad.errors?.[0]?.message).toBe('reason: must not contain control characters');
+    // Asked for alone, ipHistory's count logs the lookup below the root field: refused the same way.
+    const count = await graphql('{ ipHistory(ip: "10.0.0.7", reason: "line\\nbreak") { totalCount } }');
+    expect(count.errors?.[0]).toMatchObject({
+      message: 'reason: must not contain control characters',
+      extensions: { code: 'BAD_USER_INPUT', field: 'reason' },
+    });
   });
 });
