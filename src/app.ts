@@ -1,7 +1,7 @@
 import { useEngine } from '@envelop/core';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { type YogaServerInstance, createYoga } from 'graphql-yoga';
+import { type YogaServerInstance, createYoga, maskError } from 'graphql-yoga';
 import { createAuthentication } from './access/authentication.js';
 import type { RateLimiter } from './access/rate-limit.js';
 import type { RequestContext, ServerContext } from './context.js';
@@ -18,6 +18,7 @@ import { useResponseLimit } from './http/response-limit.js';
 import type { Logger } from './logger.js';
 import { useRestApi } from './rest/handler.js';
 import { schema } from './schema/index.js';
+import { expectedFailure } from './schema/input.js';
 import { MAX_LOOKUPS } from './lookups/store.js';
 
 export type Yoga = YogaServerInstance<ServerContext, RequestContext>;
@@ -69,9 +70,13 @@ export function createApp(dependencies: AppDependencies): App {
     landingPage: false,
     // Served by useOfflineGraphiQL below: Yoga's own page loads GraphiQL from a CDN.
     graphiql: false,
-    // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones.
+    // Unexpected errors reach callers as "Unexpected error."; typed results carry the expected ones,
+    // and an expected one no typed result caught is said as NOT_FOUND or BAD_USER_INPUT.
     // Never with the original error attached (Yoga's development mode does): no stack or server path in a response.
-    maskedErrors: { isDev: false },
+    maskedErrors: {
+      isDev: false,
+      maskError: (error, message, isDev) => expectedFailure(error) ?? maskError(error, message, isDev),
+    },
     logging: logger,
     plugins: [
       // Queries run on graphql-js' own executor, not Yoga's default (graphql-tools'), which copies

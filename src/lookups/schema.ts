@@ -4,7 +4,7 @@ import { builder } from '../schema/builder.js';
 import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
 import { ValidationError, checkField } from '../errors.js';
-import { asBadUserInput, badUserInput } from '../schema/input.js';
+import { badUserInput } from '../schema/input.js';
 import type { IpAddress, IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -39,15 +39,9 @@ function checkLookups(asked: readonly { ip: Lenient<IpAddress>; at?: Lenient<num
   return { lookups, refusals };
 }
 
-// BAD_USER_INPUT naming `reason`: these fields have no typed result, and ipHistory's totalCount,
-// which may be asked alone, logs the lookup from below the root field.
-function checkReason(reason: string | null | undefined) {
-  try {
-    return checkField('reason', () => optionalText(reason));
-  } catch (error) {
-    throw error instanceof ValidationError ? asBadUserInput(error) : error;
-  }
-}
+// Thrown where no typed result catches it: the caller gets BAD_USER_INPUT naming `reason`
+// (schema/input.ts's expectedFailure), from the root field or from ipHistory's totalCount alike.
+const checkReason = (reason: string | null | undefined) => checkField('reason', () => optionalText(reason));
 
 // A connection's total count and its page are resolved apart (either may be asked alone); the
 // lookup behind them is logged once.

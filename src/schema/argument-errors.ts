@@ -1,5 +1,4 @@
 import {
-  GraphQLError,
   type GraphQLField,
   type GraphQLInputType,
   type GraphQLSchema,
@@ -13,17 +12,16 @@ import {
 } from 'graphql';
 import { wrapOrThrow } from '@pothos/plugin-errors';
 import { storableTextFault } from '../domain/text.js';
-import { NotFoundError, ValidationError } from '../errors.js';
-import { asBadUserInput, badUserInput } from './input.js';
+import { ValidationError } from '../errors.js';
+import { badUserInput } from './input.js';
 
-// Refusals of a field's arguments, said where the caller can read them, in one place for every field:
-// - Text arguments reach the database as they are (a UserID looked up, a name filtered by, an
-//   entity type): one the database cannot hold made the statement fail, answered as "Unexpected
-//   error." with Prisma's error in the log. Each is checked before the resolver runs. A field whose
-//   result lists ValidationError answers it; any other fails with BAD_USER_INPUT naming the argument.
-// - A root field without a typed result (a query, say `tokens(username:)`) that throws an expected
-//   NotFoundError or ValidationError fails with it as a GraphQL error (NOT_FOUND, BAD_USER_INPUT)
-//   instead of having it masked as "Unexpected error.".
+// Refusals of a field's text arguments, in one place for every field. Text arguments reach the
+// database as they are (a UserID looked up, a name filtered by, an entity type): one the database
+// cannot hold made the statement fail, answered as "Unexpected error." with Prisma's error in the
+// log. Each is checked before the resolver runs. A field whose result lists ValidationError
+// answers it; any other fails with BAD_USER_INPUT naming the argument. (An expected failure a
+// resolver throws where no typed result catches it is answered by the app's error masking:
+// schema/input.ts's expectedFailure.)
 
 const textScalars = new Set(['String', 'ID']);
 
@@ -69,63 +67,34 @@ function answersValidationError(field: GraphQLField<unknown, unknown>): boolean 
   return isUnionType(result) && result.getTypes().some((member) => member.name === 'ValidationError');
 }
 
-function unionMembers(field: GraphQLField<unknown, unknown>): Set<string> {
-  const result = getNamedType(field.type);
-  return new Set(isUnionType(result) ? result.getTypes().map((member) => member.name) : []);
-}
-
-/** An expected failure the field has no typed result for, as the GraphQL error saying it. */
-function untypedFailure(error: unknown, typed: Set<string>): unknown {
-  if (error instanceof NotFoundError && !typed.has('NotFoundError')) {
-    return new GraphQLError(error.message, {
-      extensions: { code: 'NOT_FOUND', entity: error.entity, key: error.key },
-    });
-  }
-  if (error instanceof ValidationError && !typed.has('ValidationError')) return asBadUserInput(error);
-  return error;
-}
-
-function guard(field: GraphQLField<unknown, unknown>, root: boolean) {
+function guard(field: GraphQLField<unknown, unknown>) {
   const resolve = field.resolve;
   // Only the arguments that can hold text are walked: whoHadMany's 10,000 lookups hold none.
   const textArgs = field.args.filter((arg) => takesText(arg.type));
-  const checksText = textArgs.length > 0;
-  if (!resolve || (!checksText && !root)) return;
-  const typed = unionMembers(field);
+  if (!resolve || textArgs.length === 0) return;
+  const typedValidation = answersValidationError(field);
   field.resolve = (source, args: Record<string, unknown>, context, info) => {
-    if (checksText) {
-      for (const arg of textArgs) {
-        const fault = findFault(args[arg.name], arg.type, arg.name);
-        if (!fault) continue;
-        // ValidationError names a field as the input objects' own checks do: by its name alone.
-        const name = fault.path
-          .replace(/\[\d+\]/g, '')
-          .split('.')
-          .pop()!;
-        // Wrapped as Pothos wraps a typed error: graphql-js would raise a returned Error instance.
-        if (typed.has('ValidationError'))
-          return wrapOrThrow(new ValidationError(name, fault.reason), [ValidationError]);
-        throw badUserInput(fault.path, fault.reason);
-      }
+    for (const arg of textArgs) {
+      const fault = findFault(args[arg.name], arg.type, arg.name);
+      if (!fault) continue;
+      // ValidationError names a field as the input objects' own checks do: by its name alone.
+      const name = fault.path
+        .replace(/\[\d+\]/g, '')
+        .split('.')
+        .pop()!;
+      // Wrapped as Pothos wraps a typed error: graphql-js would raise a returned Error instance.
+      if (typedValidation) return wrapOrThrow(new ValidationError(name, fault.reason), [ValidationError]);
+      throw badUserInput(fault.path, fault.reason);
     }
-    if (!root) return resolve(source, args, context, info);
-    try {
-      const result = resolve(source, args, context, info);
-      return result instanceof Promise
-        ? result.catch((error: unknown) => Promise.reject(untypedFailure(error, typed)))
-        : result;
-    } catch (error) {
-      throw untypedFailure(error, typed);
-    }
+    return resolve(source, args, context, info);
   };
 }
 
 /** The schema, its fields refusing arguments as said above. */
 export function guardArguments(schema: GraphQLSchema): GraphQLSchema {
-  const roots = new Set([schema.getQueryType()?.name, schema.getMutationType()?.name]);
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
-    for (const field of Object.values(type.getFields())) guard(field, roots.has(type.name));
+    for (const field of Object.values(type.getFields())) guard(field);
   }
   return schema;
 }
