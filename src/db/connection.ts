@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
+import { setImmediate as nextTurnOfEventLoop } from 'node:timers/promises';
 import { PGlite, type Transaction, types } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -145,7 +146,7 @@ export function withoutDeadline<T>(work: () => T): T {
 
 /**
  * The caller was already told its request timed out: what it would still send is not sent.
- * By the clock, not a timer: PGlite's statements hold the event loop, so a timer may fire late.
+ * By the clock, not a timer: a PGlite statement holds the event loop while it runs, so a timer may fire late.
  */
 function checkDeadline() {
   const deadline = deadlines.getStore();
@@ -333,11 +334,30 @@ async function pgliteRows<Row>(on: PGlite | Transaction, sql: string, params: re
   return (await watched(on.query<Row>(sql, [...params], { parsers }))).rows;
 }
 
+/**
+ * PGlite that lets the event loop turn before each message it runs. Its statements run in this
+ * thread and resolve as promises only, so a chain of them (a mutation of a hundred writes, other
+ * requests' statements queued behind it) held the loop for seconds: no socket was read and no
+ * timer fired meanwhile, and Node's request deadlines, checked by a timer before the waiting
+ * sockets were read, answered 408 to callers that had sent their whole request at once.
+ */
+class PGliteSharingTheEventLoop extends PGlite {
+  override async execProtocolRaw(
+    ...args: Parameters<PGlite['execProtocolRaw']>
+  ): ReturnType<PGlite['execProtocolRaw']> {
+    await nextTurnOfEventLoop();
+    return super.execProtocolRaw(...args);
+  }
+}
+
 function openPglite(dataDir: string, loadDataDir?: Blob): Database {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
-  const pglite = new PGlite(dataDir, { extensions: { btree_gist }, ...(loadDataDir ? { loadDataDir } : {}) });
+  const pglite = new PGliteSharingTheEventLoop(dataDir, {
+    extensions: { btree_gist },
+    ...(loadDataDir ? { loadDataDir } : {}),
+  });
   return {
     kind: 'pglite',
     adapter: guardAdapter(new PrismaPGlite(pglite)),

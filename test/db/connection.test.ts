@@ -63,3 +63,24 @@ describe('transactions below Prisma', () => {
     expect(await database.transaction((tx) => tx.query('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
   });
 });
+
+describe('a run of statements', () => {
+  // On PostgreSQL the driver waits on a socket, which lets the loop turn; PGlite runs in this
+  // thread, and without a turn between its statements no timer or socket would be served until
+  // the whole run ended (a server's request deadlines then fired on callers that had sent in time).
+  it('lets timers fire and sockets be read while it runs, through Prisma and below it', async () => {
+    let fired = 0;
+    const timer = setInterval(() => fired++, 1);
+    try {
+      for (let i = 0; i < 150; i++) await prisma.$queryRawUnsafe('SELECT 1');
+      const throughPrisma = fired;
+      await database.transaction(async (tx) => {
+        for (let i = 0; i < 150; i++) await tx.query('SELECT 1');
+      });
+      expect(throughPrisma).toBeGreaterThan(0);
+      expect(fired).toBeGreaterThan(throughPrisma);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});
