@@ -11,7 +11,8 @@ export interface Caller {
   grants: { contextId: number; contextName: string; canWrite: boolean }[];
 }
 
-export type Channel = 'graphql' | 'rest' | 'cli';
+/** How a change arrived: the APIs, the admin CLI, or RADIUS accounting (the listener and the detail import). */
+export type Channel = 'graphql' | 'rest' | 'cli' | 'radius';
 
 /** Who acted, as the audit trail records it. */
 export interface Actor {

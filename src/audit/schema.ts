@@ -11,7 +11,9 @@ const AuditEventRef = builder.prismaObject('AuditEvent', {
     actor: t.exposeString('actor', {
       description: 'Who made it: the username of the token, or `cli:<system user>` for the admin command.',
     }),
-    channel: t.exposeString('channel', { description: 'How the change arrived: graphql, rest or cli.' }),
+    channel: t.exposeString('channel', {
+      description: 'How the change arrived: graphql, rest, cli or radius (RADIUS accounting).',
+    }),
     action: t.exposeString('action', { description: 'What was done: create, update or delete.' }),
     entityType: t.exposeString('entityType', { description: 'What kind of entity changed: customer or mapping.' }),
     entityId: t.exposeInt('entityId', { description: 'The id of the customer or mapping changed.' }),

@@ -9,6 +9,8 @@ import type {
   LookupLogEntry,
   MappingPrefixLength,
   Prisma,
+  RadiusConflict,
+  RadiusSession,
 } from '../generated/prisma/client.js';
 
 // The names raw statements (those sent below Prisma, or through $queryRaw) give tables and
@@ -39,6 +41,7 @@ export const customers = {
     email: 'email',
     phoneNumber: 'phone_number',
     altPhoneNumber: 'alt_phone_number',
+    source: 'source',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
   },
@@ -58,6 +61,9 @@ export const mappings = {
     starttime: 'starttime',
     endtime: 'endtime',
     terminalId: 'terminalid',
+    source: 'source',
+    radiusSessionId: 'radius_session_id',
+    endKind: 'end_kind',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
   },
@@ -125,6 +131,46 @@ export const mappingPrefixLengths = {
   columns: { contextId: 'context_id', family: 'family', prefixLength: 'prefix_length' },
 } as const satisfies TableNames<MappingPrefixLength>;
 
+export const radiusSessions = {
+  table: 'radius_sessions',
+  columns: {
+    id: 'id',
+    contextId: 'context_id',
+    sessionKey: 'session_key',
+    userName: 'user_name',
+    acctSessionId: 'acct_session_id',
+    nasKey: 'nas_key',
+    nasIpAddress: 'nas_ip_address',
+    nasIdentifier: 'nas_identifier',
+    nasPortId: 'nas_port_id',
+    callingStationId: 'calling_station_id',
+    startedAt: 'started_at',
+    lastSeen: 'last_seen',
+    endedAt: 'ended_at',
+    endKind: 'end_kind',
+    terminateCause: 'terminate_cause',
+    createdAt: 'created_at',
+    updatedAt: 'updated_at',
+  },
+} as const satisfies TableNames<RadiusSession>;
+
+export const radiusConflicts = {
+  table: 'radius_conflicts',
+  columns: {
+    id: 'id',
+    contextId: 'context_id',
+    radiusSessionId: 'radius_session_id',
+    network: 'network',
+    ipsubnet: 'ipsubnet',
+    starttime: 'starttime',
+    endtime: 'endtime',
+    mappingId: 'mapping_id',
+    holderUserId: 'holder_user_id',
+    kind: 'kind',
+    recordedAt: 'recorded_at',
+  },
+} as const satisfies TableNames<RadiusConflict>;
+
 /** Every model's names, by model: what the drift test walks. */
 export const TABLES = {
   Context: contexts,
@@ -136,6 +182,8 @@ export const TABLES = {
   ApiToken: apiTokens,
   LookupLogEntry: lookupLog,
   MappingPrefixLength: mappingPrefixLengths,
+  RadiusSession: radiusSessions,
+  RadiusConflict: radiusConflicts,
 } as const satisfies Record<Prisma.ModelName, TableNames<object>>;
 
 /** The columns of `fields`, comma-separated, each prefixed with `alias.` when one is given. */

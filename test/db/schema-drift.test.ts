@@ -82,6 +82,8 @@ describe('schema drift', () => {
         'ApiToken',
         'LookupLogEntry',
         'MappingPrefixLength',
+        'RadiusSession',
+        'RadiusConflict',
       ]),
     );
   });
