@@ -71,6 +71,7 @@ export const customerImageSql = (row: string) =>
     'email',
     'phoneNumber',
     'altPhoneNumber',
+    'source',
     'createdAt',
     'updatedAt',
   ]);
@@ -88,6 +89,9 @@ export const mappingImageSql = (row: string) =>
     'starttime',
     'endtime',
     'terminalId',
+    'source',
+    'radiusSessionId',
+    'endKind',
     'createdAt',
     'updatedAt',
     'userId',

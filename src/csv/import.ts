@@ -67,8 +67,8 @@ WITH input AS (
   SELECT s.* FROM input i
   CROSS JOIN LATERAL (SELECT * FROM ${customers.table} c WHERE c.${c.contextId} = $1 AND c.${c.userId} = i.${c.userId} LIMIT 1) s
 ), written AS (
-  INSERT INTO ${customers.table} AS c (${c.contextId}, ${customerFields}, ${c.updatedAt})
-  SELECT $1, ${customerFields}, now() FROM input ORDER BY ord
+  INSERT INTO ${customers.table} AS c (${c.contextId}, ${customerFields}, ${c.source}, ${c.updatedAt})
+  SELECT $1, ${customerFields}, 'CSV', now() FROM input ORDER BY ord
   ON CONFLICT (${c.contextId}, ${c.userId}) DO UPDATE SET
     ${CHANGED_FIELDS.map((field) => `${c[field]} = excluded.${c[field]}`).join(', ')}, ${c.updatedAt} = excluded.${c.updatedAt}
   WHERE (${changedIn('c')}) IS DISTINCT FROM (${changedIn('excluded')})
@@ -119,8 +119,8 @@ WITH input AS (
   ORDER BY ${identity}, ord
 ), written AS (
   INSERT INTO ${mappings.table}
-    (${m.contextId}, ${mappingFields}, ${m.updatedAt})
-  SELECT $1, ${mappingFields}, now()
+    (${m.contextId}, ${mappingFields}, ${m.source}, ${m.updatedAt})
+  SELECT $1, ${mappingFields}, 'CSV', now()
   FROM fresh ORDER BY ord
   RETURNING *
 ), audited AS (

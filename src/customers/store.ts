@@ -9,6 +9,7 @@ import type { Customer, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
 import { recordAudit } from '../audit/store.js';
 import { type Transaction, inTransaction } from '../db/transaction.js';
+import { sourceOf } from '../mappings/filters.js';
 
 /** Customers whose name contains `text`, in any case: the text itself, its `%` and `_` included. */
 export function nameContainsWhere(text: string): Prisma.StringFilter<'Customer'> {
@@ -53,7 +54,9 @@ async function translateDuplicateUserId<T>(userId: string | undefined, write: ()
 export function createCustomer(db: Db, tenant: Tenant, actor: Actor, fields: CustomerFields): Promise<Customer> {
   return translateDuplicateUserId(fields.userId, () =>
     inTransaction(db, async (tx) => {
-      const customer = await tx.customer.create({ data: { ...fields, contextId: tenant.id } });
+      const customer = await tx.customer.create({
+        data: { ...fields, contextId: tenant.id, source: sourceOf(actor.channel) },
+      });
       await recordAudit(tx, tenant, actor, {
         action: 'create',
         entityType: 'customer',

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/handle.js';
-import type { Customer } from '../generated/prisma/client.js';
+import type { Customer, IpMapping, RadiusSession } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
 import type { Actor } from '../access/types.js';
 import { type LookupRecord, recordLookups } from './log.js';
@@ -16,8 +16,27 @@ export function createLoaders(db: Db, tenant: Tenant, actor: Actor) {
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? new Error(`customer ${id} not found`));
   });
+  // What a RADIUS session, a conflict and a session's mapping name: one statement for a page of them.
+  const customerByUserId = new DataLoader<string, Customer | null>(async (userIds) => {
+    const rows = await db.prisma.customer.findMany({ where: { contextId: tenant.id, userId: { in: [...userIds] } } });
+    const byUserId = new Map(rows.map((row) => [row.userId, row]));
+    return userIds.map((userId) => byUserId.get(userId) ?? null);
+  });
+  const radiusSessionById = new DataLoader<number, RadiusSession | null>(async (ids) => {
+    const rows = await db.prisma.radiusSession.findMany({ where: { id: { in: [...ids] }, contextId: tenant.id } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+  const mappingById = new DataLoader<number, IpMapping | null>(async (ids) => {
+    const rows = await db.prisma.ipMapping.findMany({ where: { id: { in: [...ids] }, contextId: tenant.id } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
   return {
     customerById,
+    customerByUserId,
+    radiusSessionById,
+    mappingById,
     /** Lookups made with a reason; one insert for all of a request's. */
     lookupLog: new DataLoader<LookupRecord, void, LookupRecord>(
       async (records) => {

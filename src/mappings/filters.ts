@@ -1,5 +1,6 @@
 import { addressKey, enclosingBlockFirsts, type IpAddress, type IpSubnet } from '../domain/ip.js';
 import type { TimeRange } from '../domain/time.js';
+import type { Channel } from '../access/types.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
 // How a mapping's address range and period are stored, and the filters over them in Prisma's
@@ -22,6 +23,17 @@ export function subnetColumns(subnet: IpSubnet) {
 export function periodColumns(period: TimeRange) {
   return { starttime: BigInt(period.start), endtime: period.end === null ? null : BigInt(period.end) };
 }
+
+/** Where a customer or mapping came from (the `source` column). */
+export type RecordSource = 'API' | 'REST' | 'CSV' | 'RADIUS';
+
+const SOURCE_OF_CHANNEL = { graphql: 'API', rest: 'REST', cli: 'CSV', radius: 'RADIUS' } as const satisfies Record<
+  Channel,
+  RecordSource
+>;
+
+/** The source of what a write through `channel` creates: the admin CLI creates records only by importing CSV. */
+export const sourceOf = (channel: Channel): RecordSource => SOURCE_OF_CHANNEL[channel];
 
 export function activeAtWhere(at: number): Prisma.IpMappingWhereInput {
   return { starttime: { lte: BigInt(at) }, OR: [{ endtime: null }, { endtime: { gte: BigInt(at) } }] };

@@ -26,7 +26,13 @@ import { CustomerRef } from '../customers/schema.js';
 import { type Lenient, accepted } from '../schema/lenient.js';
 import { customerCarriedBy } from '../lookups/fields.js';
 import { columnsOf } from '../schema/columns.js';
-import { activeAtWhere, containsIpWhere, overlapsWindowWhere, withinSubnetWhere } from './filters.js';
+import {
+  type RecordSource,
+  activeAtWhere,
+  containsIpWhere,
+  overlapsWindowWhere,
+  withinSubnetWhere,
+} from './filters.js';
 
 // BusyError: a write that kept losing to concurrent writers, or found no connection (db/transaction.ts).
 const mappingErrors = [ValidationError, NotFoundError, ConflictError, BusyError];
@@ -44,6 +50,20 @@ function subnetOf(mapping: Pick<IpMapping, 'ipsubnet'>): IpSubnet {
 
 // The columns each field that is not exposed reads (lookups select only those: schema/columns.ts).
 const fromMapping = columnsOf<IpMapping>();
+
+const SOURCES = ['API', 'REST', 'CSV', 'RADIUS'] as const satisfies readonly RecordSource[];
+
+export const MappingSourceRef = builder.enumType('MappingSource', {
+  description: 'Where a mapping (or customer) came from.',
+  values: {
+    API: { description: 'Written through the GraphQL API.' },
+    REST: { description: "Written through Trisul's REST API." },
+    CSV: { description: 'Imported from a CSV file (ipdr-admin import).' },
+    RADIUS: { description: 'An address of a RADIUS accounting session (see radiusSession).' },
+  } satisfies Record<(typeof SOURCES)[number], unknown>,
+});
+
+const isSource = (value: string): value is RecordSource => (SOURCES as readonly string[]).includes(value);
 
 export const IpMappingRef = builder.prismaObject('IpMapping', {
   description: 'An IP address or subnet held by a customer from starttime to endtime, both inclusive.',
@@ -93,6 +113,14 @@ export const IpMappingRef = builder.prismaObject('IpMapping', {
     terminalId: t.exposeString('terminalId', {
       nullable: true,
       description: 'The terminal the address was assigned to (Trisul: terminalid); null when none was given.',
+    }),
+    source: t.field({
+      type: MappingSourceRef,
+      description: 'Where the mapping came from: the API, REST, a CSV import, or a RADIUS session.',
+      ...fromMapping(['source'], (mapping) => {
+        if (!isSource(mapping.source)) throw new Error(`mapping source ${mapping.source} is not one of ${SOURCES}`);
+        return mapping.source;
+      }),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the mapping was written.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the mapping last changed.' }),

@@ -16,7 +16,7 @@ import type { StorableText } from '../domain/customer.js';
 import type { Tenant } from '../access/types.js';
 import { recordAudit } from '../audit/store.js';
 import { findCustomerOrThrow } from '../customers/store.js';
-import { activeAtWhere, addressKeys, periodColumns, subnetColumns } from './filters.js';
+import { activeAtWhere, addressKeys, periodColumns, sourceOf, subnetColumns } from './filters.js';
 import { findOverlappingMappings } from './overlaps.js';
 import { ConcurrentChange, type Transaction, inTransaction } from '../db/transaction.js';
 
@@ -119,7 +119,7 @@ export function createMapping(db: Db, tenant: Tenant, actor: Actor, userId: stri
     const data = { ...subnetColumns(fields.subnet), ...periodColumns(period), terminalId: fields.terminalId };
     attempt.holding = { subnet: fields.subnet, period };
     const mapping = await tx.ipMapping.create({
-      data: { ...data, contextId: tenant.id, ...ownerColumns(customer) },
+      data: { ...data, contextId: tenant.id, ...ownerColumns(customer), source: sourceOf(actor.channel) },
     });
     await recordAudit(tx, tenant, actor, {
       action: 'create',
@@ -204,9 +204,12 @@ async function applyPatch(
     start: patch.starttime ?? Number(before.starttime),
     end: patch.endtime === undefined ? (before.endtime === null ? null : Number(before.endtime)) : patch.endtime,
   });
+  const storedEnd = before.endtime === null ? null : Number(before.endtime);
   const data = {
     ...(patch.subnet ? subnetColumns(patch.subnet) : {}),
     ...periodColumns(period),
+    // A session's end kind says how its NAS's reports ended it: an end set by hand is no such end.
+    ...(period.end === storedEnd ? {} : { endKind: null }),
     ...(patch.terminalId === undefined ? {} : { terminalId: patch.terminalId }),
     ...ownerColumns(customer),
   };
@@ -302,7 +305,7 @@ export function reassignMapping(
           `the current mapping ${previous.id} starts at ${at}; a cutover must come after its start`,
         );
       }
-      ended = await updateAsRead(tx, previous, { endtime: BigInt(at - 1) });
+      ended = await updateAsRead(tx, previous, { endtime: BigInt(at - 1), endKind: null });
       attempt.excludeIds = [previous.id];
       await recordAudit(tx, tenant, actor, {
         action: 'update',
@@ -321,6 +324,7 @@ export function reassignMapping(
         terminalId,
         contextId: tenant.id,
         ...ownerColumns(target),
+        source: sourceOf(actor.channel),
       },
     });
     await recordAudit(tx, tenant, actor, {

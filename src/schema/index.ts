@@ -7,6 +7,7 @@ import '../mappings/schema.js';
 import '../audit/schema.js';
 import '../access/schema.js';
 import '../lookups/schema.js';
+import '../radius/schema.js';
 import { guardArguments } from './argument-errors.js';
 
 export const schema = guardArguments(lexicographicSortSchema(builder.toSchema()));
