@@ -7,11 +7,11 @@ import { importCsv } from '../../src/csv/cli.js';
 import { checkContextName } from '../../src/domain/names.js';
 import type { AccountingInput } from '../../src/domain/radius-session.js';
 import { applyAccounting } from '../../src/radius/store.js';
-import { countStatements, createCustomer, createMapping, graphql, graphqlData } from '../helpers.js';
+import { countStatements, createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 import { rest } from '../rest/helpers.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { db, prisma } from '../setup/app.js';
-import { nasEvent, resetRadiusData, sessionEvent } from './store-helpers.js';
+import { nasEvent, sessionEvent } from './store-helpers.js';
 
 // RADIUS sessions read back over GraphQL (and REST): their mappings answer every lookup as static
 // ones do, carrying their source, session and how they ended.
@@ -35,7 +35,7 @@ const SESSION_FIELDS = `acctSessionId userName nasIpAddress nasIdentifier nasPor
 
 describe('RADIUS mappings in lookups', () => {
   beforeEach(async () => {
-    await resetRadiusData();
+    await resetData();
     await createCustomer('static-1', 'Static One');
     await createMapping({ userId: 'static-1', ipsubnet: '198.51.100.0/24', starttime: 0, endtime: 5000 });
     await apply(
@@ -193,7 +193,7 @@ describe('RADIUS mappings in lookups', () => {
 
 describe('radiusSessions', () => {
   beforeAll(async () => {
-    await resetRadiusData();
+    await resetData();
     await apply(
       sessionEvent('Start', { user: 'alice', session: 'a-1', at: 1000, ipv4: '100.64.1.2', nas: '192.0.2.1' }),
       sessionEvent('Start', {
@@ -306,7 +306,7 @@ describe('radiusSessions', () => {
 
 describe('radiusConflicts', () => {
   it('lists the addresses refused because a static mapping held them, with the session and the mapping', async () => {
-    await resetRadiusData();
+    await resetData();
     await createCustomer('static-1', 'Static One');
     const held = await createMapping({ userId: 'static-1', ipsubnet: '100.64.9.0/24', starttime: 0 });
     await apply(sessionEvent('Start', { user: 'dave', session: 'd-1', at: 1000, ipv4: '100.64.9.5' }));
@@ -340,7 +340,7 @@ describe('sources', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('are API for GraphQL writes, REST for REST, CSV for an import and RADIUS for sessions', async () => {
-    await resetRadiusData();
+    await resetData();
     await createCustomer('api-1');
     await createMapping({ userId: 'api-1', ipsubnet: '10.1.0.1', starttime: 0 });
     await rest('POST', '/api/ipdrcustomers', { ...REST_AUTH, UserID: 'rest-1', Name: 'Rest' });
@@ -376,7 +376,7 @@ describe('sources', () => {
   });
 
   it('an end set through the API on a session mapping is no inferred end', async () => {
-    await resetRadiusData();
+    await resetData();
     await apply(sessionEvent('Start', { user: 'alice', session: 'a-1', at: 1000, ipv4: '100.64.1.2' }));
     await apply({ kind: 'sweep', at: 1000 + RULES.sessionTimeout + 1 });
     const mapping = await prisma.ipMapping.findFirstOrThrow();

@@ -1,6 +1,5 @@
 import type { AccountingEvent } from '../../src/domain/radius.js';
 import { readAccountingEvent } from '../../src/domain/radius.js';
-import { prisma } from '../setup/app.js';
 
 // Accounting events as a NAS reports them, read by the domain's own reader from the attributes a
 // packet or a detail file carries (so the session keys are FreeRADIUS's).
@@ -59,11 +58,4 @@ function read(attributes: Map<string, string[]>, at: number): AccountingEvent {
   const event = readAccountingEvent(attributes, { at, sourceAddress: null });
   if (!event) throw new Error('not an accounting event');
   return event;
-}
-
-/** Empties what RADIUS tests write: sessions and conflicts, and the tables resetData empties. */
-export async function resetRadiusData() {
-  await prisma.$executeRawUnsafe(
-    'TRUNCATE radius_conflicts, radius_sessions, audit_events, ipdr_customers_mapping, ipdr_customers RESTART IDENTITY CASCADE',
-  );
 }

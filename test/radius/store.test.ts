@@ -5,16 +5,16 @@ import { parseIpSubnet } from '../../src/domain/ip.js';
 import { subnetColumns } from '../../src/mappings/filters.js';
 import { lookupColumns, whoHadBatch, EVERY_FIELD } from '../../src/lookups/store.js';
 import { type AccountingBatch, applyAccounting } from '../../src/radius/store.js';
-import { countStatements } from '../helpers.js';
+import { countStatements, resetData } from '../helpers.js';
 import { database, db, prisma } from '../setup/app.js';
-import { nasEvent, resetRadiusData, sessionEvent } from './store-helpers.js';
+import { nasEvent, sessionEvent } from './store-helpers.js';
 
 const RULES = { sessionTimeout: 86_400 };
 
 let tenant: { id: number; name: string };
 
 beforeEach(async () => {
-  await resetRadiusData();
+  await resetData();
   tenant = await prisma.context.findUniqueOrThrow({ where: { name: 'default' }, select: { id: true, name: true } });
 });
 
