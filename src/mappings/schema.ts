@@ -54,7 +54,7 @@ const fromMapping = columnsOf<IpMapping>();
 const SOURCES = ['API', 'REST', 'CSV', 'RADIUS'] as const satisfies readonly RecordSource[];
 
 export const MappingSourceRef = builder.enumType('MappingSource', {
-  description: 'Where a mapping (or customer) came from.',
+  description: 'Where a mapping came from.',
   values: {
     API: { description: 'Written through the GraphQL API.' },
     REST: { description: "Written through Trisul's REST API." },
