@@ -359,6 +359,56 @@ describe('applyAccounting', () => {
     expect(await prisma.radiusConflict.count()).toBe(1);
   });
 
+  it('ends an address an Interim-Update no longer lists (ADDRESS_CHANGED) and holds the new one from then', async () => {
+    await apply(sessionEvent('Start', { user: 'alice', session: 's1', at: 1000, ipv4: '100.64.1.2' }));
+    const result = await apply(
+      sessionEvent('Interim-Update', { user: 'alice', session: 's1', at: 1600, ipv4: '100.64.1.7', sessionTime: 600 }),
+    );
+    expect(result).toMatchObject({ outcomes: ['applied'], mappingsChanged: 2 });
+    expect(
+      (await mappingsNow()).map((mapping) => [mapping.network, mapping.starttime, mapping.endtime, mapping.endKind]),
+    ).toEqual([
+      ['100.64.1.2', 1000n, 1599n, 'ADDRESS_CHANGED'],
+      ['100.64.1.7', 1600n, null, null],
+    ]);
+    expect(await holderOf('100.64.1.2', 1600)).toBeNull();
+    expect(await holderOf('100.64.1.7', 1600)).toBe('alice');
+  });
+
+  it('reopens a timed-out session and its mappings when it is heard of again', async () => {
+    await apply(sessionEvent('Start', { user: 'alice', session: 's1', at: 1000, ipv4: '100.64.1.2' }));
+    await apply({ kind: 'sweep', at: 1000 + RULES.sessionTimeout + 1 });
+    expect(await mappingsNow()).toMatchObject([{ endtime: 1000n, endKind: 'TIMED_OUT' }]);
+    const later = 1000 + RULES.sessionTimeout + 60;
+    await apply(
+      sessionEvent('Interim-Update', {
+        user: 'alice',
+        session: 's1',
+        at: later,
+        ipv4: '100.64.1.2',
+        sessionTime: later - 1000,
+      }),
+    );
+    expect(await mappingsNow()).toMatchObject([{ starttime: 1000n, endtime: null, endKind: null }]);
+    expect(await sessionsNow()).toMatchObject([{ endedAt: null, endKind: null, lastSeen: BigInt(later) }]);
+    const reopened = (await auditNow()).filter((event) => event.action === 'update').at(-1)!;
+    expect(reopened.before).toMatchObject({ endtime: 1000, endKind: 'TIMED_OUT' });
+    expect(reopened.after).toMatchObject({ endtime: null, endKind: null });
+  });
+
+  it('records a conflict with a mapping written in the same batch: two sessions starting on one address at one instant', async () => {
+    const result = await apply(
+      sessionEvent('Start', { user: 'alice', session: 's1', at: 1000, ipv4: '100.64.1.2' }),
+      sessionEvent('Start', { user: 'bob', session: 's2', at: 1000, ipv4: '100.64.1.2' }),
+    );
+    expect(result).toMatchObject({ outcomes: ['applied', 'applied'], conflicts: 1, sessionsChanged: 2 });
+    const [held] = await mappingsNow();
+    expect(held).toMatchObject({ userId: 'alice', network: '100.64.1.2', endtime: null });
+    expect(await prisma.radiusConflict.findMany()).toMatchObject([
+      { radiusSessionId: 2, mappingId: held!.id, holderUserId: 'alice', kind: 'SESSION', starttime: 1000n },
+    ]);
+  });
+
   it('applies the batches of several contexts in one transaction, each on its own', async () => {
     const other = await prisma.context.create({ data: { name: `radius-${Date.now()}` } });
     const batches: AccountingBatch[] = [
