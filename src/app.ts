@@ -50,9 +50,6 @@ export interface AppModule {
   start(app: App): Promise<{ stop(): Promise<void> }>;
 }
 
-/** The modules main starts; none yet (see README, "Layout"). */
-export const appModules: readonly AppModule[] = [];
-
 export function createApp(dependencies: AppDependencies): App {
   const { env, db, logger, rateLimiter, authFailureLimiter } = dependencies;
   const production = env.NODE_ENV === 'production';

@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { createRateLimiter } from './access/rate-limit.js';
 import { bootstrapAccess } from './access/store.js';
-import { appModules, createApp } from './app.js';
+import { type AppModule, createApp } from './app.js';
 import { DatabaseUnreachableError, describeDatabaseUrl, openDatabase, waitForDatabase } from './db/connection.js';
 import { DataDirInUseError, DataDirLockError } from './db/data-dir-lock.js';
 import { createDb } from './db/handle.js';
@@ -11,6 +11,10 @@ import { migrate } from './db/migrate.js';
 import { type Env, InvalidEnvironmentError, readEnv } from './env.js';
 import { createHttpServer } from './http/node-handler.js';
 import { createLogger } from './logger.js';
+import { RadiusClientContextError, radiusAccountingModule } from './radius/module.js';
+
+/** The sources of data beside HTTP, started once it listens (see app.ts AppModule). */
+const appModules: readonly AppModule[] = [radiusAccountingModule];
 
 function loadEnv(): Env {
   try {
@@ -97,7 +101,16 @@ server.listen(env.PORT, env.HOST, async () => {
   const { port } = server.address() as AddressInfo;
   const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`;
   logger.info({ port, database: where }, `ipdr-gateway listening on http://${env.HOST}:${port}/graphql`);
-  for (const module of appModules) running.push({ name: module.name, ...(await module.start(app)) });
+  for (const module of appModules) {
+    try {
+      running.push({ name: module.name, ...(await module.start(app)) });
+    } catch (error) {
+      if (!(error instanceof RadiusClientContextError)) throw error;
+      // A configuration mistake, as an invalid environment is: one line, no stack trace.
+      console.error(error.message);
+      process.exit(1);
+    }
+  }
 });
 
 /**
