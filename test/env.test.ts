@@ -35,4 +35,33 @@ describe('environment', () => {
     expect(read).toThrow(/IPDR_ADMIN_TOKEN: must be at least 20 characters/);
     expect(read).not.toThrow(/secret-but-short/);
   });
+
+  it('reads RADIUS accounting settings, naming the entry and field that is wrong and never a secret', () => {
+    const clients = '[{"address":"10.0.0.0/24","secret":"s3cret-value","context":"default"}]';
+    const env = readEnv({ RADIUS_ACCOUNTING_PORT: '1813', RADIUS_CLIENTS: clients });
+    expect(env.RADIUS_ACCOUNTING_PORT).toBe(1813);
+    expect(env.RADIUS_CLIENTS?.[0]).toMatchObject({ secret: 's3cret-value', context: 'default' });
+    expect(env.RADIUS_CLIENTS?.[0]?.address.network).toBe('10.0.0.0/24');
+    expect(env.RADIUS_SESSION_TIMEOUT).toBe(86_400);
+    expect(readEnv({}).RADIUS_ACCOUNTING_PORT).toBeUndefined();
+
+    expect(() => readEnv({ RADIUS_ACCOUNTING_PORT: '1813' })).toThrow(/RADIUS_CLIENTS: must list the NAS clients/);
+    const badJson = () => readEnv({ RADIUS_ACCOUNTING_PORT: '1813', RADIUS_CLIENTS: '[{"secret":"s3cret-value",' });
+    expect(badJson).toThrow(/RADIUS_CLIENTS: must be JSON/);
+    expect(badJson).not.toThrow(/s3cret-value/);
+    const badAddress = () =>
+      readEnv({
+        RADIUS_ACCOUNTING_PORT: '1813',
+        RADIUS_CLIENTS: '[{"address":"10.0.0.300","secret":"s3cret-value","context":"default"}]',
+      });
+    expect(badAddress).toThrow(/RADIUS_CLIENTS/);
+    expect(badAddress).toThrow(/address/);
+    expect(badAddress).not.toThrow(/s3cret-value/);
+    expect(() =>
+      readEnv({
+        RADIUS_ACCOUNTING_PORT: '1813',
+        RADIUS_CLIENTS: '[{"address":"10.0.0.1","secret":"","context":"default"}]',
+      }),
+    ).toThrow(/secret: must not be empty/);
+  });
 });
