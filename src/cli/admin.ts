@@ -4,8 +4,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openDatabase } from '../db/connection.js';
 import { type Db, createDb } from '../db/handle.js';
 import { migrate } from '../db/migrate.js';
-import { InvalidEnvironmentError, readEnv } from '../env.js';
+import { type Env, InvalidEnvironmentError, readEnv } from '../env.js';
 import { exportCsv, importCsv, printSummary } from '../csv/cli.js';
+import { importDetailFile, printDetailImportSummary } from '../radius/detail-import.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { checkTokenExpiry, checkTokenFormat } from '../access/tokens.js';
@@ -33,6 +34,14 @@ function parseDate(value: string): Date {
 function parseId(value: string): number {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('not a token id');
   return Number(value);
+}
+
+// As RADIUS_SESSION_TIMEOUT takes it (env.ts).
+function parseSessionTimeout(value: string): number {
+  const seconds = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 60 && seconds <= 31_536_000))
+    throw new InvalidArgumentError('must be whole seconds, 60 to 31536000 (a year)');
+  return seconds;
 }
 
 const iso = (date: Date | null) => (date ? date.toISOString() : '-');
@@ -63,8 +72,11 @@ function table(out: AdminOutput['out'], rows: Record<string, unknown>[]) {
   for (const row of rows) line(columns.map((c) => String(row[c])));
 }
 
+/** What commands take from the environment. */
+export type AdminSettings = Pick<Env, 'RADIUS_SESSION_TIMEOUT'>;
+
 /** The CLI's commands, run against `db`, writing to `output`; commander's own exits become thrown CommanderErrors. */
-function buildProgram(db: Db, output: AdminOutput): Command {
+function buildProgram(db: Db, output: AdminOutput, settings: AdminSettings): Command {
   const out = output.out;
   const program = new Command('ipdr-admin')
     .description('Manage contexts, API users and tokens of ipdr-gateway')
@@ -181,17 +193,42 @@ function buildProgram(db: Db, output: AdminOutput): Command {
     .description("export a context as Trisul's CSV (to stdout without a file)")
     .requiredOption('--context <name>', 'the context to export')
     .action((file: string | undefined, options: { context: string }) => exportCsv(db, options.context, file));
+
+  const radius = program.command('radius').description('RADIUS accounting sessions');
+  radius
+    .command('import <file>')
+    .description(
+      'backfill sessions from a FreeRADIUS detail file, through the same rules as the live feed ' +
+        '(importing a file again writes nothing new), then end sessions silent for longer than the timeout',
+    )
+    .requiredOption('--context <name>', 'the context the sessions belong to')
+    .option(
+      '--session-timeout <seconds>',
+      'sessions silent for longer end inferred (default: RADIUS_SESSION_TIMEOUT)',
+      parseSessionTimeout,
+    )
+    .action(async (file: string, options: { context: string; sessionTimeout?: number }) => {
+      const summary = await importDetailFile(db, file, options.context, {
+        sessionTimeout: options.sessionTimeout ?? settings.RADIUS_SESSION_TIMEOUT,
+      });
+      printDetailImportSummary(summary, out);
+    });
   return program;
 }
 
 /**
  * Runs one ipdr-admin command on `db`: its exit status, 0 when it did what it was asked. An
  * expected failure (a name refused, a user not found) and a command line commander refuses are
- * written to `output.err`, never thrown.
+ * written to `output.err`, never thrown. `settings` are the environment's (by default, its defaults).
  */
-export async function runAdminCommand(db: Db, argv: readonly string[], output: AdminOutput): Promise<number> {
+export async function runAdminCommand(
+  db: Db,
+  argv: readonly string[],
+  output: AdminOutput,
+  settings: AdminSettings = readEnv({}),
+): Promise<number> {
   try {
-    await buildProgram(db, output).parseAsync([...argv]);
+    await buildProgram(db, output, settings).parseAsync([...argv]);
     return 0;
   } catch (error) {
     // Commander has written its message (or the help it was asked for) already.
@@ -221,7 +258,7 @@ export async function runAdmin(argv: readonly string[], source: NodeJS.ProcessEn
   );
   try {
     await migrate(db.database);
-    process.exitCode = await runAdminCommand(db, argv, consoleOutput);
+    process.exitCode = await runAdminCommand(db, argv, consoleOutput, env);
   } finally {
     await db.close();
   }
