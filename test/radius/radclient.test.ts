@@ -23,7 +23,7 @@ function serverEnv(clients: unknown[]) {
 }
 
 /** The UDP port the server logs once its accounting listener is bound (after HTTP listens). */
-export async function radiusPort(server: RunningServer): Promise<number> {
+async function radiusPort(server: RunningServer): Promise<number> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const line = server
