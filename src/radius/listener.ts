@@ -149,6 +149,17 @@ export async function startRadiusListener(options: RadiusListenerOptions): Promi
   }
 
   function receive(datagram: Buffer, from: RemoteInfo) {
+    try {
+      takeIn(datagram, from);
+    } catch (error) {
+      // A fault of this code, not of the NAS: the packet goes unanswered (its NAS retransmits)
+      // and the listener keeps serving the others.
+      metrics.packets.inc({ outcome: 'failed' });
+      warn('failed', { from: from.address, err: error }, 'RADIUS packet not handled');
+    }
+  }
+
+  function takeIn(datagram: Buffer, from: RemoteInfo) {
     if (stopping) return;
     const arrivedAt = process.hrtime.bigint();
     const client = clientOf(from.address);
@@ -227,8 +238,17 @@ export async function startRadiusListener(options: RadiusListenerOptions): Promi
       results = await options.apply(batches);
     } catch (error) {
       if (group.length > 1) {
-        // One request the database refuses must not hold back the others: each goes alone.
-        for (const item of group) await applyGroup([item]);
+        // One request the database refuses must not hold back the others: each goes alone. Two
+        // failing in a row say the database itself fails: the rest wait for their retransmission
+        // instead of a transaction each against a database that is down.
+        let failedInARow = 0;
+        for (const [index, item] of group.entries()) {
+          failedInARow = (await applyGroup([item])) ? 0 : failedInARow + 1;
+          if (failedInARow === 2) {
+            for (const left of group.slice(index + 1)) if (left.key) inFlight.delete(left.key);
+            break;
+          }
+        }
         return false;
       }
       if (!failing) logger.error({ err: error }, 'RADIUS accounting not written; requests go unanswered until it is');
@@ -245,7 +265,12 @@ export async function startRadiusListener(options: RadiusListenerOptions): Promi
         const item = items[index]![at]!;
         if (item.answer) metrics.events.inc({ outcome });
         if (item.key) inFlight.delete(item.key);
-        item.answer?.();
+        try {
+          item.answer?.();
+        } catch (error) {
+          // Committed but not answered: the retransmission is answered as a duplicate.
+          warn('failed', { err: error }, 'RADIUS answer not sent');
+        }
       });
     });
     return true;

@@ -173,6 +173,32 @@ describe('the accounting listener', () => {
     expect(answers.map((answer) => answer[1])).toEqual([30, 32]);
   });
 
+  it('stops retrying a refused group request by request once two fail in a row: the database is down', async () => {
+    calls.length = 0;
+    answers.length = 0;
+    send(request(50, 'holder'));
+    await until(() => calls.length === 1);
+    for (const [offset, id] of ['d1', 'd2', 'd3', 'd4'].entries()) send(request(51 + offset, id));
+    await settle();
+    calls[0]!.commit();
+    await until(() => calls.length === 2);
+    expect(sessionIds(calls[1]!)).toEqual(['d1', 'd2', 'd3', 'd4']);
+    calls[1]!.fail(new Error('connection refused'));
+    await until(() => calls.length === 3);
+    calls[2]!.fail(new Error('connection refused'));
+    await until(() => calls.length === 4);
+    calls[3]!.fail(new Error('connection refused'));
+    await settle();
+    // d3 and d4 were not tried alone, and none of the four is answered or still held in flight.
+    expect(calls.slice(2).map(sessionIds)).toEqual([['d1'], ['d2']]);
+    expect(answers.map((answer) => answer[1])).toEqual([50]);
+    send(request(54, 'd4'));
+    await until(() => calls.length === 5);
+    expect(sessionIds(calls[4]!)).toEqual(['d4']);
+    calls[4]!.commit();
+    await until(() => answers.length === 2);
+  });
+
   it('drops a bad authenticator and a record it cannot read is answered without a write', async () => {
     calls.length = 0;
     answers.length = 0;
