@@ -124,9 +124,15 @@ export async function startRadiusListener(options: RadiusListenerOptions): Promi
     logger.warn({ outcome: kind, ...details }, message);
   }
 
+  // Answers handed to the socket and not yet sent: a stop closes the socket only once they are.
+  let sending = 0;
+  let allSent: (() => void) | null = null;
+
   function send(response: Buffer, to: RemoteInfo) {
+    sending++;
     socket.send(response, to.port, to.address, (error) => {
       if (error) warn('send_failed', { to: to.address, err: error.message }, 'RADIUS response not sent');
+      if (--sending === 0) allSent?.();
     });
   }
 
@@ -313,6 +319,7 @@ export async function startRadiusListener(options: RadiusListenerOptions): Promi
     async stop() {
       stopping = true;
       while (draining) await draining;
+      if (sending > 0) await new Promise<void>((resolve) => (allSent = resolve));
       socket.close();
       await once(socket, 'close');
     },
