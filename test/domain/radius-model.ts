@@ -287,14 +287,24 @@ export class AccountingModel {
     const statics = meeting.filter((holding) => holding.owner.startsWith('static:'));
     if (statics.length > 0) {
       for (const holding of statics) {
-        this.conflicts.push({ sessionKey: session.key, network: subnet.network, kind: 'STATIC_MAPPING', holder: holding.owner });
+        this.conflicts.push({
+          sessionKey: session.key,
+          network: subnet.network,
+          kind: 'STATIC_MAPPING',
+          holder: holding.owner,
+        });
       }
       return;
     }
     const sameStart = meeting.filter((holding) => holding.start === start);
     if (sameStart.length > 0) {
       for (const holding of sameStart) {
-        this.conflicts.push({ sessionKey: session.key, network: subnet.network, kind: 'SESSION', holder: holding.owner });
+        this.conflicts.push({
+          sessionKey: session.key,
+          network: subnet.network,
+          kind: 'SESSION',
+          holder: holding.owner,
+        });
       }
       return;
     }
@@ -406,7 +416,8 @@ export class PlanStore {
       if (seenSessions.has(session.id)) throw new Error(`the plan names session ${session.id} twice`);
       seenSessions.add(session.id);
       if (session.id < 0) freshSessions.set(session.id, this.nextId++);
-      else if (!this.sessions.has(session.id)) throw new Error(`the plan changes session ${session.id}, which is not stored`);
+      else if (!this.sessions.has(session.id))
+        throw new Error(`the plan changes session ${session.id}, which is not stored`);
       this.sessions.set(idOf(session.id, 'session'), { ...session, id: idOf(session.id, 'session') });
     }
     const seenHoldings = new Set<number>();
@@ -415,7 +426,8 @@ export class PlanStore {
       seenHoldings.add(holding.id);
       if (holding.sessionId === null) throw new Error(`the plan writes static mapping ${holding.id}`);
       const stored = this.holdings.get(holding.id);
-      if (holding.id > 0 && stored === undefined) throw new Error(`the plan changes mapping ${holding.id}, which is not stored`);
+      if (holding.id > 0 && stored === undefined)
+        throw new Error(`the plan changes mapping ${holding.id}, which is not stored`);
       if (stored && stored.sessionId === null) throw new Error(`the plan changes static mapping ${holding.id}`);
       const sessionId = idOf(holding.sessionId, 'session');
       if (!this.sessions.has(sessionId)) throw new Error(`mapping ${holding.id} belongs to no stored session`);

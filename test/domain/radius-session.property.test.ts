@@ -152,7 +152,10 @@ const livedHistory: fc.Arbitrary<History> = fc
         interval: fc.integer({ min: 20, max: 160 }),
         addresses: fc.subarray(POOL, { minLength: 1, maxLength: 3 }),
         change: fc.option(
-          fc.record({ at: fc.double({ min: 0.1, max: 0.9, noNaN: true }), addresses: fc.subarray(POOL, { maxLength: 2 }) }),
+          fc.record({
+            at: fc.double({ min: 0.1, max: 0.9, noNaN: true }),
+            addresses: fc.subarray(POOL, { maxLength: 2 }),
+          }),
           { nil: null },
         ),
         stopped: fc.boolean(),
@@ -214,7 +217,9 @@ function livedEvents(
       end = reboot.at;
       stopped = false;
     }
-    const changeAt = draw.change ? Math.min(end, draw.start + Math.max(1, Math.round(draw.length * draw.change.at))) : null;
+    const changeAt = draw.change
+      ? Math.min(end, draw.start + Math.max(1, Math.round(draw.length * draw.change.at)))
+      : null;
     const first = take(draw.addresses, draw.start, changeAt === null ? end : changeAt - 1);
     const second = changeAt === null || !draw.change ? first : take(draw.change.addresses, changeAt, end);
     const spec = { user: draw.user, sid: `s${index}`, nas };
@@ -226,7 +231,8 @@ function livedEvents(
     for (const at of [...reports].sort((a, b) => a - b)) {
       push(sessionEvent('Interim-Update', at, { ...spec, addresses: addressesAt(at), sessionTime: at - draw.start }));
     }
-    if (stopped) push(sessionEvent('Stop', end, { ...spec, addresses: addressesAt(end), sessionTime: end - draw.start }));
+    if (stopped)
+      push(sessionEvent('Stop', end, { ...spec, addresses: addressesAt(end), sessionTime: end - draw.start }));
   });
   for (const reboot of reboots) push(nasEvent('Accounting-On', reboot.at, NASES[reboot.nas]));
   const last = Math.max(0, ...timed.map((entry) => entry.at));
@@ -291,7 +297,8 @@ function snapshotFor(full: AccountingSnapshot, needs: SnapshotNeeds): Accounting
   const subnets = [...needs.subnets, ...[...holdings.values()].map((holding) => holding.subnet)];
   const step3 = full.holdings.filter(
     (holding) =>
-      (holding.end === null || holding.end >= since) && subnets.some((subnet) => overlapsInAddress(subnet, holding.subnet)),
+      (holding.end === null || holding.end >= since) &&
+      subnets.some((subnet) => overlapsInAddress(subnet, holding.subnet)),
   );
   for (const holding of step3) holdings.set(holding.id, holding);
   const sessionsById = new Map(full.sessions.map((session) => [session.id, session]));
@@ -387,7 +394,10 @@ function runPlanner(history: History, batchSizes = history.batchSizes): Run {
 
     const last = batch.at(-1)!;
     const again = planAccounting(store.snapshot(), [last], rules);
-    expect({ sessions: again.sessions, holdings: again.holdings, conflicts: again.conflicts }, `sent again: ${context}`).toEqual({
+    expect(
+      { sessions: again.sessions, holdings: again.holdings, conflicts: again.conflicts },
+      `sent again: ${context}`,
+    ).toEqual({
       sessions: [],
       holdings: [],
       conflicts: [],
@@ -435,13 +445,25 @@ function plannerAnswer(store: PlanStore, address: IpAddress, at: number): Answer
   const holders = store.holders(address, at);
   const holding = holders[0];
   if (!holding) return null;
-  return { owner: store.ownerOf(holding), userId: holding.userId, start: holding.start, end: holding.end, endKind: holding.endKind };
+  return {
+    owner: store.ownerOf(holding),
+    userId: holding.userId,
+    start: holding.start,
+    end: holding.end,
+    endKind: holding.endKind,
+  };
 }
 
 function modelAnswer(model: AccountingModel, address: IpAddress, at: number): Answer | null {
   const holding = model.whoHad(address, at);
   if (!holding) return null;
-  return { owner: holding.owner, userId: holding.userId, start: holding.start, end: holding.end, endKind: holding.endKind };
+  return {
+    owner: holding.owner,
+    userId: holding.userId,
+    start: holding.start,
+    end: holding.end,
+    endKind: holding.endKind,
+  };
 }
 
 function expectAgreement(history: History): void {
@@ -457,16 +479,27 @@ function expectAgreement(history: History): void {
   for (const session of modelled.model.sessions.values()) {
     const stored = planned.store.sessionByKey(session.key);
     expect(
-      stored && { startedAt: stored.startedAt, endedAt: stored.endedAt, endKind: stored.endKind, userName: stored.userName },
+      stored && {
+        startedAt: stored.startedAt,
+        endedAt: stored.endedAt,
+        endKind: stored.endKind,
+        userName: stored.userName,
+      },
       `session ${session.key} after\n${steps.join('\n')}`,
-    ).toEqual({ startedAt: session.startedAt, endedAt: session.endedAt, endKind: session.endKind, userName: session.userName });
+    ).toEqual({
+      startedAt: session.startedAt,
+      endedAt: session.endedAt,
+      endKind: session.endKind,
+      userName: session.userName,
+    });
   }
   expect(planned.store.sessions.size).toBe(modelled.model.sessions.size);
   for (const at of sampleTimes(history, planned.store, modelled.model)) {
     for (const address of PROBES) {
-      expect(plannerAnswer(planned.store, address, at), `whoHad(${address.text}, ${at}) after\n${steps.join('\n')}`).toEqual(
-        modelAnswer(modelled.model, address, at),
-      );
+      expect(
+        plannerAnswer(planned.store, address, at),
+        `whoHad(${address.text}, ${at}) after\n${steps.join('\n')}`,
+      ).toEqual(modelAnswer(modelled.model, address, at));
     }
   }
 }
@@ -538,13 +571,17 @@ describe('accounting plans against the model of the rules', () => {
                 .holdingsOf(input.session.key)
                 .some(
                   (holding) =>
-                    holding.subnet.network === subnet.network && holding.endKind === 'SUPERSEDED' && endOf(holding) < input.at,
+                    holding.subnet.network === subnet.network &&
+                    holding.endKind === 'SUPERSEDED' &&
+                    endOf(holding) < input.at,
                 );
               // A session that began at the same second holds it (a SESSION conflict says so):
               // an Interim-Update standing for a lost Start dates its addresses from the start.
               const sameStart = store.conflicts.some(
                 (conflict) =>
-                  conflict.sessionId === session!.id && conflict.kind === 'SESSION' && conflict.subnet.network === subnet.network,
+                  conflict.sessionId === session!.id &&
+                  conflict.kind === 'SESSION' &&
+                  conflict.subnet.network === subnet.network,
               );
               expect(
                 heldByIt || staticWins || laterSession || endedByLater || boundByLater || ownInside || sameStart,
