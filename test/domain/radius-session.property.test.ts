@@ -98,7 +98,7 @@ const chaoticInput: fc.Arbitrary<AccountingInput> = fc.oneof(
       .record({
         status: fc.constantFrom('Start' as const, 'Interim-Update' as const, 'Stop' as const),
         identity: fc.constantFrom(...IDENTITIES),
-        at: fc.integer({ min: 0, max: 600 }),
+        at: fc.integer({ min: 0, max: 300 }),
         addresses: fc.subarray(POOL, { maxLength: 3 }),
         sessionTime: fc.option(fc.integer({ min: 0, max: 150 }), { nil: null }),
       })
@@ -112,11 +112,11 @@ const chaoticInput: fc.Arbitrary<AccountingInput> = fc.oneof(
       .record({
         status: fc.constantFrom('Accounting-On' as const, 'Accounting-Off' as const),
         nas: fc.constantFrom(...NASES),
-        at: fc.integer({ min: 0, max: 600 }),
+        at: fc.integer({ min: 0, max: 300 }),
       })
       .map(({ status, nas, at }) => nasEvent(status, at, nas)),
   },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 800 }).map((at) => ({ kind: 'sweep' as const, at })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 450 }).map((at) => ({ kind: 'sweep' as const, at })) },
 );
 
 const chaoticHistory: fc.Arbitrary<History> = fc.record({
