@@ -12,7 +12,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import radius from 'radius';
-import { startServer, stopServer } from '../test/server-process.js';
+import { radiusPort, startServer, stopServer } from '../test/server-process.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const stepSeconds = Number(process.env.BENCH_RADIUS_STEP_SECONDS ?? 3);
@@ -38,13 +38,7 @@ const server = await startServer({
   RADIUS_ACCOUNTING_PORT: '0',
   RADIUS_CLIENTS: JSON.stringify([{ address: '127.0.0.1', secret: SECRET, context: 'default' }]),
 });
-let radiusPort = 0;
-for (let waited = 0; radiusPort === 0 && waited < 10_000; waited += 50) {
-  const match = /"port":(\d+),"clients":\d+,"msg":"RADIUS accounting listening"/.exec(server.output());
-  if (match) radiusPort = Number(match[1]);
-  else await new Promise((resolve) => setTimeout(resolve, 50));
-}
-if (radiusPort === 0) throw new Error('the server did not start its RADIUS listener');
+const port = await radiusPort(server);
 
 // Subscriber i: User-Name u<i>, an address in 100.64.0.0/10, session s<i>-<round>.
 const addressOf = (i: number) => {
@@ -110,7 +104,7 @@ async function step(rate: number, seconds: number, status: 'Start' | 'Stop', sto
       const socketIndex = sent % SOCKETS;
       const identifier = nextIdentifier[socketIndex]!++ % 256;
       pending[socketIndex]!.set(identifier, { at: performance.now() });
-      sockets[socketIndex]!.send(packet(status, subscriber++, identifier), radiusPort, '127.0.0.1');
+      sockets[socketIndex]!.send(packet(status, subscriber++, identifier), port, '127.0.0.1');
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }

@@ -86,3 +86,17 @@ export async function post(server: RunningServer, token: string, query: string, 
     body: (await response.json()) as { data?: any; errors?: any[] },
   };
 }
+
+/** The UDP port the server logs once its accounting listener is bound (after HTTP listens). */
+export async function radiusPort(server: RunningServer): Promise<number> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const line = server
+      .output()
+      .split('\n')
+      .find((text) => text.includes('"msg":"RADIUS accounting listening"'));
+    if (line) return (JSON.parse(line) as { port: number }).port;
+    if (Date.now() > deadline) throw new Error(`no RADIUS listening line in:\n${server.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import radius from 'radius';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadRadiusDictionaries } from '../../src/radius/codec.js';
-import { type RunningServer, post, startServer, stopServer } from '../server-process.js';
+import { type RunningServer, post, radiusPort, startServer, stopServer } from '../server-process.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { newDataDir } from '../setup/data-dir.js';
 
@@ -26,20 +26,6 @@ const serverEnv = {
   RADIUS_ACCOUNTING_PORT: '0',
   RADIUS_CLIENTS: JSON.stringify([{ address: '127.0.0.1/32', secret: SECRET, context: 'default' }]),
 };
-
-/** The UDP port the server logs once its accounting listener is bound (after HTTP listens). */
-async function radiusPort(server: RunningServer): Promise<number> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const line = server
-      .output()
-      .split('\n')
-      .find((text) => text.includes('"msg":"RADIUS accounting listening"'));
-    if (line) return (JSON.parse(line) as { port: number }).port;
-    if (Date.now() > deadline) throw new Error(`no RADIUS listening line in:\n${server.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const startedAt = Math.floor(Date.now() / 1000) - 60;
 

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, post, startServer, stopServer } from '../server-process.js';
+import { type RunningServer, post, radiusPort, startServer, stopServer } from '../server-process.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // The gateway's accounting listener as a NAS meets it: Debian's own radclient (freeradius-utils,
@@ -20,20 +20,6 @@ function serverEnv(clients: unknown[]) {
     RADIUS_ACCOUNTING_PORT: '0',
     RADIUS_CLIENTS: JSON.stringify(clients),
   };
-}
-
-/** The UDP port the server logs once its accounting listener is bound (after HTTP listens). */
-async function radiusPort(server: RunningServer): Promise<number> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const line = server
-      .output()
-      .split('\n')
-      .find((text) => text.includes('"msg":"RADIUS accounting listening"'));
-    if (line) return (JSON.parse(line) as { port: number }).port;
-    if (Date.now() > deadline) throw new Error(`no RADIUS listening line in:\n${server.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 interface RadclientRun {
