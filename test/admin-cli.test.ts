@@ -5,24 +5,14 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { database } from './setup/app.js';
 import { yoga } from './setup/app.js';
-import { runAdminCommand } from '../src/cli/admin.js';
 import { newDataDir, removeDataDir } from './setup/data-dir.js';
+import { adminInProcess } from './admin-command.js';
 
 // The commands run in this process on the test file's own database (so their work can be
 // checked through the API), through the same function the CLI's entry calls; the last test runs
 // the real CLI process (bin/ipdr-admin.mjs), for what only it shows: its exit status and streams.
 // On PostgreSQL that process shares this file's database; on the embedded one it gets a
 // directory of its own.
-
-async function admin(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runAdminCommand(db, ['node', 'ipdr-admin', ...args], {
-    out: (line) => (stdout += `${line}\n`),
-    err: (text) => (stderr += text),
-  });
-  return { code, stdout, stderr };
-}
 
 const onPostgres = database.kind === 'postgresql';
 const dataDir = onPostgres ? undefined : newDataDir('ipdr-cli');
@@ -42,18 +32,18 @@ async function adminProcess(...args: string[]) {
 
 describe('ipdr-admin', () => {
   it('creates a context, a user with a grant, and a token that is shown once', async () => {
-    expect((await admin('contexts', 'create', 'isp7')).stdout).toBe('created context isp7\n');
-    expect((await admin('users', 'create', 'noc')).stdout).toBe('created user noc\n');
-    expect((await admin('users', 'grant', 'noc', 'isp7', '--write')).stdout).toBe(
+    expect((await adminInProcess('contexts', 'create', 'isp7')).stdout).toBe('created context isp7\n');
+    expect((await adminInProcess('users', 'create', 'noc')).stdout).toBe('created user noc\n');
+    expect((await adminInProcess('users', 'grant', 'noc', 'isp7', '--write')).stdout).toBe(
       'noc may now read and write in isp7\n',
     );
-    const created = await admin('tokens', 'create', 'noc', '--label', 'noc dashboard');
+    const created = await adminInProcess('tokens', 'create', 'noc', '--label', 'noc dashboard');
     const token = /token \(shown once, store it now\): (\S+)/.exec(created.stdout)?.[1];
     expect(token).toMatch(/^ipdr_/);
 
-    const users = (await admin('users', 'list')).stdout;
+    const users = (await adminInProcess('users', 'list')).stdout;
     expect(users).toMatch(/noc\s+no\s+isp7\(rw\)/);
-    const tokens = (await admin('tokens', 'list', 'noc')).stdout;
+    const tokens = (await adminInProcess('tokens', 'list', 'noc')).stdout;
     expect(tokens).toContain(`ipdr_…${token!.slice(-4)}`);
     expect(tokens).toContain('noc dashboard');
     expect(tokens).not.toContain(token);
@@ -66,27 +56,34 @@ describe('ipdr-admin', () => {
     expect(await response.json()).toEqual({ data: { contexts: [{ name: 'isp7' }] } });
 
     const id = /^(\d+)\s+noc/m.exec(tokens)?.[1];
-    expect((await admin('tokens', 'revoke', id!)).stdout).toBe(`revoked token ${id} of noc\n`);
-    expect((await admin('tokens', 'list', 'noc')).stdout).toMatch(/\d{4}-\d\d-\d\dT/);
+    expect((await adminInProcess('tokens', 'revoke', id!)).stdout).toBe(`revoked token ${id} of noc\n`);
+    expect((await adminInProcess('tokens', 'list', 'noc')).stdout).toMatch(/\d{4}-\d\d-\d\dT/);
   });
 
   it("registers a legacy caller's existing token without printing it", async () => {
-    await admin('users', 'create', 'trisul-job');
-    const result = await admin('tokens', 'create', 'trisul-job', '--token', 'abcdefghij0123456789KLMN', '--read-only');
+    await adminInProcess('users', 'create', 'trisul-job');
+    const result = await adminInProcess(
+      'tokens',
+      'create',
+      'trisul-job',
+      '--token',
+      'abcdefghij0123456789KLMN',
+      '--read-only',
+    );
     expect(result.stdout).toMatch(/^created token \d+ for trisul-job \(read-only\)\n$/);
   });
 
   it('says what is wrong and exits non-zero', async () => {
-    expect(await admin('users', 'grant', 'ghost', 'default')).toMatchObject({
+    expect(await adminInProcess('users', 'grant', 'ghost', 'default')).toMatchObject({
       code: 1,
       stderr: 'error: user ghost not found\n',
     });
-    expect(await admin('contexts', 'create', 'bad name')).toMatchObject({
+    expect(await adminInProcess('contexts', 'create', 'bad name')).toMatchObject({
       code: 1,
       stderr: 'error: name: must be 1-64 letters, digits, _ or -\n',
     });
-    expect((await admin('tokens', 'revoke', 'x')).stderr).toMatch(/not a token id/);
-    expect((await admin('tokens', 'create', 'noc', '--token', 'short')).stderr).toBe(
+    expect((await adminInProcess('tokens', 'revoke', 'x')).stderr).toMatch(/not a token id/);
+    expect((await adminInProcess('tokens', 'create', 'noc', '--token', 'short')).stderr).toBe(
       'error: token: must be at least 20 characters\n',
     );
   });

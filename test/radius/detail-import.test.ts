@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { db, prisma } from '../setup/app.js';
 import { graphqlData } from '../helpers.js';
-import { runAdminCommand } from '../../src/cli/admin.js';
+import { adminInProcess } from '../admin-command.js';
 import { LISTED_REFUSALS, importDetailFile } from '../../src/radius/detail-import.js';
 import { formatDetailDate } from '../../src/domain/radius-detail.js';
 
@@ -17,16 +17,6 @@ const T0 = 1793512800; // Sun Nov  1 06:00:00 2026 UTC, the fixture's first reco
 
 const dir = mkdtempSync(join(tmpdir(), 'ipdr-detail-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function admin(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runAdminCommand(db, ['node', 'ipdr-admin', ...args], {
-    out: (line) => (stdout += `${line}\n`),
-    err: (text) => (stderr += text),
-  });
-  return { code, stdout, stderr };
-}
 
 beforeEach(() =>
   prisma.$executeRawUnsafe(
@@ -62,7 +52,7 @@ async function writtenState() {
 
 describe('ipdr-admin radius import', () => {
   it('imports a detail file and says what became of each record', async () => {
-    const result = await admin('radius', 'import', FIXTURE, '--context', 'default');
+    const result = await adminInProcess('radius', 'import', FIXTURE, '--context', 'default');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n');
@@ -127,9 +117,9 @@ describe('ipdr-admin radius import', () => {
   });
 
   it('writes nothing when the same file is imported again', async () => {
-    expect((await admin('radius', 'import', FIXTURE, '--context', 'default')).code).toBe(0);
+    expect((await adminInProcess('radius', 'import', FIXTURE, '--context', 'default')).code).toBe(0);
     const before = await writtenState();
-    const again = await admin('radius', 'import', FIXTURE, '--context', 'default');
+    const again = await adminInProcess('radius', 'import', FIXTURE, '--context', 'default');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('events applied: 0\n');
     expect(again.stdout).toContain('session changes written: 0\nmapping changes written: 0\n');
@@ -177,14 +167,24 @@ describe('ipdr-admin radius import', () => {
   });
 
   it('takes the session timeout from --session-timeout', async () => {
-    const result = await admin('radius', 'import', FIXTURE, '--context', 'default', '--session-timeout', '31536000');
+    const result = await adminInProcess(
+      'radius',
+      'import',
+      FIXTURE,
+      '--context',
+      'default',
+      '--session-timeout',
+      '31536000',
+    );
     expect(result.stdout).toMatch(/\(silent for over 31536000 s\): 0 sessions and 0 mappings ended\n/);
     // Bob has not been silent for a year: he still holds his addresses.
     expect(await whoHad('100.64.1.3', Math.floor(Date.now() / 1000))).toMatchObject({
       endtime: null,
       customer: { userId: 'bob' },
     });
-    expect(await admin('radius', 'import', FIXTURE, '--context', 'default', '--session-timeout', '59')).toMatchObject({
+    expect(
+      await adminInProcess('radius', 'import', FIXTURE, '--context', 'default', '--session-timeout', '59'),
+    ).toMatchObject({
       code: 1,
       stderr:
         "error: option '--session-timeout <seconds>' argument '59' is invalid. must be whole seconds, 60 to 31536000 (a year)\n",
@@ -195,7 +195,7 @@ describe('ipdr-admin radius import', () => {
     const garbage = join(dir, 'garbage');
     const good = `${formatDetailDate(T0)}\n\tAcct-Status-Type = Accounting-On\n\tNAS-IP-Address = 10.9.9.9\n\n`;
     writeFileSync(garbage, `${good}${'not a record\n\n'.repeat(LISTED_REFUSALS + 5)}`);
-    const result = await admin('radius', 'import', garbage, '--context', 'default');
+    const result = await adminInProcess('radius', 'import', garbage, '--context', 'default');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`${LISTED_REFUSALS + 6} records read\n`);
     expect(result.stdout).toContain(
@@ -207,20 +207,20 @@ describe('ipdr-admin radius import', () => {
   });
 
   it('says what is wrong and exits non-zero', async () => {
-    expect(await admin('radius', 'import', FIXTURE, '--context', 'nowhere')).toEqual({
+    expect(await adminInProcess('radius', 'import', FIXTURE, '--context', 'nowhere')).toEqual({
       code: 1,
       stdout: '',
       stderr: 'error: context nowhere not found\n',
     });
-    expect(await admin('radius', 'import', join(dir, 'missing'), '--context', 'default')).toMatchObject({
+    expect(await adminInProcess('radius', 'import', join(dir, 'missing'), '--context', 'default')).toMatchObject({
       code: 1,
       stderr: `error: FILE: ${join(dir, 'missing')} cannot be read (ENOENT)\n`,
     });
-    expect(await admin('radius', 'import', dir, '--context', 'default')).toMatchObject({
+    expect(await adminInProcess('radius', 'import', dir, '--context', 'default')).toMatchObject({
       code: 1,
       stderr: `error: FILE: ${dir} is not a file\n`,
     });
-    expect(await admin('radius', 'import', FIXTURE)).toMatchObject({
+    expect(await adminInProcess('radius', 'import', FIXTURE)).toMatchObject({
       code: 1,
       stderr: "error: required option '--context <name>' not specified\n",
     });
