@@ -140,22 +140,13 @@ const SESSION_FIELDS = [
 ] as const;
 const sessionSelect = SESSION_FIELDS.map((field) => `${s[field]} AS "${field}"`).join(', ');
 
-interface SessionRow {
-  id: number;
+/** A session as SESSIONS_SQL reads it: its key under its column's name, int8 times as bigint. */
+type SessionRow = Omit<SessionState, 'key' | 'startedAt' | 'lastSeen' | 'endedAt'> & {
   sessionKey: string;
-  userName: string;
-  acctSessionId: string;
-  nasKey: string;
-  nasIpAddress: string | null;
-  nasIdentifier: string | null;
-  nasPortId: string | null;
-  callingStationId: string | null;
   startedAt: bigint;
   lastSeen: bigint;
   endedAt: bigint | null;
-  endKind: EndKind | null;
-  terminateCause: string | null;
-}
+};
 
 // Step 1, one branch per index: by key (unique), open of a NAS, open and silent (both partial).
 // $1 context, $2 keys, $3 NAS keys, $4 silent since before (null: none).
@@ -235,21 +226,13 @@ FROM ${radiusSessions.table} r WHERE ${s.contextId} = $1 AND ${s.id} = ANY($2::i
 const asNumber = (value: bigint | null) => (value === null ? null : Number(value));
 
 function sessionState(row: SessionRow): SessionState {
+  const { sessionKey, startedAt, lastSeen, endedAt, ...same } = row;
   return {
-    id: row.id,
-    key: row.sessionKey,
-    userName: row.userName,
-    acctSessionId: row.acctSessionId,
-    nasKey: row.nasKey,
-    nasIpAddress: row.nasIpAddress,
-    nasIdentifier: row.nasIdentifier,
-    nasPortId: row.nasPortId,
-    callingStationId: row.callingStationId,
-    startedAt: Number(row.startedAt),
-    lastSeen: Number(row.lastSeen),
-    endedAt: asNumber(row.endedAt),
-    endKind: row.endKind,
-    terminateCause: row.terminateCause,
+    ...same,
+    key: sessionKey,
+    startedAt: Number(startedAt),
+    lastSeen: Number(lastSeen),
+    endedAt: asNumber(endedAt),
   };
 }
 
@@ -305,9 +288,9 @@ async function loadSnapshot(
   if (owners.length > 0) {
     const rows = await session.query<SessionRow & { mappings: HoldingJson[] | null }>(OWNERS_SQL, [contextId, owners]);
     const read = new Set(holdings.map((row) => row.id));
-    for (const row of rows) {
+    for (const { mappings: ownMappings, ...row } of rows) {
       sessions.push(sessionState(row));
-      for (const mapping of row.mappings ?? []) {
+      for (const mapping of ownMappings ?? []) {
         if (read.has(mapping.id)) continue;
         read.add(mapping.id);
         holdings.push({
