@@ -103,8 +103,9 @@ export interface AccountingConflict {
 /**
  * What became of an event: `applied` changed something; `duplicate` had been applied already
  * (a retransmission, a replayed file); `stale` came after its session had ended for good, or
- * older than what is known of it; `ignored` reports nothing about addresses (a sweep with
- * nothing to end counts as applied).
+ * older than what is known of it; `ignored` reports nothing about addresses. An Accounting-On/Off
+ * or a sweep with no open session to end is a `duplicate`: it changes nothing, as a resent one
+ * would not, so it is acknowledged as a no-op rather than counted as a change.
  */
 export type EventOutcome = 'applied' | 'duplicate' | 'stale' | 'ignored';
 

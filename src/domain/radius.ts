@@ -25,8 +25,9 @@ export interface NasIdentity {
 /** What a session event says of its session, beside the status and time. */
 export interface SessionReport {
   /**
-   * The session's unique id: MD5 of User-Name, Acct-Session-Id, NAS address, NAS-Identifier,
-   * NAS-Port-Id and NAS-Port, as FreeRADIUS's `acct_unique` policy computes it.
+   * The session's unique id: MD5 of User-Name, Acct-Session-Id, NAS address (NAS-IPv6-Address,
+   * else NAS-IP-Address, else the packet's source), NAS-Identifier, NAS-Port-Id and NAS-Port,
+   * comma-separated, as FreeRADIUS's `acct_unique` policy computes it.
    */
   key: string;
   /** The UserID of the session's customer: storable as one (see customer.ts). */
@@ -67,9 +68,19 @@ export class InvalidAccountingRecordError extends InvalidValueError {
 const first = (attributes: AccountingAttributes, name: string): string | null => attributes.get(name)?.[0] ?? null;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-// FreeRADIUS prints a date attribute as `Dec  1 2026 18:00:00 UTC` (the zone may be any abbreviation
-// it knows; only UTC and numeric offsets are unambiguous, so only those are read).
-const freeRadiusDate = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?: (UTC|GMT|[+-]\d{4}))?$/;
+// FreeRADIUS prints a date attribute with strftime's `%b %e %Y %H:%M:%S %Z` in the server's zone:
+// `Dec  1 2026 18:00:00 UTC`, or `May 15 2023 22:40:12 -03` where the zone database has no
+// abbreviation for it (much of South America, Asia). Numeric offsets are also read as `%z` and
+// ISO 8601 write them (`+0530`, `-03:00`).
+const freeRadiusDate = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?: ([A-Za-z]+|[+-][\d:]+))?$/;
+const NUMERIC_ZONE = /^([+-])(\d{2})(?::?(\d{2}))?$/;
+
+/**
+ * A date whose zone is an abbreviation other than UTC and GMT: one abbreviation may name several
+ * offsets (EST is New York's and, in older zone data, Sydney's; IST India's, Ireland's and
+ * Israel's), so the instant it names is unknown.
+ */
+class AmbiguousZoneError extends InvalidValueError {}
 
 /** A RADIUS `date` value as unix seconds: decimal seconds, or FreeRADIUS's printed form. */
 export function parseRadiusDate(text: string): number {
@@ -86,10 +97,20 @@ export function parseRadiusDate(text: string): number {
   }
   const [, , day, year, hour, minute, second, zone] = match;
   let seconds = Date.UTC(Number(year), month, Number(day), Number(hour), Number(minute), Number(second)) / 1000;
-  if (zone && zone !== 'UTC' && zone !== 'GMT') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    seconds -= sign * (Number(zone.slice(1, 3)) * 3600 + Number(zone.slice(3, 5)) * 60);
+  if (zone === undefined || zone === 'UTC' || zone === 'GMT') return seconds;
+  if (/^[A-Za-z]+$/.test(zone)) {
+    throw new AmbiguousZoneError(
+      `${quoted(text)} names its zone ${zone}, an abbreviation that may stand for more than one offset: ` +
+        'only UTC, GMT and numeric offsets (±HH, ±HHMM, ±HH:MM) say which instant is meant',
+    );
   }
+  const offset = NUMERIC_ZONE.exec(zone);
+  if (!offset || Number(offset[2]) > 23 || Number(offset[3] ?? 0) > 59) {
+    throw new InvalidValueError(`${quoted(text)} has zone offset ${zone}, not ±HH, ±HHMM or ±HH:MM`);
+  }
+  const [, sign, offsetHours, offsetMinutes] = offset;
+  seconds -= (sign === '-' ? -1 : 1) * (Number(offsetHours) * 3600 + Number(offsetMinutes ?? 0) * 60);
+  if (seconds > MAX_UNIX_TIME) throw new InvalidValueError(`${quoted(text)} is past year 9999`);
   return seconds;
 }
 
@@ -161,9 +182,35 @@ const SESSION_STATUSES: Record<string, SessionStatus | NasStatus> = {
 };
 
 /**
+ * Event-Timestamp, or the arrival time without it. A detail file's Event-Timestamp is printed in
+ * the FreeRADIUS server's zone, often by an abbreviation that names no one offset. The record's
+ * Timestamp (or Donestamp once radrelay has sent it on), unix seconds of the packet's arrival,
+ * still says when it came, as it does for a record without Event-Timestamp, so that time is taken
+ * rather than the record lost. The detail module adds that attribute; it is in no RADIUS
+ * dictionary, so a packet decoded off the wire never has one. Without it the record's date line
+ * is local time in an unknown zone too, and the record is refused.
+ */
+function reportedTime(attributes: AccountingAttributes, arrival: Arrival): number {
+  const stamp = first(attributes, 'Event-Timestamp');
+  if (stamp === null) return arrival.at;
+  try {
+    return parseRadiusDate(stamp);
+  } catch (error) {
+    if (!(error instanceof InvalidValueError)) throw error;
+    const received = first(attributes, 'Timestamp') ?? first(attributes, 'Donestamp');
+    if (error instanceof AmbiguousZoneError && received !== null && /^\d{1,12}$/.test(received.trim())) {
+      const seconds = Number(received.trim());
+      if (seconds <= MAX_UNIX_TIME) return seconds;
+    }
+    throw new InvalidAccountingRecordError('Event-Timestamp', error.reason);
+  }
+}
+
+/**
  * The event an accounting record reports, or null for a status that says nothing about who held
  * an address (Failed, Tunnel-*). Its time is Event-Timestamp − Acct-Delay-Time, or the arrival
- * time − Acct-Delay-Time when the NAS sends no Event-Timestamp.
+ * time − Acct-Delay-Time when the NAS sends no Event-Timestamp (or, in a detail file, one dated in
+ * an ambiguous zone beside a Timestamp).
  * Throws InvalidAccountingRecordError naming the attribute that is missing or malformed.
  */
 export function readAccountingEvent(attributes: AccountingAttributes, arrival: Arrival): AccountingEvent | null {
@@ -171,14 +218,7 @@ export function readAccountingEvent(attributes: AccountingAttributes, arrival: A
   if (statusText === null) throw new InvalidAccountingRecordError('Acct-Status-Type', 'is missing');
   const status = SESSION_STATUSES[statusText];
   if (status === undefined) return null;
-  const stamp = first(attributes, 'Event-Timestamp');
-  let reported: number;
-  try {
-    reported = stamp === null ? arrival.at : parseRadiusDate(stamp);
-  } catch (error) {
-    if (!(error instanceof InvalidValueError)) throw error;
-    throw new InvalidAccountingRecordError('Event-Timestamp', error.reason);
-  }
+  const reported = reportedTime(attributes, arrival);
   const at = Math.max(0, reported - (readCount(attributes, 'Acct-Delay-Time') ?? 0));
   const nas = readNas(attributes, arrival);
   if (status === 'Accounting-On' || status === 'Accounting-Off') return { kind: 'nas', status, at, nas };
@@ -196,10 +236,12 @@ export function readAccountingEvent(attributes: AccountingAttributes, arrival: A
   if (acctSessionId === null) throw new InvalidAccountingRecordError('Acct-Session-Id', 'is missing');
   const nasPortId = readText(attributes, 'NAS-Port-Id');
   const nasPort = readText(attributes, 'NAS-Port');
+  // acct_unique hashes `%{%{NAS-IPv6-Address}:-%{NAS-IP-Address}}`, IPv6 first. The NAS's identity
+  // keeps NAS-IP-Address first: open sessions are stored under its key, and a NAS's next
+  // Accounting-On must still find them.
+  const keyAddress = readText(attributes, 'NAS-IPv6-Address') ?? nas.ipAddress;
   const key = createHash('md5')
-    .update(
-      [userName, acctSessionId, nas.ipAddress ?? '', nas.identifier ?? '', nasPortId ?? '', nasPort ?? ''].join(','),
-    )
+    .update([userName, acctSessionId, keyAddress ?? '', nas.identifier ?? '', nasPortId ?? '', nasPort ?? ''].join(','))
     .digest('hex');
   return {
     kind: 'session',
@@ -220,8 +262,11 @@ export function readAccountingEvent(attributes: AccountingAttributes, arrival: A
 }
 
 /**
- * An `ipv6prefix` attribute's octets (RFC 3162 2.3: reserved, prefix length, prefix) in text form.
- * Bits past the prefix length must be zero, as RFC 3162 requires; a longer prefix field is refused.
+ * An `ipv6prefix` attribute's octets (RFC 3162 2.3: reserved, prefix length, prefix) in text form;
+ * a prefix field longer than 16 octets is refused. RFC 3162 wants bits past the prefix length
+ * zero, but a NAS that sets them still names one prefix, and refusing would lose the whole record:
+ * they are kept in the text, and readAddresses reads it as its network, as it reads a detail
+ * file's `2001:db8::1/64`, so a packet and a detail file of one record agree.
  */
 export function ipv6PrefixFromOctets(octets: Uint8Array): string {
   if (octets.length < 2 || octets.length > 18) throw new InvalidValueError(`is ${octets.length} octets long (2-18)`);

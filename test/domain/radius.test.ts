@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { InvalidValueError } from '../../src/domain/invalid-value.js';
+import { parseDetailText } from '../../src/domain/radius-detail.js';
 import {
   type AccountingEvent,
   type Arrival,
@@ -55,7 +56,10 @@ function refusal(text: string): InvalidAccountingRecordError {
   throw new Error('the record was accepted');
 }
 
-/** FreeRADIUS's acct_unique policy: md5 of "User-Name,Acct-Session-Id,NAS address,NAS-Identifier,NAS-Port-Id,NAS-Port". */
+/**
+ * FreeRADIUS's acct_unique policy (raddb/policy.d/accounting): md5 of
+ * "User-Name,Acct-Session-Id,NAS-IPv6-Address or else NAS-IP-Address,NAS-Identifier,NAS-Port-Id,NAS-Port".
+ */
 const acctUnique = (...fields: string[]) => createHash('md5').update(fields.join(',')).digest('hex');
 
 describe('event time', () => {
@@ -95,6 +99,89 @@ describe('event time', () => {
     }
     for (const delay of ['-1', 'soon', '1.5'])
       expect(refusal(`${start}Acct-Delay-Time = ${delay}`).field).toBe('Acct-Delay-Time');
+  });
+
+  it('reads the hour-only offset FreeRADIUS prints where the zone has no abbreviation', () => {
+    // From `freeradius -X` (3.0, America/Sao_Paulo): this Event-Timestamp went into radacct as
+    // FROM_UNIXTIME(1684201212), i.e. 22:40:12 at -03 is 01:40:12 UTC the next day.
+    expect(parseRadiusDate('May 15 2023 22:40:12 -03')).toBe(1_684_201_212);
+    expect(read(`${start}Event-Timestamp = "May 15 2023 22:40:12 -03"\nAcct-Delay-Time = 2`)?.at).toBe(1_684_201_210);
+    expect(parseRadiusDate('"May  5 2023 22:40:12 +05"')).toBe(Date.UTC(2023, 4, 5, 17, 40, 12) / 1000);
+    expect(parseRadiusDate('May  5 2023 22:40:12 +00')).toBe(Date.UTC(2023, 4, 5, 22, 40, 12) / 1000);
+  });
+
+  it('reads ±HHMM and ±HH:MM offsets alike', () => {
+    const utc = Date.UTC(2026, 11, 1, 12, 30) / 1000;
+    for (const zone of ['+0530', '+05:30']) expect(parseRadiusDate(`Dec  1 2026 18:00:00 ${zone}`)).toBe(utc);
+    for (const zone of ['-03', '-0300', '-03:00'])
+      expect(parseRadiusDate(`Dec  1 2026 18:00:00 ${zone}`)).toBe(Date.UTC(2026, 11, 1, 21) / 1000);
+    // An offset that crosses midnight and the year.
+    expect(parseRadiusDate('Jan  1 2027 01:00:00 +14')).toBe(Date.UTC(2026, 11, 31, 11) / 1000);
+  });
+
+  it('refuses an offset that is not ±HH, ±HHMM or ±HH:MM, or is out of range', () => {
+    for (const zone of ['+5', '+123', '+05:3', '-03:000', '+2400', '+0560', '+05:60', '0530', '+-05', '+05:']) {
+      const error = refusal(`${start}Event-Timestamp = "Dec  1 2026 18:00:00 ${zone}"`);
+      expect(error.field).toBe('Event-Timestamp');
+      expect(error.message).toMatch(/not a date|not ±HH, ±HHMM or ±HH:MM/);
+    }
+    expect(() => parseRadiusDate('Dec  1 2026 18:00:00 +2400')).toThrow(/zone offset \+2400, not ±HH/);
+    // 9999-12-31 23:00 at -02 is past the last second of year 9999.
+    expect(() => parseRadiusDate('Dec 31 9999 23:00:00 -02')).toThrow(/past year 9999/);
+  });
+
+  it('refuses a zone named by an abbreviation other than UTC or GMT, saying it is ambiguous', () => {
+    for (const zone of ['CET', 'EST', 'IST', 'BRT']) {
+      const error = refusal(`${start}Event-Timestamp = "Dec  1 2026 18:00:00 ${zone}"`);
+      expect(error.field).toBe('Event-Timestamp');
+      expect(error.message).toMatch(new RegExp(`^Event-Timestamp ".*" names its zone ${zone}, an abbreviation`));
+      expect(error.message).toMatch(/more than one offset/);
+    }
+  });
+
+  it("takes a named-zone Event-Timestamp as the record's Timestamp, less Acct-Delay-Time, when the record has one", () => {
+    // What FreeRADIUS's detail module writes: Event-Timestamp in the server's zone, Timestamp
+    // (arrival, unix seconds) last.
+    const stamped = `${start}Event-Timestamp = "Dec  1 2026 18:00:00 CET"\nAcct-Delay-Time = 3\n`;
+    expect(read(`${stamped}Timestamp = 1796144405`)?.at).toBe(1_796_144_402);
+    expect(read(`${stamped}Donestamp = 1796144405`)?.at).toBe(1_796_144_402);
+    // A Timestamp never stands in for an Event-Timestamp that is no date at all, or a bad offset.
+    expect(refusal(`${start}Event-Timestamp = "yesterday"\nTimestamp = 1796144405`).message).toMatch(/not a date/);
+    expect(refusal(`${start}Event-Timestamp = "Dec  1 2026 18:00:00 +2400"\nTimestamp = 1796144405`).field).toBe(
+      'Event-Timestamp',
+    );
+    // Nor does one that is not unix seconds.
+    expect(refusal(`${stamped}Timestamp = soon`).message).toMatch(/abbreviation/);
+  });
+
+  it("reads a detail file's named-zone record by its Timestamp, and refuses it without one", () => {
+    const detail = (timestamp: string) =>
+      parseDetailText(
+        [
+          'Tue Dec  1 18:00:00 2026',
+          '\tAcct-Status-Type = Start',
+          '\tUser-Name = "alice"',
+          '\tAcct-Session-Id = "s-1"',
+          '\tNAS-IP-Address = 10.0.0.1',
+          '\tFramed-IP-Address = 100.64.1.2',
+          '\tEvent-Timestamp = "Dec  1 2026 18:00:00 CET"',
+          '\tAcct-Delay-Time = 1',
+          ...(timestamp ? [`\t${timestamp}`] : []),
+          '',
+        ].join('\n') + '\n',
+      );
+    const [withTimestamp] = detail('Timestamp = 1796144405');
+    if (withTimestamp?.kind !== 'record') throw new Error(`expected a record, got ${JSON.stringify(withTimestamp)}`);
+    const record = withTimestamp.record;
+    expect(readAccountingEvent(record.attributes, { at: record.at, sourceAddress: null })?.at).toBe(1_796_144_404);
+    const [bare] = detail('');
+    if (bare?.kind !== 'record') throw new Error(`expected a record, got ${JSON.stringify(bare)}`);
+    // The date line is the server's local time in an unknown zone (18:00 CET read as 18:00 UTC),
+    // no better than the stamp.
+    expect(bare.record.at).toBe(Date.UTC(2026, 11, 1, 18) / 1000);
+    expect(() => readAccountingEvent(bare.record.attributes, { at: bare.record.at, sourceAddress: null })).toThrow(
+      /^Event-Timestamp .*abbreviation/,
+    );
   });
 
   it('parseRadiusDate reads decimal seconds, quoted or not, and refuses what is past year 9999', () => {
@@ -323,6 +410,23 @@ describe('NAS identity and session key', () => {
     expect(ipv6Nas.session.key).toBe(acctUnique('alice', 's-1', '2001:db8::a', '', '', ''));
   });
 
+  it('takes NAS-IPv6-Address before NAS-IP-Address, as acct_unique does, while the NAS stays known by NAS-IP-Address', () => {
+    const both = sessionOf(`${start}NAS-IPv6-Address = 2001:db8::a`);
+    // md5("alice,s-1,2001:db8::a,,,"), computed apart from the code under test (md5sum).
+    expect(both.session.key).toBe('7eb064c9c23e4c8c9486f0cd9139287b');
+    expect(both.session.key).toBe(acctUnique('alice', 's-1', '2001:db8::a', '', '', ''));
+    expect(both.session.key).not.toBe(acctUnique('alice', 's-1', '10.0.0.1', '', '', ''));
+    // The order the attributes come in does not matter.
+    const reversed = sessionOf(
+      `${start.replace('NAS-IP-Address = 10.0.0.1', 'NAS-IPv6-Address = 2001:db8::a')}NAS-IP-Address = 10.0.0.1`,
+    );
+    expect(reversed.session.key).toBe(both.session.key);
+    // Sessions and Accounting-On/Off are matched on the NAS's identity, which is unchanged.
+    expect(both.nas).toEqual({ ipAddress: '10.0.0.1', identifier: null, key: '10.0.0.1/' });
+    // With NAS-IP-Address alone the key is as before.
+    expect(sessionOf(start).session.key).toBe('a164639fec7724038edb7654a28cf597');
+  });
+
   it('differs for every field that differs', () => {
     const keys = [
       start,
@@ -361,6 +465,21 @@ describe('IPv6 attribute octets (RFC 3162)', () => {
     );
     expect(ipv6PrefixFromOctets(bytes(0, 0))).toBe('::/0');
     expect(ipv6PrefixFromOctets(bytes(0, 128, ...new Array<number>(15).fill(0), 1))).toBe('::1/128');
+  });
+
+  it('keeps host bits past the prefix length, which the record then reads as the network, as it reads the text', () => {
+    // 2001:db8:0:1::5/64: the interface identifier's last octet set in a /64.
+    const octets = bytes(0, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5);
+    const text = ipv6PrefixFromOctets(octets);
+    expect(text).toBe('2001:db8:0:1::5/64');
+    // Octets short of the prefix field (/48 in 7 octets) with a bit set past /48.
+    expect(ipv6PrefixFromOctets(bytes(0, 48, 0x20, 0x01, 0x0d, 0xb8, 0, 5, 0x80))).toBe('2001:db8:5:8000::/48');
+    for (const name of ['Framed-IPv6-Prefix', 'Delegated-IPv6-Prefix']) {
+      const fromPacket = sessionOf(`${start}${name} = ${text}`).session.addresses;
+      const fromDetail = sessionOf(`${start}${name} = 2001:db8:0:1::5/64`).session.addresses;
+      expect(fromPacket).toEqual(fromDetail);
+      expect(fromPacket[1]).toMatchObject({ network: '2001:db8:0:1::/64', input: '2001:db8:0:1::5/64' });
+    }
   });
 
   it('refuses a prefix length over 128 and a field of the wrong size', () => {
