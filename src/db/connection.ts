@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { setImmediate as nextTurnOfEventLoop } from 'node:timers/promises';
 import { PGlite, type Transaction, types } from '@electric-sql/pglite';
@@ -10,8 +11,49 @@ import { lockDataDir } from './data-dir-lock.js';
 
 /** Statements sent by the driver itself in one transaction, int8 columns as bigint (as Prisma gives them). */
 export interface DriverSession {
-  query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  query<Row>(sql: string, params?: readonly unknown[], options?: StatementOptions): Promise<Row[]>;
 }
+
+export interface StatementOptions {
+  /**
+   * On PostgreSQL, parsed and planned once per connection and reused: for a statement a writer
+   * sends with the same text over and over (RADIUS's group commits). Its parse and bind cost as
+   * much as the execution of a small batch. PGlite, in this process, has nothing to save.
+   */
+  prepared?: boolean;
+}
+
+export interface TransactionOptions {
+  /**
+   * pg_advisory_xact_lock(class, key) taken first, in this order (callers order them so that two
+   * writers never wait on each other in a cycle). On PostgreSQL they go with BEGIN, in one round
+   * trip: a group commit's latency is mostly round trips.
+   */
+  advisoryLocks?: readonly (readonly [number, number])[];
+  /**
+   * On PostgreSQL, prepared statements of this transaction run by their generic plan, made once per connection,
+   * instead of being planned anew for each run's parameters. For a writer whose statements are
+   * small and many (RADIUS's group commits): planning its reads cost more than running them. A
+   * generic plan is as good as the table statistics it was made with; PostgreSQL makes it again
+   * when autovacuum analyses the table.
+   */
+  genericPlans?: boolean;
+}
+
+/** What a transaction runs first, after BEGIN, in the same round trip. */
+function beginStatements(options: TransactionOptions): string[] {
+  const locks = options.advisoryLocks ?? [];
+  return [
+    ...(options.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+    ...(locks.length > 0 ? [advisoryLockSql(locks)] : []),
+  ];
+}
+
+const advisoryLockSql = (locks: readonly (readonly [number, number])[]) => {
+  for (const key of locks.flat())
+    if (!Number.isSafeInteger(key)) throw new Error(`advisory lock key ${key} is not an integer`);
+  return locks.map(([lockClass, key]) => `SELECT pg_advisory_xact_lock(${lockClass}, ${key})`).join('; ');
+};
 
 /** The statements the migration runner needs, below Prisma (multi-statement scripts, locks). */
 export interface MigrationSession {
@@ -36,7 +78,7 @@ export interface Database {
    * rolled back when it throws. For the CSV import, whose batches of column arrays cost Prisma
    * about 1 s of CPU to serialise per 200,000 mappings, while the database waited.
    */
-  transaction<T>(work: (session: DriverSession) => Promise<T>): Promise<T>;
+  transaction<T>(work: (session: DriverSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Opens one connection of its own and closes it, failing within `timeoutMs`: whether the
    * database can be reached now. PGlite, in this process, always can.
@@ -266,9 +308,27 @@ const int8AsBigint: pg.CustomTypesConfig = {
 };
 
 /** A statement on the pool or one of its clients, int8 columns as bigint. */
-async function pgRows<Row>(on: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
+async function pgRows<Row>(
+  on: pg.Pool | pg.PoolClient,
+  sql: string,
+  params: readonly unknown[],
+  options: StatementOptions = {},
+): Promise<Row[]> {
   checkDeadline();
-  return (await watched(on.query({ text: sql, values: [...params], types: int8AsBigint }))).rows as Row[];
+  const name = options.prepared ? preparedName(sql) : undefined;
+  return (await watched(on.query({ text: sql, values: [...params], types: int8AsBigint, ...(name ? { name } : {}) })))
+    .rows as Row[];
+}
+
+// A prepared statement's name, from its text: the same text is the same statement on every connection.
+const preparedNames = new Map<string, string>();
+function preparedName(sql: string): string {
+  let name = preparedNames.get(sql);
+  if (name === undefined) {
+    name = `ipdr_${createHash('sha256').update(sql).digest('hex').slice(0, 40)}`;
+    preparedNames.set(sql, name);
+  }
+  return name;
 }
 
 function openPostgres(databaseUrl: string, poolSize: number): Database {
@@ -291,12 +351,12 @@ function openPostgres(databaseUrl: string, poolSize: number): Database {
       };
     },
     read: (sql, params) => pgRows(pool, sql, params),
-    async transaction(work) {
+    async transaction(work, options = {}) {
       const client = await pool.connect();
       let reusable = true;
       try {
-        await client.query('BEGIN');
-        const result = await work({ query: (sql, params = []) => pgRows(client, sql, params) });
+        await client.query(['BEGIN', ...beginStatements(options)].join('; '));
+        const result = await work({ query: (sql, params = [], statement) => pgRows(client, sql, params, statement) });
         checkDeadline();
         await committing(() => client.query('COMMIT'));
         return result;
@@ -376,11 +436,14 @@ function openPglite(dataDir: string, loadDataDir?: Blob): Database {
     read: (sql, params) => pgliteRows(pglite, sql, params),
     // PGlite's own transaction: it holds the connection, so no other statement runs inside it.
     // It commits once `work` has returned, and has committed when it resolves.
-    async transaction(work) {
+    async transaction(work, options = {}) {
       let settle: ((committed: boolean) => void) | undefined;
       const deadline = deadlines.getStore();
       try {
         const result = await pglite.transaction(async (tx) => {
+          // Its statements are not prepared (see StatementOptions): each is planned for its values.
+          const first = beginStatements({ ...options, genericPlans: false });
+          if (first.length > 0) await tx.exec(first.join('; '));
           const result = await work({ query: (sql, params = []) => pgliteRows(tx, sql, params) });
           checkDeadline();
           settle = deadline && outcomeOf(deadline).beginCommit();

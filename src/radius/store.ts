@@ -8,6 +8,7 @@ import { ConcurrentChange } from '../db/transaction.js';
 import { type IpAddress, parseIpSubnet } from '../domain/ip.js';
 import {
   type AccountingInput,
+  type AccountingConflict,
   type AccountingPlan,
   type AccountingRules,
   type AccountingSnapshot,
@@ -77,13 +78,16 @@ export async function applyAccounting(
   if (batches.every((batch) => batch.inputs.length === 0)) return batches.map(() => emptyResult());
   for (let run = 1; ; run++) {
     try {
-      return await db.database.transaction(async (session) => {
-        const contextIds = [...new Set(batches.map((batch) => batch.tenant.id))];
-        await session.query(LOCK_SQL, [contextIds]);
-        const results: AccountingResult[] = [];
-        for (const batch of batches) results.push(await applyBatch(session, batch, rules, actor));
-        return results;
-      });
+      // Locks in context order: two processes locking several contexts never wait on each other in a cycle.
+      const contextIds = [...new Set(batches.map((batch) => batch.tenant.id))].sort((x, y) => x - y);
+      return await db.database.transaction(
+        async (session) => {
+          const results: AccountingResult[] = [];
+          for (const batch of batches) results.push(await applyBatch(session, batch, rules, actor));
+          return results;
+        },
+        { advisoryLocks: contextIds.map((id) => [RADIUS_LOCK_CLASS, id] as const), genericPlans: true },
+      );
     } catch (error) {
       if (!lostRace(error) || run === MAX_RUNS) throw error;
       await pause(run);
@@ -117,10 +121,7 @@ const m = mappings.columns;
 const c = customers.columns;
 const a = auditEvents.columns;
 
-// Locks in context order: two processes locking several contexts never wait on each other in a cycle.
-const LOCK_SQL = `SELECT pg_advisory_xact_lock(${RADIUS_LOCK_CLASS}, ordered.id) FROM (SELECT DISTINCT id FROM unnest($1::int[]) AS id ORDER BY id) ordered`;
-
-// ---- Reading the snapshot: SnapshotNeeds' three steps, and the open sessions in the way ----
+// ---- Reading the snapshot: SnapshotNeeds' three steps in one statement, and the open sessions in the way ----
 
 const SESSION_FIELDS = [
   'id',
@@ -138,76 +139,14 @@ const SESSION_FIELDS = [
   'endKind',
   'terminateCause',
 ] as const;
-const sessionSelect = SESSION_FIELDS.map((field) => `${s[field]} AS "${field}"`).join(', ');
+const sessionJson = (alias: string) =>
+  `json_build_object(${SESSION_FIELDS.map((field) => `'${field}', ${alias}.${s[field]}`).join(', ')})`;
 
-/** A session as SESSIONS_SQL reads it: its key under its column's name, int8 times as bigint. */
-type SessionRow = Omit<SessionState, 'key' | 'startedAt' | 'lastSeen' | 'endedAt'> & {
-  sessionKey: string;
-  startedAt: bigint;
-  lastSeen: bigint;
-  endedAt: bigint | null;
-};
+/** A session as json_build_object gives it: its key under its column's name (times are JSON numbers, all below 2^53). */
+type SessionJson = Omit<SessionState, 'key'> & { sessionKey: string };
 
-// Step 1, one branch per index: by key (unique), open of a NAS, open and silent (both partial).
-// $1 context, $2 keys, $3 NAS keys, $4 silent since before (null: none).
-const SESSIONS_SQL = `
-SELECT ${sessionSelect} FROM ${radiusSessions.table} WHERE ${s.contextId} = $1 AND ${s.sessionKey} = ANY($2::bpchar[])
-UNION
-SELECT ${sessionSelect} FROM ${radiusSessions.table} WHERE ${s.contextId} = $1 AND ${s.endedAt} IS NULL AND ${s.nasKey} = ANY($3::text[])
-UNION
-SELECT ${sessionSelect} FROM ${radiusSessions.table} WHERE ${s.contextId} = $1 AND ${s.endedAt} IS NULL AND ${s.lastSeen} < $4::int8`;
-
-interface HoldingRow {
-  id: number;
-  userId: string;
-  ipsubnet: string;
-  network: string;
-  starttime: bigint;
-  endtime: bigint | null;
-  radiusSessionId: number | null;
-  endKind: EndKind | null;
-}
-
-const holdingSelect = (alias: string) =>
-  [
-    `${alias}.${m.id} AS id`,
-    `${alias}.${m.userId} AS "userId"`,
-    `${alias}.${m.ipsubnet} AS ipsubnet`,
-    `${alias}.${m.network}::text AS network`,
-    `${alias}.${m.starttime} AS starttime`,
-    `${alias}.${m.endtime} AS endtime`,
-    `${alias}.${m.radiusSessionId} AS "radiusSessionId"`,
-    `${alias}.${m.endKind} AS "endKind"`,
-  ].join(', ');
-
-// Steps 2 and 3: the sessions' own mappings, and every mapping sharing an address with the
-// events' subnets or those mappings' and held at some instant from `since` on. The second is put
-// in the non-overlap constraint's own terms (see the box_exclusion migration, mappings/overlaps.ts)
-// so that its GiST index answers it: the extent of [since, open) over each subnet.
-// $1 context, $2 session ids, $3 subnets (inet[]), $4 since.
-const HOLDINGS_SQL = `
-WITH own AS (
-  SELECT * FROM ${mappings.table} WHERE ${m.contextId} = $1 AND ${m.radiusSessionId} = ANY($2::int[])
-), subnet AS (
-  SELECT unnest($3::inet[]) AS network UNION SELECT ${m.network} FROM own
-)
-SELECT ${holdingSelect('own')} FROM own
-UNION
-SELECT ${holdingSelect('near')} FROM subnet
-CROSS JOIN LATERAL (
-  SELECT * FROM ${mappings.table} o
-  WHERE ipdr_mapping_extent(o.${m.contextId}, o.${m.network}, o.${m.starttime}, o.${m.endtime})
-        && ipdr_mapping_extent($1, subnet.network, $4::int8, NULL)
-    AND ipdr_mapping_low_bits(o.${m.network}) && ipdr_mapping_low_bits(subnet.network)
-) near`;
-
-/** A mapping row as json_build_object gives it (times as JSON numbers: all are below 2^53). */
-type HoldingJson = Omit<HoldingRow, 'starttime' | 'endtime'> & { starttime: number; endtime: number | null };
-
-// The open sessions among `$2` (ids), each with every mapping it has. $1 context.
-const OWNERS_SQL = `
-SELECT ${sessionSelect}, (
-  SELECT json_agg(json_build_object(${[
+const holdingJson = (alias: string) =>
+  `json_build_object(${[
     ['id', m.id],
     ['userId', m.userId],
     ['ipsubnet', m.ipsubnet],
@@ -217,33 +156,95 @@ SELECT ${sessionSelect}, (
     ['radiusSessionId', m.radiusSessionId],
     ['endKind', m.endKind],
   ]
-    .map(([field, column]) => `'${field}', ${column}`)
-    .join(', ')}))
-  FROM ${mappings.table} WHERE ${m.contextId} = $1 AND ${m.radiusSessionId} = r.${s.id}
-) AS mappings
-FROM ${radiusSessions.table} r WHERE ${s.contextId} = $1 AND ${s.id} = ANY($2::int[]) AND ${s.endedAt} IS NULL`;
+    .map(([field, column]) => `'${field}', ${alias}.${column}`)
+    .join(', ')})`;
 
-const asNumber = (value: bigint | null) => (value === null ? null : Number(value));
-
-function sessionState(row: SessionRow): SessionState {
-  const { sessionKey, startedAt, lastSeen, endedAt, ...same } = row;
-  return {
-    ...same,
-    key: sessionKey,
-    startedAt: Number(startedAt),
-    lastSeen: Number(lastSeen),
-    endedAt: asNumber(endedAt),
-  };
+interface HoldingJson {
+  id: number;
+  userId: string;
+  ipsubnet: string;
+  network: string;
+  starttime: number;
+  endtime: number | null;
+  radiusSessionId: number | null;
+  endKind: EndKind | null;
 }
 
-function holdingState(row: HoldingRow): HoldingState {
+// What an event batch touches, in one statement (a group commit's latency is mostly round trips):
+// 1. sessions, one branch per index: by key (unique), open of a NAS, open and silent (both
+//    partial). Only the branches the batch needs: as a prepared statement its plan is made once
+//    per connection without the parameters' values, and a branch for "open sessions of no NAS"
+//    would still read every open session;
+// 2. the found sessions' own mappings, by session alone: a session's mappings are in its context
+//    (their foreign key names both), and a context_id there would offer the planner the
+//    mappings' indexes that lead with it, which read the whole context;
+// 3. every mapping sharing an address with the events' subnets or those mappings' and held at
+//    some instant from `since` on (or from the found sessions' earliest start), put in the
+//    non-overlap constraint's own terms (see the box_exclusion migration, mappings/overlaps.ts)
+//    so that its GiST index answers it: the extent of [since, open) over each subnet.
+function snapshotStatement(contextId: number, needs: SnapshotNeeds): { text: string; params: unknown[] } {
+  const params: unknown[] = [contextId];
+  const param = (value: unknown, type: string) => `$${params.push(value)}::${type}`;
+  const sessions = `SELECT * FROM ${radiusSessions.table} WHERE ${s.contextId} = $1`;
+  const branches: string[] = [];
+  if (needs.sessionKeys.length > 0)
+    branches.push(`${sessions} AND ${s.sessionKey} = ANY(${param(needs.sessionKeys, 'bpchar[]')})`);
+  if (needs.nasKeys.length > 0) {
+    branches.push(`${sessions} AND ${s.endedAt} IS NULL AND ${s.nasKey} = ANY(${param(needs.nasKeys, 'text[]')})`);
+  }
+  if (needs.staleBefore !== null) {
+    branches.push(
+      `${sessions} AND ${s.endedAt} IS NULL AND ${s.lastSeen} < ${param(Math.max(0, needs.staleBefore), 'int8')}`,
+    );
+  }
+  const text = `
+WITH found AS (
+  ${branches.length > 0 ? branches.join('\n  UNION\n  ') : `${sessions} AND false`}
+), own AS (
+  SELECT o.* FROM found CROSS JOIN LATERAL (
+    SELECT * FROM ${mappings.table} WHERE ${m.radiusSessionId} = found.${s.id}
+  ) o
+), subnet AS (
+  SELECT unnest(${param(
+    needs.subnets.map((subnet) => subnet.network),
+    'inet[]',
+  )}) AS network UNION SELECT ${m.network} FROM own
+), since AS (
+  -- The events' own times are all unix times; an input without one (a sweep) reads from its sessions' starts.
+  SELECT GREATEST(0, LEAST(${param(Math.min(needs.since, MAX_UNIX_TIME), 'int8')}, (SELECT min(${s.startedAt}) FROM found))) AS at
+), held AS (
+  SELECT * FROM own
+  UNION
+  SELECT near.* FROM subnet CROSS JOIN since
+  CROSS JOIN LATERAL (
+    SELECT * FROM ${mappings.table} o
+    WHERE ipdr_mapping_extent(o.${m.contextId}, o.${m.network}, o.${m.starttime}, o.${m.endtime})
+          && ipdr_mapping_extent($1, subnet.network, since.at, NULL)
+      AND ipdr_mapping_low_bits(o.${m.network}) && ipdr_mapping_low_bits(subnet.network)
+  ) near
+)
+SELECT (SELECT json_agg(${sessionJson('found')}) FROM found) AS sessions,
+       (SELECT json_agg(${holdingJson('held')}) FROM held) AS holdings`;
+  return { text, params };
+}
+
+// The open sessions among `$2` (ids), each with every mapping it has. $1 context.
+const OWNERS_SQL = `
+SELECT ${sessionJson('r')} AS session, (
+  SELECT json_agg(${holdingJson('o')}) FROM ${mappings.table} o WHERE o.${m.radiusSessionId} = r.${s.id}
+) AS mappings
+FROM ${radiusSessions.table} r WHERE r.${s.contextId} = $1 AND r.${s.id} = ANY($2::int[]) AND r.${s.endedAt} IS NULL`;
+
+const sessionState = ({ sessionKey, ...same }: SessionJson): SessionState => ({ ...same, key: sessionKey });
+
+function holdingState(row: HoldingJson): HoldingState {
   // The stored network, not the text as sent: it is what the constraint compares.
   return {
     id: row.id,
     userId: row.userId,
     subnet: { ...parseIpSubnet(row.network), input: row.ipsubnet },
-    start: Number(row.starttime),
-    end: asNumber(row.endtime),
+    start: row.starttime,
+    end: row.endtime,
     sessionId: row.radiusSessionId,
     endKind: row.endKind,
   };
@@ -254,26 +255,12 @@ async function loadSnapshot(
   contextId: number,
   needs: SnapshotNeeds,
 ): Promise<AccountingSnapshot> {
-  const sessions = (
-    await session.query<SessionRow>(SESSIONS_SQL, [
-      contextId,
-      needs.sessionKeys,
-      needs.nasKeys,
-      needs.staleBefore === null ? null : Math.max(0, needs.staleBefore),
-    ])
-  ).map(sessionState);
-  if (sessions.length === 0 && needs.subnets.length === 0) return { sessions, holdings: [] };
-  // The events' own times are all unix times; an input without one (a sweep) reads from its sessions' starts.
-  const since = sessions.reduce(
-    (earliest, one) => Math.min(earliest, one.startedAt),
-    Math.min(needs.since, MAX_UNIX_TIME),
-  );
-  const holdings = await session.query<HoldingRow>(HOLDINGS_SQL, [
-    contextId,
-    sessions.map((one) => one.id),
-    needs.subnets.map((subnet) => subnet.network),
-    Math.max(0, since),
-  ]);
+  const { text, params } = snapshotStatement(contextId, needs);
+  const [read] = await session.query<{ sessions: SessionJson[] | null; holdings: HoldingJson[] | null }>(text, params, {
+    prepared: true,
+  });
+  const sessions = (read!.sessions ?? []).map(sessionState);
+  const holdings = read!.holdings ?? [];
   // A mapping of another session in the way: when that session is still open, an event here ends
   // it (its Stop was lost), so the planner needs it with all its mappings. Ending only shrinks
   // them, so what they border needs no reading.
@@ -286,18 +273,18 @@ async function loadSnapshot(
     ),
   ];
   if (owners.length > 0) {
-    const rows = await session.query<SessionRow & { mappings: HoldingJson[] | null }>(OWNERS_SQL, [contextId, owners]);
-    const read = new Set(holdings.map((row) => row.id));
-    for (const { mappings: ownMappings, ...row } of rows) {
-      sessions.push(sessionState(row));
-      for (const mapping of ownMappings ?? []) {
-        if (read.has(mapping.id)) continue;
-        read.add(mapping.id);
-        holdings.push({
-          ...mapping,
-          starttime: BigInt(mapping.starttime),
-          endtime: mapping.endtime === null ? null : BigInt(mapping.endtime),
-        });
+    const rows = await session.query<{ session: SessionJson; mappings: HoldingJson[] | null }>(
+      OWNERS_SQL,
+      [contextId, owners],
+      { prepared: true },
+    );
+    const known = new Set(holdings.map((row) => row.id));
+    for (const row of rows) {
+      sessions.push(sessionState(row.session));
+      for (const mapping of row.mappings ?? []) {
+        if (known.has(mapping.id)) continue;
+        known.add(mapping.id);
+        holdings.push(mapping);
       }
     }
   }
@@ -306,29 +293,124 @@ async function loadSnapshot(
 
 // ---- Writing the plan ----
 
+/**
+ * One statement being put together from data-modifying CTEs: its parameters (each placeholder
+ * cast to its type) and its parts. Its text depends only on which parts it has, so as a prepared
+ * statement it is planned once per connection for each shape a plan takes.
+ */
+class WriteStatement {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+  private readonly results: string[] = [];
+  private readonly audits: string[] = [];
+  readonly names = new Set<string>();
+
+  /** The context, actor and channel, the first three parameters of every statement. */
+  readonly $: Shared;
+
+  constructor(shared: (statement: WriteStatement) => Shared) {
+    this.$ = shared(this);
+  }
+
+  param(value: unknown, type: string): string {
+    return `$${this.params.push(value)}::${type}`;
+  }
+
+  with(name: string, sql: string) {
+    this.names.add(name);
+    this.parts.push(`${name} AS (${sql})`);
+  }
+
+  result(name: string, sql: string) {
+    this.results.push(`(${sql}) AS "${name}"`);
+  }
+
+  /** Audits each row of `from` (a part of this statement): its entity id, and its images as SQL or null. */
+  audit(action: string, entityType: string, from: string, id: string, before: string, after: string) {
+    this.audits.push(
+      `SELECT ${this.audits.length} AS part, '${action}' AS action, '${entityType}' AS entity_type, ${id} AS entity_id, ${before}::jsonb AS before, ${after}::jsonb AS after FROM ${from}`,
+    );
+  }
+
+  get text(): string {
+    // One audit insert, in the order the parts were added (customers before their mappings),
+    // each part's rows by id: the trail's ids follow the order of what happened.
+    const parts =
+      this.audits.length === 0
+        ? this.parts
+        : [
+            ...this.parts,
+            `audited AS (${auditInsert(['before', 'after'])}
+  SELECT ${this.$.context}, ${this.$.actor}, ${this.$.channel}, action, entity_type, entity_id, before, after
+  FROM (${this.audits.join('\n  UNION ALL ')}) audit ORDER BY part, entity_id)`,
+          ];
+    // A statement whose parts report nothing still selects a column.
+    return `WITH ${parts.join(',\n')}\nSELECT ${this.results.length > 0 ? this.results.join(', ') : 'true AS written'}`;
+  }
+}
+
+/** What a write statement reports back; each field only when its part was in the statement. */
+interface WriteResult {
+  newSessions?: { id: number; key: string }[] | null;
+  sessionsUpdated?: number;
+  mappingsUpdated?: number;
+  newMappings?: number;
+}
+
 const auditInsert = (fields: readonly (keyof typeof a)[]) =>
   `INSERT INTO ${auditEvents.table} (${columnList(auditEvents, ['contextId', 'actor', 'channel', 'action', 'entityType', 'entityId', ...fields])})`;
 
+interface Shared {
+  context: string;
+  actor: string;
+  channel: string;
+}
+
+// Each a parameter once it is used: a parameter the text never names has no type PostgreSQL can
+// know (a statement that changes only sessions audits nothing, and names no actor).
+const sharedParams =
+  (contextId: number, actor: Actor) =>
+  (statement: WriteStatement): Shared => {
+    const once = (value: unknown, type: string) => {
+      let placeholder: string | undefined;
+      return () => (placeholder ??= statement.param(value, type));
+    };
+    const context = once(contextId, 'int');
+    const actorName = once(actor.name, 'text');
+    const channel = once(actor.channel, 'text');
+    return {
+      get context() {
+        return context();
+      },
+      get actor() {
+        return actorName();
+      },
+      get channel() {
+        return channel();
+      },
+    };
+  };
+
 // Creates the customers the sessions name that do not exist yet (name = UserID, source RADIUS),
 // audited. Those that exist are not offered to the insert: a conflicting insert would still use
-// up an id of the sequence, and nearly every Start names a customer that exists.
-// $1 context, $2 actor, $3 channel, $4 UserIDs.
-const CUSTOMERS_SQL = `
-WITH written AS (
-  INSERT INTO ${customers.table} AS c (${c.contextId}, ${c.userId}, ${c.name}, ${c.source}, ${c.updatedAt})
-  SELECT $1, i.user_id, i.user_id, 'RADIUS', now() FROM unnest($4::text[]) AS i(user_id)
-  WHERE NOT EXISTS (SELECT 1 FROM ${customers.table} e WHERE e.${c.contextId} = $1 AND e.${c.userId} = i.user_id)
+// up an id of the sequence, and nearly every Start names a customer that exists. A customer
+// another writer creates meanwhile is skipped here; the mappings then find no customer in this
+// statement's snapshot, and the transaction runs again.
+function writeCustomers(statement: WriteStatement, userIds: string[]) {
+  statement.with(
+    'new_customers',
+    `INSERT INTO ${customers.table} AS c (${c.contextId}, ${c.userId}, ${c.name}, ${c.source}, ${c.updatedAt})
+  SELECT ${statement.$.context}, i.user_id, i.user_id, 'RADIUS', now() FROM unnest(${statement.param(userIds, 'text[]')}) AS i(user_id)
+  WHERE NOT EXISTS (SELECT 1 FROM ${customers.table} e WHERE e.${c.contextId} = ${statement.$.context} AND e.${c.userId} = i.user_id)
   ORDER BY i.user_id
   ON CONFLICT (${c.contextId}, ${c.userId}) DO NOTHING
-  RETURNING c.*
-), audited AS (
-  ${auditInsert(['after'])}
-  SELECT $1, $2, $3, 'create', 'customer', w.${c.id}, ${customerImageSql('w')} FROM written w ORDER BY w.${c.id}
-)
-SELECT count(*)::int AS created FROM written`;
+  RETURNING c.*`,
+  );
+  statement.audit('create', 'customer', 'new_customers w', `w.${c.id}`, 'NULL', customerImageSql('w'));
+}
 
-// The session columns the plan sets, in the order of the statement's arrays ($3-$15), with the
-// element type of each array and where the planned session holds it.
+// The session columns the plan sets, with the element type of each array and where the planned
+// session holds it.
 const WRITTEN_SESSION_FIELDS = [
   ['sessionKey', 'bpchar', (one) => one.key],
   ['userName', 'text', (one) => one.userName],
@@ -359,103 +441,257 @@ const CHANGING_SESSION_FIELDS = [
 ] as const;
 
 // Inserts the new sessions (negative ids) and updates the changed ones. The new ones' ids come
-// back with their keys (a context's sessions have one key each).
-// $1 context, $2 ids, $3.. the columns.
-const SESSIONS_WRITE_SQL = `
-WITH input AS (
-  SELECT * FROM unnest($2::int[], ${WRITTEN_SESSION_FIELDS.map(([, type], i) => `$${i + 3}::${type}[]`).join(', ')})
-    WITH ORDINALITY AS i(${s.id}, ${sessionColumns}, ord)
-), inserted AS (
-  INSERT INTO ${radiusSessions.table} (${s.contextId}, ${sessionColumns}, ${s.updatedAt})
-  SELECT $1, ${sessionColumns}, now() FROM input WHERE ${s.id} < 0 ORDER BY ord
-  RETURNING ${s.id} AS id, ${s.sessionKey} AS key
-), updated AS (
-  UPDATE ${radiusSessions.table} r SET
+// back with their keys (a context's sessions have one key each): the mappings and conflicts of
+// the same statement find them there.
+function writeSessions(statement: WriteStatement, sessions: SessionState[]) {
+  const arrays = WRITTEN_SESSION_FIELDS.map(([, type, value]) =>
+    statement.param(
+      sessions.map((one): unknown => value(one)),
+      `${type}[]`,
+    ),
+  );
+  statement.with(
+    'session_input',
+    `SELECT * FROM unnest(${statement.param(
+      sessions.map((one) => one.id),
+      'int[]',
+    )}, ${arrays.join(', ')}) WITH ORDINALITY AS i(${s.id}, ${sessionColumns}, ord)`,
+  );
+  if (sessions.some((one) => one.id < 0)) {
+    statement.with(
+      'new_sessions',
+      `INSERT INTO ${radiusSessions.table} (${s.contextId}, ${sessionColumns}, ${s.updatedAt})
+  SELECT ${statement.$.context}, ${sessionColumns}, now() FROM session_input WHERE ${s.id} < 0 ORDER BY ord
+  RETURNING ${s.id} AS id, ${s.sessionKey} AS key`,
+    );
+    statement.result('newSessions', `SELECT json_agg(json_build_object('id', id, 'key', key)) FROM new_sessions`);
+  }
+  if (sessions.some((one) => one.id > 0)) {
+    statement.with(
+      'changed_sessions',
+      `UPDATE ${radiusSessions.table} r SET
     ${CHANGING_SESSION_FIELDS.map((field) => `${s[field]} = i.${s[field]}`).join(', ')}, ${s.updatedAt} = now()
-  FROM input i WHERE i.${s.id} > 0 AND r.${s.id} = i.${s.id} AND r.${s.contextId} = $1
-  RETURNING r.${s.id} AS id
-)
-SELECT id, key FROM inserted UNION ALL SELECT id, NULL FROM updated`;
+  FROM session_input i WHERE i.${s.id} > 0 AND r.${s.id} = i.${s.id} AND r.${s.contextId} = ${statement.$.context}
+  RETURNING r.${s.id} AS id`,
+    );
+    statement.result('sessionsUpdated', `SELECT count(*)::int FROM changed_sessions`);
+  }
+}
 
 // Changes stored mappings' periods and end kinds, each only if it is still as the snapshot read it
 // (an API write may have changed it since: then the whole transaction runs again), and audits
-// each with its image before and after. `old` is the row as it was before this statement.
-// $1 context, $2 actor, $3 channel, $4 ids, $5-$7 as read (start, end, end kind), $8-$10 new.
-const MAPPINGS_UPDATE_SQL = `
-WITH input AS (
-  SELECT * FROM unnest($4::int[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::int8[], $10::text[])
-    AS i(id, read_start, read_end, read_kind, starttime, endtime, end_kind)
-), updated AS (
-  UPDATE ${mappings.table} w SET ${m.starttime} = i.starttime, ${m.endtime} = i.endtime, ${m.endKind} = i.end_kind, ${m.updatedAt} = now()
-  FROM input i, ${mappings.table} old
-  WHERE w.${m.id} = i.id AND old.${m.id} = w.${m.id} AND w.${m.contextId} = $1
+// each with its image before and after. `old` is the row as it was before this statement. By id
+// alone: the ids are those this context's snapshot read (a context_id would offer the planner
+// the indexes that lead with it, see the snapshot).
+function updateMappings(statement: WriteStatement, changed: HoldingState[], before: HoldingState[]) {
+  const arrays = [
+    statement.param(
+      changed.map((holding) => holding.id),
+      'int[]',
+    ),
+    statement.param(
+      before.map((holding) => holding.start),
+      'int8[]',
+    ),
+    statement.param(
+      before.map((holding) => holding.end),
+      'int8[]',
+    ),
+    statement.param(
+      before.map((holding) => holding.endKind),
+      'text[]',
+    ),
+    statement.param(
+      changed.map((holding) => holding.start),
+      'int8[]',
+    ),
+    statement.param(
+      changed.map((holding) => holding.end),
+      'int8[]',
+    ),
+    statement.param(
+      changed.map((holding) => holding.endKind),
+      'text[]',
+    ),
+  ];
+  statement.with(
+    'mapping_changes',
+    `SELECT * FROM unnest(${arrays.join(', ')}) AS i(id, read_start, read_end, read_kind, starttime, endtime, end_kind)`,
+  );
+  statement.with(
+    'changed_mappings',
+    `UPDATE ${mappings.table} w SET ${m.starttime} = i.starttime, ${m.endtime} = i.endtime, ${m.endKind} = i.end_kind, ${m.updatedAt} = now()
+  FROM mapping_changes i, ${mappings.table} old
+  WHERE w.${m.id} = i.id AND old.${m.id} = w.${m.id}
     AND w.${m.starttime} = i.read_start AND w.${m.endtime} IS NOT DISTINCT FROM i.read_end
     AND w.${m.endKind} IS NOT DISTINCT FROM i.read_kind
-  RETURNING w.${m.id} AS id, ${mappingImageSql('old')} AS before, ${mappingImageSql('w')} AS after
-), audited AS (
-  ${auditInsert(['before', 'after'])}
-  SELECT $1, $2, $3, 'update', 'mapping', id, before, after FROM updated ORDER BY id
-)
-SELECT count(*)::int AS updated FROM updated`;
+  RETURNING w.${m.id} AS id, ${mappingImageSql('old')} AS before, ${mappingImageSql('w')} AS after`,
+  );
+  statement.audit('update', 'mapping', 'changed_mappings w', 'w.id', 'w.before', 'w.after');
+  statement.result('mappingsUpdated', `SELECT count(*)::int FROM changed_mappings`);
+}
 
-// The mapping columns a new session mapping sets from the plan, in the order of the arrays ($4-$12).
-// Its customer (id and UserID, which the foreign key checks together) is probed by UserID, one
-// index probe per row as the CSV import does.
-// $1 context, $2 actor, $3 channel.
-const MAPPINGS_INSERT_SQL = `
-WITH input AS (
-  SELECT * FROM unnest($4::text[], $5::text[], $6::inet[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::int[], $12::text[])
-    WITH ORDINALITY AS i(user_id, ipsubnet, network, ip_first, ip_last, starttime, endtime, radius_session_id, end_kind, ord)
-), written AS (
-  INSERT INTO ${mappings.table} (${columnList(mappings, [
-    'contextId',
-    'customerId',
-    'userId',
-    'ipsubnet',
-    'network',
-    'ipFirst',
-    'ipLast',
-    'starttime',
-    'endtime',
-    'source',
-    'radiusSessionId',
-    'endKind',
-    'updatedAt',
-  ])})
-  SELECT $1, owner.${c.id}, owner.${c.userId}, i.ipsubnet, i.network, i.ip_first, i.ip_last, i.starttime, i.endtime,
-    'RADIUS', i.radius_session_id, i.end_kind, now()
-  FROM input i
-  CROSS JOIN LATERAL (
-    SELECT ${c.id}, ${c.userId} FROM ${customers.table} WHERE ${c.contextId} = $1 AND ${c.userId} = i.user_id LIMIT 1
-  ) owner
+/**
+ * A planned session's id as written: a known session's own, or (for one this statement creates)
+ * the id `new_sessions` returns for its key.
+ */
+const sessionIdSql = (statement: WriteStatement, input: string) =>
+  statement.names.has('new_sessions')
+    ? `COALESCE(${input}.session_id, (SELECT ns.id FROM new_sessions ns WHERE ns.key = ${input}.session_key))`
+    : `${input}.session_id`;
+
+// The new session mappings. Each one's customer (id and UserID, which the foreign key checks
+// together) is one this statement creates or else found by UserID, one index probe per row as the
+// CSV import does.
+function insertMappings(statement: WriteStatement, created: HoldingState[], keyOf: (id: number) => string) {
+  const subnets = created.map((holding) => subnetColumns(holding.subnet));
+  const arrays = [
+    statement.param(
+      created.map((holding) => holding.userId),
+      'text[]',
+    ),
+    statement.param(
+      created.map((holding) => (holding.sessionId! > 0 ? holding.sessionId : null)),
+      'int[]',
+    ),
+    statement.param(
+      created.map((holding) => (holding.sessionId! > 0 ? null : keyOf(holding.sessionId!))),
+      'bpchar[]',
+    ),
+    ...(['ipsubnet', 'network', 'ipFirst', 'ipLast'] as const).map((column) =>
+      statement.param(
+        subnets.map((subnet) => subnet[column]),
+        column === 'network' ? 'inet[]' : 'text[]',
+      ),
+    ),
+    statement.param(
+      created.map((holding) => holding.start),
+      'int8[]',
+    ),
+    statement.param(
+      created.map((holding) => holding.end),
+      'int8[]',
+    ),
+    statement.param(
+      created.map((holding) => holding.endKind),
+      'text[]',
+    ),
+  ];
+  statement.with(
+    'mapping_input',
+    `SELECT * FROM unnest(${arrays.join(', ')})
+    WITH ORDINALITY AS i(user_id, session_id, session_key, ipsubnet, network, ip_first, ip_last, starttime, endtime, end_kind, ord)`,
+  );
+  const existing = `SELECT ${c.id}, ${c.userId} FROM ${customers.table} WHERE ${c.contextId} = ${statement.$.context} AND ${c.userId} = i.user_id`;
+  const owner = statement.names.has('new_customers')
+    ? `(SELECT nc.${c.id}, nc.${c.userId} FROM new_customers nc WHERE nc.${c.userId} = i.user_id UNION ALL (${existing})) LIMIT 1`
+    : `${existing} LIMIT 1`;
+  statement.with(
+    'new_mappings',
+    `INSERT INTO ${mappings.table} (${columnList(mappings, [
+      'contextId',
+      'customerId',
+      'userId',
+      'ipsubnet',
+      'network',
+      'ipFirst',
+      'ipLast',
+      'starttime',
+      'endtime',
+      'source',
+      'radiusSessionId',
+      'endKind',
+      'updatedAt',
+    ])})
+  SELECT ${statement.$.context}, owner.${c.id}, owner.${c.userId}, i.ipsubnet, i.network, i.ip_first, i.ip_last, i.starttime, i.endtime,
+    'RADIUS', ${sessionIdSql(statement, 'i')}, i.end_kind, now()
+  FROM mapping_input i
+  CROSS JOIN LATERAL (${owner}) owner
   ORDER BY i.ord
-  RETURNING *
-), audited AS (
-  ${auditInsert(['after'])}
-  SELECT $1, $2, $3, 'create', 'mapping', w.${m.id}, ${mappingImageSql('w')} FROM written w ORDER BY w.${m.id}
-)
-SELECT ${m.id} AS id, ${m.radiusSessionId} AS "sessionId", ${m.network}::text AS network, ${m.starttime} AS start FROM written`;
+  RETURNING *`,
+  );
+  statement.audit('create', 'mapping', 'new_mappings w', `w.${m.id}`, 'NULL', mappingImageSql('w'));
+  statement.result('newMappings', `SELECT count(*)::int FROM new_mappings`);
+}
 
-// $1 context, $2.. the columns.
-const CONFLICTS_SQL = `
-INSERT INTO ${radiusConflicts.table} (${columnList(radiusConflicts, [
-  'contextId',
-  'radiusSessionId',
-  'network',
-  'ipsubnet',
-  'starttime',
-  'endtime',
-  'mappingId',
-  'holderUserId',
-  'kind',
-])})
-SELECT $1, session_id, network, ipsubnet, starttime, endtime, mapping_id, holder_user_id, kind
-FROM unnest($2::int[], $3::inet[], $4::text[], $5::int8[], $6::int8[], $7::int[], $8::text[], $9::text[])
-  WITH ORDINALITY AS i(session_id, network, ipsubnet, starttime, endtime, mapping_id, holder_user_id, kind, ord)
-ORDER BY ord`;
-
-/** A new mapping's identity in the plan and as written: its session, network and start. */
-const holdingKey = (sessionId: number, network: string, start: number | bigint) => `${sessionId} ${network} ${start}`;
+// The addresses refused because another holder had them. A holder this statement creates is
+// found among its new mappings by network and start: two mappings of one context with both the
+// same could not both exist (the non-overlap constraint).
+function insertConflicts(
+  statement: WriteStatement,
+  conflicts: AccountingConflict[],
+  keyOf: (id: number) => string,
+  holdingOf: (id: number) => HoldingState,
+) {
+  const arrays = [
+    statement.param(
+      conflicts.map((conflict) => (conflict.sessionId > 0 ? conflict.sessionId : null)),
+      'int[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => (conflict.sessionId > 0 ? null : keyOf(conflict.sessionId))),
+      'bpchar[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => conflict.subnet.network),
+      'inet[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => conflict.subnet.input),
+      'text[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => conflict.start),
+      'int8[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => conflict.end),
+      'int8[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => (conflict.mappingId > 0 ? conflict.mappingId : null)),
+      'int[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).subnet.network)),
+      'inet[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).start)),
+      'int8[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => conflict.holderUserId),
+      'text[]',
+    ),
+    statement.param(
+      conflicts.map((conflict) => conflict.kind),
+      'text[]',
+    ),
+  ];
+  const holder = statement.names.has('new_mappings')
+    ? `COALESCE(i.mapping_id, (SELECT nm.${m.id} FROM new_mappings nm WHERE nm.${m.network} = i.holder_network AND nm.${m.starttime} = i.holder_start))`
+    : 'i.mapping_id';
+  statement.with(
+    'new_conflicts',
+    `INSERT INTO ${radiusConflicts.table} (${columnList(radiusConflicts, [
+      'contextId',
+      'radiusSessionId',
+      'network',
+      'ipsubnet',
+      'starttime',
+      'endtime',
+      'mappingId',
+      'holderUserId',
+      'kind',
+    ])})
+  SELECT ${statement.$.context}, ${sessionIdSql(statement, 'i')}, i.network, i.ipsubnet, i.starttime, i.endtime, ${holder}, i.holder_user_id, i.kind
+  FROM unnest(${arrays.join(', ')})
+    WITH ORDINALITY AS i(session_id, session_key, network, ipsubnet, starttime, endtime, mapping_id, holder_network, holder_start, holder_user_id, kind, ord)
+  ORDER BY i.ord
+  RETURNING 1`,
+  );
+}
 
 async function writePlan(
   session: DriverSession,
@@ -464,106 +700,67 @@ async function writePlan(
   snapshot: AccountingSnapshot,
   plan: AccountingPlan,
 ) {
-  const audit = [contextId, actor.name, actor.channel];
-  if (plan.customers.length > 0) await session.query(CUSTOMERS_SQL, [...audit, plan.customers]);
-
-  // Sessions first: new mappings and conflicts name them by their real ids.
-  const sessionIds = new Map<number, number>();
-  for (const one of plan.sessions) if (one.id > 0) sessionIds.set(one.id, one.id);
-  if (plan.sessions.length > 0) {
-    const written = await session.query<{ id: number; key: string | null }>(SESSIONS_WRITE_SQL, [
-      contextId,
-      plan.sessions.map((one) => one.id),
-      ...WRITTEN_SESSION_FIELDS.map(([, , value]) => plan.sessions.map((one): unknown => value(one))),
-    ]);
-    const idByKey = new Map(written.filter((row) => row.key !== null).map((row) => [row.key!.trim(), row.id]));
-    for (const one of plan.sessions) {
-      if (one.id > 0) continue;
-      const id = idByKey.get(one.key);
-      if (id === undefined) throw new Error(`session ${one.key} was planned but not written`);
-      sessionIds.set(one.id, id);
-    }
-    if (written.length !== plan.sessions.length) {
-      throw new ConcurrentChange('a RADIUS session changed while its events were being applied');
-    }
-  }
-  const realSessionId = (id: number) => {
-    const real = sessionIds.get(id) ?? (id > 0 ? id : undefined);
-    if (real === undefined) throw new Error(`session ${id} of the plan has no id`);
-    return real;
-  };
-
-  // Changed mappings before new ones: a new mapping may take an address another one gives up.
   const read = new Map(snapshot.holdings.map((holding) => [holding.id, holding]));
   const changed = plan.holdings.filter((holding) => holding.id > 0);
+  const created = plan.holdings.filter((holding) => holding.id < 0);
+  const keys = new Map(plan.sessions.map((one) => [one.id, one.key]));
+  const planned = new Map(plan.holdings.map((holding) => [holding.id, holding]));
+  const keyOf = (id: number) => {
+    const key = keys.get(id);
+    if (key === undefined) throw new Error(`session ${id} of the plan is not among its sessions`);
+    return key;
+  };
+  const holdingOf = (id: number) => {
+    const holding = planned.get(id);
+    if (!holding) throw new Error(`mapping ${id} of the plan is not among its mappings`);
+    return holding;
+  };
+
+  // As few statements as the constraint allows: one, unless mappings both change and are created.
+  // Then the changes go first, in a statement of their own: a new mapping may take an address
+  // that a changed one gives up, and the constraint is checked as each row is written, in no
+  // order one statement's parts would promise.
+  const shared = sharedParams(contextId, actor);
+  const statements: WriteStatement[] = [];
+  let current = new WriteStatement(shared);
   if (changed.length > 0) {
     const before = changed.map((holding) => {
       const stored = read.get(holding.id);
       if (!stored) throw new Error(`mapping ${holding.id} was planned but not read`);
       return stored;
     });
-    const [result] = await session.query<{ updated: number }>(MAPPINGS_UPDATE_SQL, [
-      ...audit,
-      changed.map((holding) => holding.id),
-      before.map((holding) => holding.start),
-      before.map((holding) => holding.end),
-      before.map((holding) => holding.endKind),
-      changed.map((holding) => holding.start),
-      changed.map((holding) => holding.end),
-      changed.map((holding) => holding.endKind),
-    ]);
-    if (result!.updated !== changed.length) {
-      throw new ConcurrentChange('a mapping changed while RADIUS events were being applied to it');
+    updateMappings(current, changed, before);
+    if (created.length > 0) {
+      statements.push(current);
+      current = new WriteStatement(shared);
     }
   }
+  if (plan.customers.length > 0) writeCustomers(current, plan.customers);
+  if (plan.sessions.length > 0) writeSessions(current, plan.sessions);
+  if (created.length > 0) insertMappings(current, created, keyOf);
+  if (plan.conflicts.length > 0) insertConflicts(current, plan.conflicts, keyOf, holdingOf);
+  if (current.names.size > 0) statements.push(current);
 
-  const mappingIds = new Map<number, number>();
-  const created = plan.holdings.filter((holding) => holding.id < 0);
-  if (created.length > 0) {
-    const sessionOf = (holding: HoldingState) => realSessionId(holding.sessionId!);
-    const written = await session.query<{ id: number; sessionId: number; network: string; start: bigint }>(
-      MAPPINGS_INSERT_SQL,
-      [
-        ...audit,
-        created.map((holding) => holding.userId),
-        ...(['ipsubnet', 'network', 'ipFirst', 'ipLast'] as const).map((column) =>
-          created.map((holding) => subnetColumns(holding.subnet)[column]),
-        ),
-        created.map((holding) => holding.start),
-        created.map((holding) => holding.end),
-        created.map(sessionOf),
-        created.map((holding) => holding.endKind),
-      ],
-    );
-    // A customer deleted since it was created or read: the next run creates it again.
-    if (written.length !== created.length) {
-      throw new ConcurrentChange("a session's customer was deleted while its events were being applied");
-    }
-    const idByKey = new Map(written.map((row) => [holdingKey(row.sessionId, row.network, row.start), row.id]));
-    for (const holding of created) {
-      const id = idByKey.get(holdingKey(sessionOf(holding), holding.subnet.network, holding.start));
-      if (id === undefined) throw new Error(`mapping of ${holding.subnet.network} was planned but not written`);
-      mappingIds.set(holding.id, id);
+  const results: WriteResult[] = [];
+  for (const statement of statements) {
+    const [result] = await session.query<WriteResult>(statement.text, statement.params, { prepared: true });
+    results.push(result!);
+  }
+  const result = Object.assign({}, ...results) as WriteResult;
+
+  if (plan.sessions.length > 0) {
+    const written = (result.newSessions ?? []).length + (result.sessionsUpdated ?? 0);
+    if (written !== plan.sessions.length) {
+      throw new ConcurrentChange('a RADIUS session changed while its events were being applied');
     }
   }
-
-  if (plan.conflicts.length > 0) {
-    const realMappingId = (id: number) => {
-      const real = id > 0 ? id : mappingIds.get(id);
-      if (real === undefined) throw new Error(`mapping ${id} of the plan has no id`);
-      return real;
-    };
-    await session.query(CONFLICTS_SQL, [
-      contextId,
-      plan.conflicts.map((conflict) => realSessionId(conflict.sessionId)),
-      plan.conflicts.map((conflict) => conflict.subnet.network),
-      plan.conflicts.map((conflict) => conflict.subnet.input),
-      plan.conflicts.map((conflict) => conflict.start),
-      plan.conflicts.map((conflict) => conflict.end),
-      plan.conflicts.map((conflict) => realMappingId(conflict.mappingId)),
-      plan.conflicts.map((conflict) => conflict.holderUserId),
-      plan.conflicts.map((conflict) => conflict.kind),
-    ]);
+  if (changed.length > 0 && result.mappingsUpdated !== changed.length) {
+    throw new ConcurrentChange('a mapping changed while RADIUS events were being applied to it');
+  }
+  // A customer deleted since it was created or read, or created by another writer meanwhile: the
+  // next run finds it.
+  if (created.length > 0 && result.newMappings !== created.length) {
+    throw new ConcurrentChange("a session's customer changed while its events were being applied");
   }
 }
 
