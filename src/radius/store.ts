@@ -228,12 +228,14 @@ SELECT (SELECT json_agg(${sessionJson('found')}) FROM found) AS sessions,
   return { text, params };
 }
 
-// The open sessions among `$2` (ids), each with every mapping it has. $1 context.
+// The open sessions among `$1` (ids of sessions whose mappings this context's snapshot read: the
+// mappings' foreign key names the context too, so no context_id here, see the snapshot), each
+// with every mapping it has.
 const OWNERS_SQL = `
 SELECT ${sessionJson('r')} AS session, (
   SELECT json_agg(${holdingJson('o')}) FROM ${mappings.table} o WHERE o.${m.radiusSessionId} = r.${s.id}
 ) AS mappings
-FROM ${radiusSessions.table} r WHERE r.${s.contextId} = $1 AND r.${s.id} = ANY($2::int[]) AND r.${s.endedAt} IS NULL`;
+FROM ${radiusSessions.table} r WHERE r.${s.id} = ANY($1::int[]) AND r.${s.endedAt} IS NULL`;
 
 const sessionState = ({ sessionKey, ...same }: SessionJson): SessionState => ({ ...same, key: sessionKey });
 
@@ -273,11 +275,9 @@ async function loadSnapshot(
     ),
   ];
   if (owners.length > 0) {
-    const rows = await session.query<{ session: SessionJson; mappings: HoldingJson[] | null }>(
-      OWNERS_SQL,
-      [contextId, owners],
-      { prepared: true },
-    );
+    const rows = await session.query<{ session: SessionJson; mappings: HoldingJson[] | null }>(OWNERS_SQL, [owners], {
+      prepared: true,
+    });
     const known = new Set(holdings.map((row) => row.id));
     for (const row of rows) {
       sessions.push(sessionState(row.session));
@@ -326,9 +326,9 @@ class WriteStatement {
   }
 
   /** Audits each row of `from` (a part of this statement): its entity id, and its images as SQL or null. */
-  audit(action: string, entityType: string, from: string, id: string, before: string, after: string) {
+  audit(rank: number, action: string, entityType: string, from: string, id: string, before: string, after: string) {
     this.audits.push(
-      `SELECT ${this.audits.length} AS part, '${action}' AS action, '${entityType}' AS entity_type, ${id} AS entity_id, ${before}::jsonb AS before, ${after}::jsonb AS after FROM ${from}`,
+      `SELECT ${rank} AS part, '${action}' AS action, '${entityType}' AS entity_type, ${id} AS entity_id, ${before}::jsonb AS before, ${after}::jsonb AS after FROM ${from}`,
     );
   }
 
@@ -349,12 +349,16 @@ class WriteStatement {
   }
 }
 
+/** The order of a statement's audit rows: a customer before the mappings it gets, ends before starts. */
+const AUDIT_RANK = { customer: 0, mappingChange: 1, newMapping: 2 };
+
 /** What a write statement reports back; each field only when its part was in the statement. */
 interface WriteResult {
   newSessions?: { id: number; key: string }[] | null;
   sessionsUpdated?: number;
   mappingsUpdated?: number;
   newMappings?: number;
+  newConflicts?: number;
 }
 
 const auditInsert = (fields: readonly (keyof typeof a)[]) =>
@@ -406,7 +410,15 @@ function writeCustomers(statement: WriteStatement, userIds: string[]) {
   ON CONFLICT (${c.contextId}, ${c.userId}) DO NOTHING
   RETURNING c.*`,
   );
-  statement.audit('create', 'customer', 'new_customers w', `w.${c.id}`, 'NULL', customerImageSql('w'));
+  statement.audit(
+    AUDIT_RANK.customer,
+    'create',
+    'customer',
+    'new_customers w',
+    `w.${c.id}`,
+    'NULL',
+    customerImageSql('w'),
+  );
 }
 
 // The session columns the plan sets, with the element type of each array and where the planned
@@ -527,9 +539,16 @@ function updateMappings(statement: WriteStatement, changed: HoldingState[], befo
     AND w.${m.endKind} IS NOT DISTINCT FROM i.read_kind
   RETURNING w.${m.id} AS id, ${mappingImageSql('old')} AS before, ${mappingImageSql('w')} AS after`,
   );
-  statement.audit('update', 'mapping', 'changed_mappings w', 'w.id', 'w.before', 'w.after');
+  statement.audit(AUDIT_RANK.mappingChange, 'update', 'mapping', 'changed_mappings w', 'w.id', 'w.before', 'w.after');
   statement.result('mappingsUpdated', `SELECT count(*)::int FROM changed_mappings`);
 }
+
+/**
+ * The id of a row this statement writes, by its key in `cte`: the ids by key are collected once
+ * per statement (an uncorrelated subquery runs once), not searched for each row that needs one.
+ */
+const idByKeySql = (cte: string, key: string, id: string, lookup: string) =>
+  `((SELECT jsonb_object_agg(${key}, ${id}) FROM ${cte}) ->> (${lookup}))::int`;
 
 /**
  * A planned session's id as written: a known session's own, or (for one this statement creates)
@@ -537,7 +556,7 @@ function updateMappings(statement: WriteStatement, changed: HoldingState[], befo
  */
 const sessionIdSql = (statement: WriteStatement, input: string) =>
   statement.names.has('new_sessions')
-    ? `COALESCE(${input}.session_id, (SELECT ns.id FROM new_sessions ns WHERE ns.key = ${input}.session_key))`
+    ? `COALESCE(${input}.session_id, ${idByKeySql('new_sessions', 'key::text', 'id', `${input}.session_key::text`)})`
     : `${input}.session_id`;
 
 // The new session mappings. Each one's customer (id and UserID, which the foreign key checks
@@ -582,10 +601,10 @@ function insertMappings(statement: WriteStatement, created: HoldingState[], keyO
     `SELECT * FROM unnest(${arrays.join(', ')})
     WITH ORDINALITY AS i(user_id, session_id, session_key, ipsubnet, network, ip_first, ip_last, starttime, endtime, end_kind, ord)`,
   );
-  const existing = `SELECT ${c.id}, ${c.userId} FROM ${customers.table} WHERE ${c.contextId} = ${statement.$.context} AND ${c.userId} = i.user_id`;
-  const owner = statement.names.has('new_customers')
-    ? `(SELECT nc.${c.id}, nc.${c.userId} FROM new_customers nc WHERE nc.${c.userId} = i.user_id UNION ALL (${existing})) LIMIT 1`
-    : `${existing} LIMIT 1`;
+  // A customer this statement creates is not in its snapshot: its id comes from new_customers.
+  const createdCustomer = statement.names.has('new_customers')
+    ? idByKeySql('new_customers', c.userId, c.id, 'i.user_id')
+    : 'NULL::int';
   statement.with(
     'new_mappings',
     `INSERT INTO ${mappings.table} (${columnList(mappings, [
@@ -603,14 +622,27 @@ function insertMappings(statement: WriteStatement, created: HoldingState[], keyO
       'endKind',
       'updatedAt',
     ])})
-  SELECT ${statement.$.context}, owner.${c.id}, owner.${c.userId}, i.ipsubnet, i.network, i.ip_first, i.ip_last, i.starttime, i.endtime,
+  SELECT ${statement.$.context}, owner.id, i.user_id, i.ipsubnet, i.network, i.ip_first, i.ip_last, i.starttime, i.endtime,
     'RADIUS', ${sessionIdSql(statement, 'i')}, i.end_kind, now()
   FROM mapping_input i
-  CROSS JOIN LATERAL (${owner}) owner
+  CROSS JOIN LATERAL (
+    SELECT COALESCE(${createdCustomer}, (
+      SELECT e.${c.id} FROM ${customers.table} e WHERE e.${c.contextId} = ${statement.$.context} AND e.${c.userId} = i.user_id
+    )) AS id
+  ) owner
+  WHERE owner.id IS NOT NULL
   ORDER BY i.ord
   RETURNING *`,
   );
-  statement.audit('create', 'mapping', 'new_mappings w', `w.${m.id}`, 'NULL', mappingImageSql('w'));
+  statement.audit(
+    AUDIT_RANK.newMapping,
+    'create',
+    'mapping',
+    'new_mappings w',
+    `w.${m.id}`,
+    'NULL',
+    mappingImageSql('w'),
+  );
   statement.result('newMappings', `SELECT count(*)::int FROM new_mappings`);
 }
 
@@ -670,7 +702,7 @@ function insertConflicts(
     ),
   ];
   const holder = statement.names.has('new_mappings')
-    ? `COALESCE(i.mapping_id, (SELECT nm.${m.id} FROM new_mappings nm WHERE nm.${m.network} = i.holder_network AND nm.${m.starttime} = i.holder_start))`
+    ? `COALESCE(i.mapping_id, ${idByKeySql('new_mappings', `${m.network}::text || ' ' || ${m.starttime}`, m.id, `i.holder_network::text || ' ' || i.holder_start`)})`
     : 'i.mapping_id';
   statement.with(
     'new_conflicts',
@@ -685,12 +717,19 @@ function insertConflicts(
       'holderUserId',
       'kind',
     ])})
-  SELECT ${statement.$.context}, ${sessionIdSql(statement, 'i')}, i.network, i.ipsubnet, i.starttime, i.endtime, ${holder}, i.holder_user_id, i.kind
-  FROM unnest(${arrays.join(', ')})
-    WITH ORDINALITY AS i(session_id, session_key, network, ipsubnet, starttime, endtime, mapping_id, holder_network, holder_start, holder_user_id, kind, ord)
+  SELECT ${statement.$.context}, i.session, i.network, i.ipsubnet, i.starttime, i.endtime, i.holder, i.holder_user_id, i.kind
+  FROM (
+    SELECT i.*, ${sessionIdSql(statement, 'i')} AS session, ${holder} AS holder
+    FROM unnest(${arrays.join(', ')})
+      WITH ORDINALITY AS i(session_id, session_key, network, ipsubnet, starttime, endtime, mapping_id, holder_network, holder_start, holder_user_id, kind, ord)
+  ) i
+  -- A holder this statement was to create and did not (its customer went meanwhile): the count
+  -- below tells, and the transaction runs again.
+  WHERE i.holder IS NOT NULL
   ORDER BY i.ord
   RETURNING 1`,
   );
+  statement.result('newConflicts', `SELECT count(*)::int FROM new_conflicts`);
 }
 
 async function writePlan(
@@ -741,26 +780,32 @@ async function writePlan(
   if (plan.conflicts.length > 0) insertConflicts(current, plan.conflicts, keyOf, holdingOf);
   if (current.names.size > 0) statements.push(current);
 
-  const results: WriteResult[] = [];
+  // Each statement's counts are checked as it returns: one that lost a race throws before the
+  // next is sent from a plan that no longer holds.
   for (const statement of statements) {
     const [result] = await session.query<WriteResult>(statement.text, statement.params, { prepared: true });
-    results.push(result!);
+    checkWritten(result!, plan, changed.length, created.length);
   }
-  const result = Object.assign({}, ...results) as WriteResult;
+}
 
-  if (plan.sessions.length > 0) {
+/** Throws ConcurrentChange (the transaction runs again) when a part wrote fewer rows than planned. */
+function checkWritten(result: WriteResult, plan: AccountingPlan, changed: number, created: number) {
+  if (result.newSessions !== undefined || result.sessionsUpdated !== undefined) {
     const written = (result.newSessions ?? []).length + (result.sessionsUpdated ?? 0);
     if (written !== plan.sessions.length) {
       throw new ConcurrentChange('a RADIUS session changed while its events were being applied');
     }
   }
-  if (changed.length > 0 && result.mappingsUpdated !== changed.length) {
+  if (result.mappingsUpdated !== undefined && result.mappingsUpdated !== changed) {
     throw new ConcurrentChange('a mapping changed while RADIUS events were being applied to it');
   }
   // A customer deleted since it was created or read, or created by another writer meanwhile: the
   // next run finds it.
-  if (created.length > 0 && result.newMappings !== created.length) {
+  if (result.newMappings !== undefined && result.newMappings !== created) {
     throw new ConcurrentChange("a session's customer changed while its events were being applied");
+  }
+  if (result.newConflicts !== undefined && result.newConflicts !== plan.conflicts.length) {
+    throw new ConcurrentChange("a conflict's holder could not be written while RADIUS events were being applied");
   }
 }
 
