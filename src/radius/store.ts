@@ -303,17 +303,37 @@ class WriteStatement {
   private readonly parts: string[] = [];
   private readonly results: string[] = [];
   private readonly audits: string[] = [];
+  private readonly named = new Map<string, string>();
   readonly names = new Set<string>();
 
-  /** The context, actor and channel, the first three parameters of every statement. */
-  readonly $: Shared;
+  constructor(
+    private readonly contextId: number,
+    private readonly actor: Actor,
+  ) {}
 
-  constructor(shared: (statement: WriteStatement) => Shared) {
-    this.$ = shared(this);
+  // A parameter several parts name, added when first named: one the text never names would have
+  // no type PostgreSQL could know (a statement that changes only sessions names no actor).
+  private shared(name: string, value: unknown, type: string): string {
+    let placeholder = this.named.get(name);
+    if (placeholder === undefined) this.named.set(name, (placeholder = this.param(value, type)));
+    return placeholder;
+  }
+
+  get context(): string {
+    return this.shared('context', this.contextId, 'int');
   }
 
   param(value: unknown, type: string): string {
     return `$${this.params.push(value)}::${type}`;
+  }
+
+  /**
+   * `unnest(...) WITH ORDINALITY AS i(<the columns' names>, ord)`: one array parameter per column,
+   * of its value for each row, so that each name stands beside its array and type.
+   */
+  unnest<Row>(rows: readonly Row[], columns: readonly Column<Row>[]): string {
+    const arrays = columns.map(([, type, value]) => this.param(rows.map(value), `${type}[]`));
+    return `unnest(${arrays.join(', ')}) WITH ORDINALITY AS i(${columns.map(([name]) => name).join(', ')}, ord)`;
   }
 
   with(name: string, sql: string) {
@@ -333,21 +353,23 @@ class WriteStatement {
   }
 
   get text(): string {
-    // One audit insert, in the order the parts were added (customers before their mappings),
-    // each part's rows by id: the trail's ids follow the order of what happened.
+    // One audit insert, by AUDIT_RANK and then by id: the trail's ids follow the order of what happened.
     const parts =
       this.audits.length === 0
         ? this.parts
         : [
             ...this.parts,
             `audited AS (${auditInsert(['before', 'after'])}
-  SELECT ${this.$.context}, ${this.$.actor}, ${this.$.channel}, action, entity_type, entity_id, before, after
+  SELECT ${this.context}, ${this.shared('actor', this.actor.name, 'text')}, ${this.shared('channel', this.actor.channel, 'text')}, action, entity_type, entity_id, before, after
   FROM (${this.audits.join('\n  UNION ALL ')}) audit ORDER BY part, entity_id)`,
           ];
     // A statement whose parts report nothing still selects a column.
     return `WITH ${parts.join(',\n')}\nSELECT ${this.results.length > 0 ? this.results.join(', ') : 'true AS written'}`;
   }
 }
+
+/** An array column of an `unnest`: its name, its element type, and each row's value. */
+type Column<Row> = readonly [name: string, type: string, value: (row: Row) => unknown];
 
 /** The order of a statement's audit rows: a customer before the mappings it gets, ends before starts. */
 const AUDIT_RANK = { customer: 0, mappingChange: 1, newMapping: 2 };
@@ -364,37 +386,6 @@ interface WriteResult {
 const auditInsert = (fields: readonly (keyof typeof a)[]) =>
   `INSERT INTO ${auditEvents.table} (${columnList(auditEvents, ['contextId', 'actor', 'channel', 'action', 'entityType', 'entityId', ...fields])})`;
 
-interface Shared {
-  context: string;
-  actor: string;
-  channel: string;
-}
-
-// Each a parameter once it is used: a parameter the text never names has no type PostgreSQL can
-// know (a statement that changes only sessions audits nothing, and names no actor).
-const sharedParams =
-  (contextId: number, actor: Actor) =>
-  (statement: WriteStatement): Shared => {
-    const once = (value: unknown, type: string) => {
-      let placeholder: string | undefined;
-      return () => (placeholder ??= statement.param(value, type));
-    };
-    const context = once(contextId, 'int');
-    const actorName = once(actor.name, 'text');
-    const channel = once(actor.channel, 'text');
-    return {
-      get context() {
-        return context();
-      },
-      get actor() {
-        return actorName();
-      },
-      get channel() {
-        return channel();
-      },
-    };
-  };
-
 // Creates the customers the sessions name that do not exist yet (name = UserID, source RADIUS),
 // audited. Those that exist are not offered to the insert: a conflicting insert would still use
 // up an id of the sequence, and nearly every Start names a customer that exists. A customer
@@ -404,8 +395,8 @@ function writeCustomers(statement: WriteStatement, userIds: string[]) {
   statement.with(
     'new_customers',
     `INSERT INTO ${customers.table} AS c (${c.contextId}, ${c.userId}, ${c.name}, ${c.source}, ${c.updatedAt})
-  SELECT ${statement.$.context}, i.user_id, i.user_id, 'RADIUS', now() FROM unnest(${statement.param(userIds, 'text[]')}) AS i(user_id)
-  WHERE NOT EXISTS (SELECT 1 FROM ${customers.table} e WHERE e.${c.contextId} = ${statement.$.context} AND e.${c.userId} = i.user_id)
+  SELECT ${statement.context}, i.user_id, i.user_id, 'RADIUS', now() FROM unnest(${statement.param(userIds, 'text[]')}) AS i(user_id)
+  WHERE NOT EXISTS (SELECT 1 FROM ${customers.table} e WHERE e.${c.contextId} = ${statement.context} AND e.${c.userId} = i.user_id)
   ORDER BY i.user_id
   ON CONFLICT (${c.contextId}, ${c.userId}) DO NOTHING
   RETURNING c.*`,
@@ -456,24 +447,18 @@ const CHANGING_SESSION_FIELDS = [
 // back with their keys (a context's sessions have one key each): the mappings and conflicts of
 // the same statement find them there.
 function writeSessions(statement: WriteStatement, sessions: SessionState[]) {
-  const arrays = WRITTEN_SESSION_FIELDS.map(([, type, value]) =>
-    statement.param(
-      sessions.map((one): unknown => value(one)),
-      `${type}[]`,
-    ),
-  );
   statement.with(
     'session_input',
-    `SELECT * FROM unnest(${statement.param(
-      sessions.map((one) => one.id),
-      'int[]',
-    )}, ${arrays.join(', ')}) WITH ORDINALITY AS i(${s.id}, ${sessionColumns}, ord)`,
+    `SELECT * FROM ${statement.unnest(sessions, [
+      [s.id, 'int', (one) => one.id],
+      ...WRITTEN_SESSION_FIELDS.map(([field, type, value]): Column<SessionState> => [s[field], type, value]),
+    ])}`,
   );
   if (sessions.some((one) => one.id < 0)) {
     statement.with(
       'new_sessions',
       `INSERT INTO ${radiusSessions.table} (${s.contextId}, ${sessionColumns}, ${s.updatedAt})
-  SELECT ${statement.$.context}, ${sessionColumns}, now() FROM session_input WHERE ${s.id} < 0 ORDER BY ord
+  SELECT ${statement.context}, ${sessionColumns}, now() FROM session_input WHERE ${s.id} < 0 ORDER BY ord
   RETURNING ${s.id} AS id, ${s.sessionKey} AS key`,
     );
     statement.result('newSessions', `SELECT json_agg(json_build_object('id', id, 'key', key)) FROM new_sessions`);
@@ -483,7 +468,7 @@ function writeSessions(statement: WriteStatement, sessions: SessionState[]) {
       'changed_sessions',
       `UPDATE ${radiusSessions.table} r SET
     ${CHANGING_SESSION_FIELDS.map((field) => `${s[field]} = i.${s[field]}`).join(', ')}, ${s.updatedAt} = now()
-  FROM session_input i WHERE i.${s.id} > 0 AND r.${s.id} = i.${s.id} AND r.${s.contextId} = ${statement.$.context}
+  FROM session_input i WHERE i.${s.id} > 0 AND r.${s.id} = i.${s.id} AND r.${s.contextId} = ${statement.context}
   RETURNING r.${s.id} AS id`,
     );
     statement.result('sessionsUpdated', `SELECT count(*)::int FROM changed_sessions`);
@@ -496,39 +481,18 @@ function writeSessions(statement: WriteStatement, sessions: SessionState[]) {
 // alone: the ids are those this context's snapshot read (a context_id would offer the planner
 // the indexes that lead with it, see the snapshot).
 function updateMappings(statement: WriteStatement, changed: HoldingState[], before: HoldingState[]) {
-  const arrays = [
-    statement.param(
-      changed.map((holding) => holding.id),
-      'int[]',
-    ),
-    statement.param(
-      before.map((holding) => holding.start),
-      'int8[]',
-    ),
-    statement.param(
-      before.map((holding) => holding.end),
-      'int8[]',
-    ),
-    statement.param(
-      before.map((holding) => holding.endKind),
-      'text[]',
-    ),
-    statement.param(
-      changed.map((holding) => holding.start),
-      'int8[]',
-    ),
-    statement.param(
-      changed.map((holding) => holding.end),
-      'int8[]',
-    ),
-    statement.param(
-      changed.map((holding) => holding.endKind),
-      'text[]',
-    ),
-  ];
+  const rows = changed.map((planned, index) => ({ planned, read: before[index]! }));
   statement.with(
     'mapping_changes',
-    `SELECT * FROM unnest(${arrays.join(', ')}) AS i(id, read_start, read_end, read_kind, starttime, endtime, end_kind)`,
+    `SELECT * FROM ${statement.unnest(rows, [
+      ['id', 'int', (row) => row.planned.id],
+      ['read_start', 'int8', (row) => row.read.start],
+      ['read_end', 'int8', (row) => row.read.end],
+      ['read_kind', 'text', (row) => row.read.endKind],
+      ['starttime', 'int8', (row) => row.planned.start],
+      ['endtime', 'int8', (row) => row.planned.end],
+      ['end_kind', 'text', (row) => row.planned.endKind],
+    ])}`,
   );
   statement.with(
     'changed_mappings',
@@ -563,43 +527,22 @@ const sessionIdSql = (statement: WriteStatement, input: string) =>
 // together) is one this statement creates or else found by UserID, one index probe per row as the
 // CSV import does.
 function insertMappings(statement: WriteStatement, created: HoldingState[], keyOf: (id: number) => string) {
-  const subnets = created.map((holding) => subnetColumns(holding.subnet));
-  const arrays = [
-    statement.param(
-      created.map((holding) => holding.userId),
-      'text[]',
-    ),
-    statement.param(
-      created.map((holding) => (holding.sessionId! > 0 ? holding.sessionId : null)),
-      'int[]',
-    ),
-    statement.param(
-      created.map((holding) => (holding.sessionId! > 0 ? null : keyOf(holding.sessionId!))),
-      'bpchar[]',
-    ),
-    ...(['ipsubnet', 'network', 'ipFirst', 'ipLast'] as const).map((column) =>
-      statement.param(
-        subnets.map((subnet) => subnet[column]),
-        column === 'network' ? 'inet[]' : 'text[]',
-      ),
-    ),
-    statement.param(
-      created.map((holding) => holding.start),
-      'int8[]',
-    ),
-    statement.param(
-      created.map((holding) => holding.end),
-      'int8[]',
-    ),
-    statement.param(
-      created.map((holding) => holding.endKind),
-      'text[]',
-    ),
-  ];
+  const subnetColumn = (column: 'ipsubnet' | 'network' | 'ipFirst' | 'ipLast') => (holding: HoldingState) =>
+    subnetColumns(holding.subnet)[column];
   statement.with(
     'mapping_input',
-    `SELECT * FROM unnest(${arrays.join(', ')})
-    WITH ORDINALITY AS i(user_id, session_id, session_key, ipsubnet, network, ip_first, ip_last, starttime, endtime, end_kind, ord)`,
+    `SELECT * FROM ${statement.unnest(created, [
+      ['user_id', 'text', (holding) => holding.userId],
+      ['session_id', 'int', (holding) => (holding.sessionId! > 0 ? holding.sessionId : null)],
+      ['session_key', 'bpchar', (holding) => (holding.sessionId! > 0 ? null : keyOf(holding.sessionId!))],
+      ['ipsubnet', 'text', subnetColumn('ipsubnet')],
+      ['network', 'inet', subnetColumn('network')],
+      ['ip_first', 'text', subnetColumn('ipFirst')],
+      ['ip_last', 'text', subnetColumn('ipLast')],
+      ['starttime', 'int8', (holding) => holding.start],
+      ['endtime', 'int8', (holding) => holding.end],
+      ['end_kind', 'text', (holding) => holding.endKind],
+    ])}`,
   );
   // A customer this statement creates is not in its snapshot: its id comes from new_customers.
   const createdCustomer = statement.names.has('new_customers')
@@ -622,12 +565,12 @@ function insertMappings(statement: WriteStatement, created: HoldingState[], keyO
       'endKind',
       'updatedAt',
     ])})
-  SELECT ${statement.$.context}, owner.id, i.user_id, i.ipsubnet, i.network, i.ip_first, i.ip_last, i.starttime, i.endtime,
+  SELECT ${statement.context}, owner.id, i.user_id, i.ipsubnet, i.network, i.ip_first, i.ip_last, i.starttime, i.endtime,
     'RADIUS', ${sessionIdSql(statement, 'i')}, i.end_kind, now()
   FROM mapping_input i
   CROSS JOIN LATERAL (
     SELECT COALESCE(${createdCustomer}, (
-      SELECT e.${c.id} FROM ${customers.table} e WHERE e.${c.contextId} = ${statement.$.context} AND e.${c.userId} = i.user_id
+      SELECT e.${c.id} FROM ${customers.table} e WHERE e.${c.contextId} = ${statement.context} AND e.${c.userId} = i.user_id
     )) AS id
   ) owner
   WHERE owner.id IS NOT NULL
@@ -655,52 +598,6 @@ function insertConflicts(
   keyOf: (id: number) => string,
   holdingOf: (id: number) => HoldingState,
 ) {
-  const arrays = [
-    statement.param(
-      conflicts.map((conflict) => (conflict.sessionId > 0 ? conflict.sessionId : null)),
-      'int[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => (conflict.sessionId > 0 ? null : keyOf(conflict.sessionId))),
-      'bpchar[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => conflict.subnet.network),
-      'inet[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => conflict.subnet.input),
-      'text[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => conflict.start),
-      'int8[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => conflict.end),
-      'int8[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => (conflict.mappingId > 0 ? conflict.mappingId : null)),
-      'int[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).subnet.network)),
-      'inet[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).start)),
-      'int8[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => conflict.holderUserId),
-      'text[]',
-    ),
-    statement.param(
-      conflicts.map((conflict) => conflict.kind),
-      'text[]',
-    ),
-  ];
   const holder = statement.names.has('new_mappings')
     ? `COALESCE(i.mapping_id, ${idByKeySql('new_mappings', `${m.network}::text || ' ' || ${m.starttime}`, m.id, `i.holder_network::text || ' ' || i.holder_start`)})`
     : 'i.mapping_id';
@@ -717,11 +614,26 @@ function insertConflicts(
       'holderUserId',
       'kind',
     ])})
-  SELECT ${statement.$.context}, i.session, i.network, i.ipsubnet, i.starttime, i.endtime, i.holder, i.holder_user_id, i.kind
+  SELECT ${statement.context}, i.session, i.network, i.ipsubnet, i.starttime, i.endtime, i.holder, i.holder_user_id, i.kind
   FROM (
     SELECT i.*, ${sessionIdSql(statement, 'i')} AS session, ${holder} AS holder
-    FROM unnest(${arrays.join(', ')})
-      WITH ORDINALITY AS i(session_id, session_key, network, ipsubnet, starttime, endtime, mapping_id, holder_network, holder_start, holder_user_id, kind, ord)
+    FROM ${statement.unnest(conflicts, [
+      ['session_id', 'int', (conflict) => (conflict.sessionId > 0 ? conflict.sessionId : null)],
+      ['session_key', 'bpchar', (conflict) => (conflict.sessionId > 0 ? null : keyOf(conflict.sessionId))],
+      ['network', 'inet', (conflict) => conflict.subnet.network],
+      ['ipsubnet', 'text', (conflict) => conflict.subnet.input],
+      ['starttime', 'int8', (conflict) => conflict.start],
+      ['endtime', 'int8', (conflict) => conflict.end],
+      ['mapping_id', 'int', (conflict) => (conflict.mappingId > 0 ? conflict.mappingId : null)],
+      [
+        'holder_network',
+        'inet',
+        (conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).subnet.network),
+      ],
+      ['holder_start', 'int8', (conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).start)],
+      ['holder_user_id', 'text', (conflict) => conflict.holderUserId],
+      ['kind', 'text', (conflict) => conflict.kind],
+    ])}
   ) i
   -- A holder this statement was to create and did not (its customer went meanwhile): the count
   -- below tells, and the transaction runs again.
@@ -759,9 +671,8 @@ async function writePlan(
   // Then the changes go first, in a statement of their own: a new mapping may take an address
   // that a changed one gives up, and the constraint is checked as each row is written, in no
   // order one statement's parts would promise.
-  const shared = sharedParams(contextId, actor);
   const statements: WriteStatement[] = [];
-  let current = new WriteStatement(shared);
+  let current = new WriteStatement(contextId, actor);
   if (changed.length > 0) {
     const before = changed.map((holding) => {
       const stored = read.get(holding.id);
@@ -771,7 +682,7 @@ async function writePlan(
     updateMappings(current, changed, before);
     if (created.length > 0) {
       statements.push(current);
-      current = new WriteStatement(shared);
+      current = new WriteStatement(contextId, actor);
     }
   }
   if (plan.customers.length > 0) writeCustomers(current, plan.customers);
