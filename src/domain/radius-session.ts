@@ -141,7 +141,9 @@ export interface AccountingRules {
  *   event time. Of a known one: already REPORTED is a duplicate; otherwise the session and its
  *   mappings end at the stop time (REPORTED), including ends that had been inferred; an address
  *   the session never held is added for the whole session.
- * - Accounting-On/Off: every open session of that NAS begun no later ends then (NAS_RESTARTED).
+ * - Accounting-On/Off: every open session of that NAS begun no later ends then (NAS_RESTARTED),
+ *   except one the NAS has reported since (last seen later): it outlived the restart, or the
+ *   On/Off is a late copy, and either way its own later report is the better evidence.
  * - Sweep: every open session last seen more than the timeout before it ends at its last-seen
  *   time (TIMED_OUT).
  *
@@ -379,7 +381,8 @@ export function planAccounting(
     if (input.kind === 'nas') {
       let ended = false;
       for (const session of sessions.values()) {
-        if (session.endedAt !== null || session.nasKey !== input.nas.key || session.startedAt > input.at) continue;
+        if (session.endedAt !== null || session.nasKey !== input.nas.key) continue;
+        if (session.startedAt > input.at || session.lastSeen > input.at) continue;
         endSession(session, input.at, 'NAS_RESTARTED');
         ended = true;
       }

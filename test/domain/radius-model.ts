@@ -67,7 +67,7 @@ export class AccountingModel {
   readonly holdings: ModelHolding[] = [];
   readonly conflicts: ModelConflict[] = [];
   /** How many sessions the last Accounting-On/Off or sweep ended. */
-  lastEnded = 0;
+  private lastEnded = 0;
 
   constructor(
     statics: readonly StaticMapping[],
@@ -212,9 +212,11 @@ export class AccountingModel {
     this.lastEnded = 0;
     for (const session of this.sessions.values()) {
       if (session.nasKey !== nasKey || session.endedAt !== null || session.startedAt > at) continue;
+      // Reported alive after the restart: the On/Off is the older news.
+      if (session.lastSeen > at) continue;
       this.endSession(session, at, 'NAS_RESTARTED');
     }
-    return 'applied';
+    return this.lastEnded > 0 ? 'applied' : 'duplicate';
   }
 
   private sweep(at: number): EventOutcome {
@@ -223,7 +225,7 @@ export class AccountingModel {
       if (session.endedAt !== null || at - session.lastSeen <= this.sessionTimeout) continue;
       this.endSession(session, session.lastSeen, 'TIMED_OUT');
     }
-    return 'applied';
+    return this.lastEnded > 0 ? 'applied' : 'duplicate';
   }
 
   // Choice: no mapping outlives its session, so one that ends later (open, or bounded by a

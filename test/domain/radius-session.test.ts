@@ -305,6 +305,17 @@ describe('Accounting-On and Accounting-Off', () => {
     expect(sessionOf(store, carol)).toMatchObject({ endedAt: 3000, endKind: 'NAS_RESTARTED' });
     expect(sessionOf(store, dave)).toMatchObject({ endedAt: null });
   });
+
+  it('leave a session the NAS has reported since: a late On/Off is older than that report', () => {
+    const store = new PlanStore();
+    // The Interim-Update (session begun at 1990, alive at 2010) is read before an On of 2000.
+    run(store, sessionEvent('Interim-Update', 2010, { ...alice, sessionTime: 20 }));
+    expect(run(store, nasEvent('Accounting-On', 2000, NAS_A))).toEqual(['duplicate']);
+    expect(sessionOf(store, alice)).toMatchObject({ startedAt: 1990, endedAt: null });
+    // Reported no later than the restart: it ends then.
+    expect(run(store, nasEvent('Accounting-On', 2010, NAS_A))).toEqual(['applied']);
+    expect(sessionOf(store, alice)).toMatchObject({ endedAt: 2010, endKind: 'NAS_RESTARTED' });
+  });
 });
 
 describe('sweep', () => {
