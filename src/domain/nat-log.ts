@@ -1,6 +1,7 @@
 import { type IpAddress, parseIpAddress } from './ip.js';
 import { InvalidValueError, quoted } from './invalid-value.js';
 import { MAX_UNIX_TIME } from './time.js';
+import type { PortBlockEventKind } from './nat-binding.js';
 
 // What one syslog message of a Juniper SRX/MX carrier-grade NAT says of a port block, read from
 // the message body (the syslog header stripped by the receiver). Junos writes the
@@ -25,9 +26,10 @@ import { MAX_UNIX_TIME } from './time.js';
 // Nothing is guessed: a message that does not read exactly as one of these is unparsable, with
 // a reason naming the field, so that a device speaking otherwise is noticed instead of misread.
 
-export type PortBlockEventKind = 'ALLOC' | 'RELEASE' | 'INTERIM';
+export type { PortBlockEventKind };
 
-export interface PortBlockEvent {
+/** One port-block line as logged: what the binding rules (nat-binding.ts) take, its time still to be settled. */
+export interface PortBlockLogLine {
   kind: PortBlockEventKind;
   /** The subscriber's (inside) IPv4 address. */
   insideAddress: IpAddress;
@@ -50,7 +52,7 @@ export interface PortBlockEvent {
 }
 
 export type PortBlockReading =
-  | { event: PortBlockEvent }
+  | { event: PortBlockLogLine }
   /** A port-block message that does not read as documented; the reason names the field. */
   | { unparsable: string }
   /** Not a port-block message at all (another RT_ message, an empty line). */
@@ -89,7 +91,7 @@ export function readJuniperPortBlock(message: string): PortBlockReading {
   }
 }
 
-function readEvent(message: string): PortBlockEvent {
+function readEvent(message: string): PortBlockLogLine {
   const tag = TAG.exec(message);
   if (!tag) fail(`${quoted(message)} does not begin with its RT_SRC_NAT_PBA_ tag (after an optional "RT_NAT - ")`);
   const [prefix, name] = [tag[0], tag[1]!];
@@ -167,7 +169,7 @@ function readSdElement(text: string): Map<string, string> {
   return params;
 }
 
-function readStructured(kind: PortBlockEventKind, text: string): PortBlockEvent {
+function readStructured(kind: PortBlockEventKind, text: string): PortBlockLogLine {
   const params = readSdElement(text);
   const required = (name: string): string => params.get(name) ?? fail(`${name} is missing`);
   const optional = (name: string): string | null => params.get(name) ?? null;
@@ -214,7 +216,7 @@ function readSteps(text: string, steps: Step[]): (string | undefined)[][] {
   return groups;
 }
 
-function readBrief(kind: PortBlockEventKind, text: string): PortBlockEvent {
+function readBrief(kind: PortBlockEventKind, text: string): PortBlockLogLine {
   const verb = VERBS[kind];
   const [[subscriber], [used, maximum], , [low, high], [from], [pool]] = readSteps(text, [
     { field: 'Subscriber', pattern: /Subscriber (\S+)/y },
@@ -240,7 +242,7 @@ function readBrief(kind: PortBlockEventKind, text: string): PortBlockEvent {
 
 // ---- Fields ----
 
-function withBlock(event: PortBlockEvent): PortBlockEvent {
+function withBlock(event: PortBlockLogLine): PortBlockLogLine {
   if (event.portFirst > event.portLast)
     fail(`the block's low port ${event.portFirst} is above its high port ${event.portLast}`);
   return event;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseIpAddress } from '../../src/domain/ip.js';
 import {
-  type PortBlockEvent,
+  type PortBlockLogLine,
   type PortBlockEventKind,
   type PortBlockReading,
   readJuniperPortBlock,
@@ -15,7 +15,7 @@ const address = parseIpAddress;
 const shown = (reading: PortBlockReading) =>
   JSON.stringify(reading, (_, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
 
-function eventOf(message: string): PortBlockEvent {
+function eventOf(message: string): PortBlockLogLine {
   const reading = readJuniperPortBlock(message);
   if (!('event' in reading)) throw new Error(`expected an event, got ${shown(reading)}`);
   return reading.event;
@@ -260,7 +260,7 @@ interface StructuredLayout {
   extra: boolean;
 }
 
-function formatStructured(event: PortBlockEvent, layout: StructuredLayout): string {
+function formatStructured(event: PortBlockLogLine, layout: StructuredLayout): string {
   const params: [string, string][] = [
     ['internal-ip', event.insideAddress.text],
     ['block-port-low', String(event.portFirst)],
@@ -282,7 +282,7 @@ function formatStructured(event: PortBlockEvent, layout: StructuredLayout): stri
 
 const VERB: Record<PortBlockEventKind, string> = { ALLOC: 'allocates', RELEASE: 'releases', INTERIM: 'interim' };
 
-function formatBrief(event: PortBlockEvent, lsnPool: string | null): string {
+function formatBrief(event: PortBlockLogLine, lsnPool: string | null): string {
   return (
     `RT_SRC_NAT_PBA_${event.kind}: Subscriber ${event.insideAddress.text} ` +
     `used/maximum [${event.blocksUsed}/${event.blocksMax}] blocks, ${VERB[event.kind]} port block ` +
@@ -326,7 +326,7 @@ const layouts = fc.record({
 const toEvent = ({
   block: [portFirst, portLast],
   ...rest
-}: { block: readonly [number, number] } & Omit<PortBlockEvent, 'portFirst' | 'portLast'>): PortBlockEvent => ({
+}: { block: readonly [number, number] } & Omit<PortBlockLogLine, 'portFirst' | 'portLast'>): PortBlockLogLine => ({
   ...rest,
   portFirst,
   portLast,
