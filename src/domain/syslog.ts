@@ -324,7 +324,7 @@ function zoneClock(timeZone: string): ZoneClock {
 
 // RFC 6587 over TCP.
 
-/** Why bytes of a TCP stream were not a message; the reader then skips to the next LF. */
+/** Why bytes of a TCP stream were not a message (see OctetFramedReader for where it resumes). */
 export type FramingError =
   | { kind: 'oversize'; reason: string }
   | { kind: 'bad-length'; reason: string }
@@ -339,11 +339,16 @@ const NUL = 0x00;
 const SPACE = 0x20;
 const LESS_THAN = 0x3c;
 const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
+// The longest frame passed over by its count; past it the count is taken for noise, and the
+// reader resumes at the next LF instead.
+const MAX_SKIPPED_COUNT = 2 ** 31;
 
 type FrameState =
   | { at: 'between' }
-  | { at: 'length'; length: number; digits: string }
+  | { at: 'length'; length: number; digits: string; oversize: boolean }
   | { at: 'octets'; remaining: number; parts: Buffer[] }
+  /** An oversize frame whose count was read whole: its octets are passed over, not kept. */
+  | { at: 'skip'; remaining: number }
   | { at: 'line'; length: number; parts: Buffer[] }
   | { at: 'resync' };
 
@@ -351,9 +356,10 @@ type FrameState =
  * Cuts a syslog TCP stream (RFC 6587) into messages, as its chunks arrive split anywhere (inside a
  * length, a message or a CRLF). Each frame's first byte says how it is framed: a digit begins
  * octet counting (`<len> <msg>`, len decimal without leading zero, at most maxMessageLength), `<`
- * a message that ends at LF (CRLF and NUL are also taken as its end). A bad or oversize frame is
- * reported and the rest of it skipped up to the next LF, the only point at which a frame is sure to
- * begin once its length is in doubt.
+ * a message that ends at LF (CRLF and NUL are also taken as its end). An oversize octet-counted
+ * frame is reported and passed over by its count; any other bad frame is reported and the rest of
+ * it skipped up to the next LF, the only point at which a frame is sure to begin once its length
+ * is in doubt.
  */
 export class OctetFramedReader {
   private state: FrameState = { at: 'between' };
@@ -376,7 +382,7 @@ export class OctetFramedReader {
             if (byte === 0x30) {
               readings.push(this.fail('bad-length', 'an octet count starts with 0 (RFC 6587: no leading zero)'));
             } else {
-              this.state = { at: 'length', length: byte - 0x30, digits: String.fromCharCode(byte) };
+              this.state = { at: 'length', length: byte - 0x30, digits: String.fromCharCode(byte), oversize: false };
             }
             at += 1;
           } else if (byte === LESS_THAN) {
@@ -401,13 +407,24 @@ export class OctetFramedReader {
           if (isDigit(byte)) {
             state.length = state.length * 10 + (byte - 0x30);
             state.digits += String.fromCharCode(byte);
-            // Said as soon as it is known, so that a run of digits is not gathered without end.
-            if (state.length > this.maxMessageLength)
-              readings.push(
-                this.fail('oversize', `an octet count of ${state.digits}… is over ${this.maxMessageLength}`),
-              );
+            // Said once, as soon as it is known. A count still readable (up to MAX_SKIPPED_COUNT) is
+            // read to its end, so that the frame can be passed over exactly: a sender of octet
+            // counting (logger --octet-count) puts no LF between frames to resume at.
+            if (state.length > this.maxMessageLength && !state.oversize) {
+              state.oversize = true;
+              readings.push({
+                error: {
+                  kind: 'oversize',
+                  reason: `an octet count of ${state.digits}… is over ${this.maxMessageLength}`,
+                },
+              });
+            }
+            if (state.length > MAX_SKIPPED_COUNT) this.state = { at: 'resync' };
           } else if (byte === SPACE) {
-            this.state = { at: 'octets', remaining: state.length, parts: [] };
+            this.state =
+              state.length > this.maxMessageLength
+                ? { at: 'skip', remaining: state.length }
+                : { at: 'octets', remaining: state.length, parts: [] };
           } else {
             readings.push(
               this.fail(
@@ -462,6 +479,13 @@ export class OctetFramedReader {
           at = end + 1;
           break;
         }
+        case 'skip': {
+          const take = Math.min(state.remaining, chunk.length - at);
+          state.remaining -= take;
+          at += take;
+          if (state.remaining === 0) this.state = { at: 'between' };
+          break;
+        }
         case 'resync': {
           const lf = chunk.indexOf(LF, at);
           if (lf === -1) {
@@ -487,6 +511,8 @@ export class OctetFramedReader {
         return [];
       case 'length':
         return [{ error: { kind: 'truncated', reason: `the stream ends inside octet count ${quoted(state.digits)}` } }];
+      case 'skip':
+        return [];
       case 'octets':
         return [
           { error: { kind: 'truncated', reason: `the stream ends ${state.remaining} octets short of a frame's end` } },

@@ -452,7 +452,24 @@ describe('TCP framing (RFC 6587)', () => {
     expect(readAll([...stream].map((byte) => Buffer.from([byte])))).toEqual(mixedMessages);
   });
 
-  it('reports an oversize octet count as soon as it is over, and resumes after the next LF', () => {
+  it('passes over an oversize octet-counted frame by its count, so the next frame needs no LF', () => {
+    const max = 100;
+    // As logger --octet-count sends them: frame after frame, nothing between.
+    const stream = `${octetFrame('x'.repeat(500))}${octetFrame('<13>1 - h a - - - next')}`;
+    for (let cut = 0; cut <= stream.length; cut++) {
+      expect(readAll([bytes(stream.slice(0, cut)), bytes(stream.slice(cut))], max)).toEqual([
+        'oversize',
+        '<13>1 - h a - - - next',
+      ]);
+    }
+    // A count too long to be a frame's is noise: the reader waits for an LF instead.
+    expect(readAll([bytes(`${'9'.repeat(12)} junk\n<13>1 - h a - - - after\n`)], max)).toEqual([
+      'oversize',
+      '<13>1 - h a - - - after',
+    ]);
+  });
+
+  it('reports an oversize octet count as soon as it is over, and then passes over its frame', () => {
     const max = 100;
     const reader = new OctetFramedReader(max);
     // "1000" is known to be over 100 at its fourth digit, before the space.
