@@ -527,21 +527,20 @@ const sessionIdSql = (statement: WriteStatement, input: string) =>
 // together) is one this statement creates or else found by UserID, one index probe per row as the
 // CSV import does.
 function insertMappings(statement: WriteStatement, created: HoldingState[], keyOf: (id: number) => string) {
-  const subnetColumn = (column: 'ipsubnet' | 'network' | 'ipFirst' | 'ipLast') => (holding: HoldingState) =>
-    subnetColumns(holding.subnet)[column];
+  const rows = created.map((holding) => ({ holding, subnet: subnetColumns(holding.subnet) }));
   statement.with(
     'mapping_input',
-    `SELECT * FROM ${statement.unnest(created, [
-      ['user_id', 'text', (holding) => holding.userId],
-      ['session_id', 'int', (holding) => (holding.sessionId! > 0 ? holding.sessionId : null)],
-      ['session_key', 'bpchar', (holding) => (holding.sessionId! > 0 ? null : keyOf(holding.sessionId!))],
-      ['ipsubnet', 'text', subnetColumn('ipsubnet')],
-      ['network', 'inet', subnetColumn('network')],
-      ['ip_first', 'text', subnetColumn('ipFirst')],
-      ['ip_last', 'text', subnetColumn('ipLast')],
-      ['starttime', 'int8', (holding) => holding.start],
-      ['endtime', 'int8', (holding) => holding.end],
-      ['end_kind', 'text', (holding) => holding.endKind],
+    `SELECT * FROM ${statement.unnest(rows, [
+      ['user_id', 'text', ({ holding }) => holding.userId],
+      ['session_id', 'int', ({ holding }) => (holding.sessionId! > 0 ? holding.sessionId : null)],
+      ['session_key', 'bpchar', ({ holding }) => (holding.sessionId! > 0 ? null : keyOf(holding.sessionId!))],
+      ['ipsubnet', 'text', ({ subnet }) => subnet.ipsubnet],
+      ['network', 'inet', ({ subnet }) => subnet.network],
+      ['ip_first', 'text', ({ subnet }) => subnet.ipFirst],
+      ['ip_last', 'text', ({ subnet }) => subnet.ipLast],
+      ['starttime', 'int8', ({ holding }) => holding.start],
+      ['endtime', 'int8', ({ holding }) => holding.end],
+      ['end_kind', 'text', ({ holding }) => holding.endKind],
     ])}`,
   );
   // A customer this statement creates is not in its snapshot: its id comes from new_customers.
