@@ -47,7 +47,8 @@ function toBytes(value: bigint, length: number): number[] {
 
 const ipv4Value = (text: string) => fromBytes(ipaddr.IPv4.parse(text).toByteArray());
 
-function addressFromValue(value: bigint, family: IpFamily): IpAddress {
+/** The address whose unsigned value (32 or 128 bits) is `value`, in canonical text. */
+export function addressFromValue(value: bigint, family: IpFamily): IpAddress {
   const text =
     family === 4
       ? new ipaddr.IPv4(toBytes(value, 4)).toString()

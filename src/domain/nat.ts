@@ -1,5 +1,5 @@
 import { InvalidValueError } from './invalid-value.js';
-import { type IpAddress, type IpSubnet, parseIpAddress, subnetContains } from './ip.js';
+import { addressFromValue, type IpAddress, type IpSubnet, subnetContains } from './ip.js';
 
 // Deterministic NAT (RFC 7422): a rule maps every address of an inside prefix onto an address of
 // an outside prefix and a fixed block of its ports, so that (public address, port) names its inside
@@ -95,7 +95,7 @@ export function deterministicForward(rule: DeterministicNatRule, inside: IpAddre
   const host = offset % ratio;
   const portFirst = rule.firstPort + host * rule.portsPerHost;
   return {
-    publicAddress: ipv4(rule.outside.first.value + BigInt(Math.floor(offset / ratio))),
+    publicAddress: addressFromValue(rule.outside.first.value + BigInt(Math.floor(offset / ratio)), 4),
     portFirst,
     portLast: portFirst + rule.portsPerHost - 1,
   };
@@ -115,7 +115,7 @@ export function deterministicReverse(
   const host = Math.floor((port - rule.firstPort) / rule.portsPerHost);
   if (host >= ratio) return null;
   const outsideOffset = publicAddress.value - rule.outside.first.value;
-  return ipv4(rule.inside.first.value + outsideOffset * BigInt(ratio) + BigInt(host));
+  return addressFromValue(rule.inside.first.value + outsideOffset * BigInt(ratio) + BigInt(host), 4);
 }
 
 /** The ports of `publicAddress` the rule hands out, or null when it is not one of the rule's. */
@@ -126,6 +126,3 @@ export function deterministicPortRange(
   if (!subnetContains(rule.outside, publicAddress)) return null;
   return { portFirst: rule.firstPort, portLast: rule.firstPort + sharingRatio(rule) * rule.portsPerHost - 1 };
 }
-
-const ipv4 = (value: bigint) =>
-  parseIpAddress([24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join('.'));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIpAddress, parseIpSubnet } from '../../src/domain/ip.js';
+import { type IpSubnet, parseIpAddress, parseIpSubnet } from '../../src/domain/ip.js';
 import {
   DeterministicNatRuleError,
   deterministicForward,
@@ -116,14 +116,17 @@ describe('deterministic NAT, properties', () => {
       return rule(text(insideBase, insideLength), text(outsideBase, insideLength + spread), { firstPort });
     });
 
+  /** The address `where` (0-1) of the way through `subnet`, through its text, as a caller would send it. */
+  const addressWithin = (subnet: IpSubnet, where: number) => {
+    const size = subnet.last.value - subnet.first.value + 1n;
+    const value = subnet.first.value + BigInt(Math.min(Number(size) - 1, Math.floor(where * Number(size))));
+    return address([24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join('.'));
+  };
+
   it('reverse undoes forward for every port of a host’s block, and blocks of one address never meet', () => {
     fc.assert(
       fc.property(rules, fc.double({ min: 0, max: 1, noNaN: true }), (natRule, where) => {
-        const size = natRule.inside.last.value - natRule.inside.first.value + 1n;
-        const offset = BigInt(Math.min(Number(size) - 1, Math.floor(where * Number(size))));
-        const inside = address(
-          [24n, 16n, 8n, 0n].map((shift) => String(((natRule.inside.first.value + offset) >> shift) & 255n)).join('.'),
-        );
+        const inside = addressWithin(natRule.inside, where);
         const block = deterministicForward(natRule, inside)!;
         expect(block.portFirst).toBeGreaterThanOrEqual(natRule.firstPort);
         expect(block.portLast).toBeLessThanOrEqual(65_535);
@@ -146,13 +149,7 @@ describe('deterministic NAT, properties', () => {
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.integer({ min: 0, max: 65_535 }),
         (natRule, where, port) => {
-          const size = natRule.outside.last.value - natRule.outside.first.value + 1n;
-          const offset = BigInt(Math.min(Number(size) - 1, Math.floor(where * Number(size))));
-          const outside = address(
-            [24n, 16n, 8n, 0n]
-              .map((shift) => String(((natRule.outside.first.value + offset) >> shift) & 255n))
-              .join('.'),
-          );
+          const outside = addressWithin(natRule.outside, where);
           const inside = deterministicReverse(natRule, outside, port);
           const range = deterministicPortRange(natRule, outside)!;
           expect(inside !== null).toBe(port >= range.portFirst && port <= range.portLast);
