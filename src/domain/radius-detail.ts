@@ -1,6 +1,6 @@
 import { InvalidValueError, quoted } from './invalid-value.js';
 import type { AccountingAttributes } from './radius.js';
-import { MAX_UNIX_TIME } from './time.js';
+import { MAX_UNIX_TIME, MONTH_ABBREVIATIONS as MONTHS } from './time.js';
 
 // FreeRADIUS's `detail` files, as its detail module writes them (rlm_detail) and radrelay reads
 // them (src/main/detail.c): a date line (`Tue Dec  1 18:00:00 2026`, ctime's layout), then one
@@ -27,7 +27,6 @@ export type DetailEntry =
   { kind: 'record'; record: DetailRecord } | { kind: 'unreadable'; line: number; reason: string };
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 // ctime's `%a %b %e %H:%M:%S %Y`: the day of the month padded with a space, not a zero.
 const DATE_LINE = /^([A-Z][a-z]{2}) ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})\s*$/;
 const ATTRIBUTE_LINE = /^[ \t]*([A-Za-z0-9][A-Za-z0-9_.:/-]*)[ \t]*=[ \t]*(.*)$/;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type StorableText, requiredText } from './customer.js';
 import { type IpSubnet, parseIpAddress, parseIpSubnet } from './ip.js';
 import { InvalidValueError, quoted } from './invalid-value.js';
-import { MAX_UNIX_TIME } from './time.js';
+import { MAX_UNIX_TIME, MONTH_ABBREVIATIONS as MONTHS } from './time.js';
 
 // What one RADIUS accounting record (RFC 2866; IPv6 attributes RFC 3162, 4818, 6911) says, read
 // from its attributes whatever carried them: a UDP packet decoded by the `radius` codec, or a
@@ -67,7 +67,6 @@ export class InvalidAccountingRecordError extends InvalidValueError {
 
 const first = (attributes: AccountingAttributes, name: string): string | null => attributes.get(name)?.[0] ?? null;
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 // FreeRADIUS prints a date attribute with strftime's `%b %e %Y %H:%M:%S %Z` in the server's zone:
 // `Dec  1 2026 18:00:00 UTC`, or `May 15 2023 22:40:12 -03` where the zone database has no
 // abbreviation for it (much of South America, Asia). Numeric offsets are also read as `%z` and

@@ -1,4 +1,5 @@
 import { InvalidValueError, quoted } from './invalid-value.js';
+import { MONTH_ABBREVIATIONS as MONTHS } from './time.js';
 
 // The pure core of a syslog listener (CGNAT port-block logs arrive this way): one message read
 // from its text (RFC 5424, or the BSD form RFC 3164 describes), and a TCP stream cut into messages
@@ -35,7 +36,6 @@ export interface SyslogReadOptions {
   receivedAt: number;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const PRI = /^<(\d{1,3})>/;
 // A UDP sender may end its datagram as it would a TCP frame (rsyslog drops the LF by default too).
 const TRAILER = /(?:\r?\n|\0)$/;

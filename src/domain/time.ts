@@ -4,6 +4,22 @@ import { InvalidValueError, excerpt, quoted } from './invalid-value.js';
 /** 9999-12-31T23:59:59Z: the largest unix time accepted (and the database's CHECK). */
 export const MAX_UNIX_TIME = 253402300799;
 
+/** The English month abbreviations C's strftime %b prints (FreeRADIUS dates, syslog's RFC 3164), January first. */
+export const MONTH_ABBREVIATIONS: readonly string[] = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec',
+];
+
 const digits = /^(?:0|[1-9]\d*)$/;
 
 /** Unix seconds from a non-negative integer or a string of digits (Trisul sends `"1723431899"`). */
