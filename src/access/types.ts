@@ -12,7 +12,7 @@ export interface Caller {
 }
 
 /** How a change arrived: the APIs, the admin CLI, or RADIUS accounting (the listener and the detail import). */
-export type Channel = 'graphql' | 'rest' | 'cli' | 'radius';
+export type Channel = 'graphql' | 'rest' | 'cli' | 'radius' | 'nat';
 
 /** Who acted, as the audit trail records it. */
 export interface Actor {

@@ -2,10 +2,10 @@ import type { Actor } from '../access/types.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
 import type { Transaction } from '../db/transaction.js';
-import { type TableNames, customers, mappings } from '../db/columns.js';
+import { type TableNames, customers, mappings, natPortBlocks, natRules } from '../db/columns.js';
 
 export type AuditAction = 'create' | 'update' | 'delete';
-export type AuditEntity = 'customer' | 'mapping';
+export type AuditEntity = 'customer' | 'mapping' | 'natBinding' | 'natRule';
 
 /** A row as JSON: bigint times become numbers (all fit: they are at most 253402300799). */
 function image(row: object | null): Prisma.InputJsonValue | undefined {
@@ -45,6 +45,11 @@ export async function recordAudit(tx: Transaction, tenant: Tenant, actor: Actor,
 // Keys and formats match image(): camelCase fields, times as numbers, timestamps as ISO strings.
 const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+// inet columns as text: a network as abbrev() writes it (the mapping images have always been so),
+// a single address without its /32 or /128.
+const PREFIX_FIELDS = new Set(['network', 'insidePrefix', 'outsidePrefix']);
+const ADDRESS_FIELDS = new Set(['publicAddress', 'insideAddress']);
+
 // jsonb_build_object('field', row.column, ...) over these fields, in this order.
 const imageSql = <Model>(names: TableNames<Model>, row: string, fields: readonly (keyof Model & string)[]) =>
   `jsonb_build_object(${fields
@@ -53,9 +58,11 @@ const imageSql = <Model>(names: TableNames<Model>, row: string, fields: readonly
       const value =
         field === 'createdAt' || field === 'updatedAt'
           ? isoSql(column)
-          : field === 'network'
+          : PREFIX_FIELDS.has(field)
             ? `abbrev(${column})`
-            : column;
+            : ADDRESS_FIELDS.has(field)
+              ? `host(${column})`
+              : column;
       return `'${field}', ${value}`;
     })
     .join(', ')})`;
@@ -95,4 +102,43 @@ export const mappingImageSql = (row: string) =>
     'createdAt',
     'updatedAt',
     'userId',
+  ]);
+
+/** The image of a nat_port_blocks row aliased `row`. */
+export const natBindingImageSql = (row: string) =>
+  imageSql(natPortBlocks, row, [
+    'id',
+    'contextId',
+    'publicAddress',
+    'portFirst',
+    'portLast',
+    'starttime',
+    'endtime',
+    'endKind',
+    'releasedAt',
+    'lastSeen',
+    'insideAddress',
+    'insideContextId',
+    'source',
+    'device',
+    'rawLine',
+    'createdAt',
+    'updatedAt',
+  ]);
+
+/** The image of a nat_rules row aliased `row`. */
+export const natRuleImageSql = (row: string) =>
+  imageSql(natRules, row, [
+    'id',
+    'contextId',
+    'insidePrefix',
+    'outsidePrefix',
+    'firstPort',
+    'portsPerHost',
+    'starttime',
+    'endtime',
+    'insideContextId',
+    'description',
+    'createdAt',
+    'updatedAt',
   ]);

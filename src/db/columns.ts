@@ -8,6 +8,9 @@ import type {
   IpMapping,
   LookupLogEntry,
   MappingPrefixLength,
+  NatPortBlock,
+  NatRule,
+  NatUnparsableLine,
   Prisma,
   RadiusConflict,
   RadiusSession,
@@ -171,6 +174,61 @@ export const radiusConflicts = {
   },
 } as const satisfies TableNames<RadiusConflict>;
 
+export const natPortBlocks = {
+  table: 'nat_port_blocks',
+  columns: {
+    id: 'id',
+    contextId: 'context_id',
+    publicAddress: 'public_address',
+    portFirst: 'port_first',
+    portLast: 'port_last',
+    starttime: 'starttime',
+    endtime: 'endtime',
+    endKind: 'end_kind',
+    releasedAt: 'released_at',
+    lastSeen: 'last_seen',
+    insideAddress: 'inside_address',
+    insideContextId: 'inside_context_id',
+    source: 'source',
+    device: 'device',
+    rawLine: 'raw_line',
+    createdAt: 'created_at',
+    updatedAt: 'updated_at',
+  },
+} as const satisfies TableNames<NatPortBlock>;
+
+export const natRules = {
+  table: 'nat_rules',
+  columns: {
+    id: 'id',
+    contextId: 'context_id',
+    insidePrefix: 'inside_prefix',
+    outsidePrefix: 'outside_prefix',
+    firstPort: 'first_port',
+    portsPerHost: 'ports_per_host',
+    starttime: 'starttime',
+    endtime: 'endtime',
+    insideContextId: 'inside_context_id',
+    description: 'description',
+    createdAt: 'created_at',
+    updatedAt: 'updated_at',
+  },
+} as const satisfies TableNames<NatRule>;
+
+export const natUnparsableLines = {
+  table: 'nat_unparsable_lines',
+  columns: {
+    id: 'id',
+    contextId: 'context_id',
+    source: 'source',
+    device: 'device',
+    receivedAt: 'received_at',
+    line: 'line',
+    reason: 'reason',
+    recordedAt: 'recorded_at',
+  },
+} as const satisfies TableNames<NatUnparsableLine>;
+
 /** Every model's names, by model: what the drift test walks. */
 export const TABLES = {
   Context: contexts,
@@ -184,6 +242,9 @@ export const TABLES = {
   MappingPrefixLength: mappingPrefixLengths,
   RadiusSession: radiusSessions,
   RadiusConflict: radiusConflicts,
+  NatPortBlock: natPortBlocks,
+  NatRule: natRules,
+  NatUnparsableLine: natUnparsableLines,
 } as const satisfies Record<Prisma.ModelName, TableNames<object>>;
 
 /** The columns of `fields`, comma-separated, each prefixed with `alias.` when one is given. */

@@ -28,12 +28,18 @@ export function periodColumns(period: TimeRange) {
 export type RecordSource = 'API' | 'REST' | 'CSV' | 'RADIUS';
 
 const SOURCE_OF_CHANNEL = { graphql: 'API', rest: 'REST', cli: 'CSV', radius: 'RADIUS' } as const satisfies Record<
-  Channel,
+  Exclude<Channel, 'nat'>,
   RecordSource
 >;
 
-/** The source of what a write through `channel` creates: the admin CLI creates records only by importing CSV. */
-export const sourceOf = (channel: Channel): RecordSource => SOURCE_OF_CHANNEL[channel];
+/**
+ * The source of what a write through `channel` creates: the admin CLI creates records only by
+ * importing CSV; the NAT log writers create bindings, never customers or mappings.
+ */
+export function sourceOf(channel: Channel): RecordSource {
+  if (channel === 'nat') throw new Error('the NAT log writers create no customers or mappings');
+  return SOURCE_OF_CHANNEL[channel];
+}
 
 export function activeAtWhere(at: number): Prisma.IpMappingWhereInput {
   return { starttime: { lte: BigInt(at) }, OR: [{ endtime: null }, { endtime: { gte: BigInt(at) } }] };

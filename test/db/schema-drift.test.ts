@@ -84,6 +84,9 @@ describe('schema drift', () => {
         'MappingPrefixLength',
         'RadiusSession',
         'RadiusConflict',
+        'NatPortBlock',
+        'NatRule',
+        'NatUnparsableLine',
       ]),
     );
   });
