@@ -142,7 +142,7 @@ await Promise.all(
     while (performance.now() < deadline) {
       const { ip, at } = randomLookup();
       const t = performance.now();
-      await rawQuery(WHO_HAD_SQL, [1, [ip], [String(at)]]);
+      await rawQuery(WHO_HAD_SQL, [1, [ip], [String(at)], null]);
       latencies.push(performance.now() - t);
     }
   }),

@@ -144,7 +144,13 @@ describe('CSV import', () => {
     // Three rows are cheaper to read whole; the plan for a large table is what is checked.
     const plan = await prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');
-      return tx.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${statement}`, 1, ['10.0.0.1'], ['1730000000']);
+      return tx.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(
+        `EXPLAIN ${statement}`,
+        1,
+        ['10.0.0.1'],
+        ['1730000000'],
+        null,
+      );
     });
     const planText = plan.map((line) => line['QUERY PLAN']).join('\n');
     expect(planText).toContain('Index Only Scan Backward using ipdr_customers_mapping_lookup_idx');

@@ -7,9 +7,18 @@ import { ValidationError, checkField } from '../errors.js';
 import { badUserInput } from '../schema/input.js';
 import type { IpAddress, IpSubnet } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { IpMapping, Prisma } from '../generated/prisma/client.js';
+import { readsColumns } from '../schema/columns.js';
 import type { LookupRecord } from './log.js';
-import { MAX_LOOKUPS, lookupColumns, whoHadBatch, whoHadShared } from './store.js';
+import {
+  type LookupRow,
+  MAX_LOOKUPS,
+  type NatHop,
+  PortRequired,
+  lookupColumns,
+  whoHadBatch,
+  whoHadShared,
+} from './store.js';
 import { type Lenient, RejectedValue } from '../schema/lenient.js';
 import { asMappingParent, asMappingParents, fieldsRead } from './fields.js';
 import { listBound } from '../schema/list-bounds.js';
@@ -22,19 +31,36 @@ import { overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js
 
 interface LookupRefusal {
   index: number;
-  field: 'ip' | 'at';
+  field: 'ip' | 'at' | 'port';
   reason: string;
 }
 
+const PORT_MAX = 65_535;
+
+/** Why `port` is not a port, or null when it is one (or absent). */
+const portProblem = (port: number | null | undefined) =>
+  port == null || (Number.isInteger(port) && port >= 0 && port <= PORT_MAX)
+    ? null
+    : `${port} is not a port (0-${PORT_MAX})`;
+
+/** What a lookup without a port of a shared address is told. */
+const portRequiredReason = (ip: string, at: number, blocks: number) =>
+  `${ip} was shared through carrier-grade NAT at ${at} (${blocks} port ${blocks === 1 ? 'block' : 'blocks'}): a port is needed to name its holder`;
+
 /** The lookups that can be asked, in order, and where and why the others were refused. */
-function checkLookups(asked: readonly { ip: Lenient<IpAddress>; at?: Lenient<number> | null }[], now: number) {
+function checkLookups(
+  asked: readonly { ip: Lenient<IpAddress>; at?: Lenient<number> | null; port?: number | null }[],
+  now: number,
+) {
   // A type literal, not the Lookup interface: the lookup log stores these as JSON.
-  const lookups: { ip: string; at: number }[] = [];
+  const lookups: { ip: string; at: number; port?: number }[] = [];
   const refusals: LookupRefusal[] = [];
-  asked.forEach(({ ip, at }, index) => {
+  asked.forEach(({ ip, at, port }, index) => {
+    const badPort = portProblem(port);
     if (ip instanceof RejectedValue) refusals.push({ index, field: 'ip', reason: ip.reason });
     else if (at instanceof RejectedValue) refusals.push({ index, field: 'at', reason: at.reason });
-    else lookups.push({ ip: ip.text, at: at ?? now });
+    else if (badPort !== null) refusals.push({ index, field: 'port', reason: badPort });
+    else lookups.push({ ip: ip.text, at: at ?? now, ...(port == null ? {} : { port }) });
   });
   return { lookups, refusals };
 }
@@ -71,8 +97,56 @@ const WhoHadLookup = builder.inputType('WhoHadLookup', {
   fields: (t) => ({
     ip: t.field({ type: 'IPAddressInput', required: true, description: 'The address asked about.' }),
     at: t.field({ type: 'UnixTimeInput', description: 'The instant asked about; absent or null: now.' }),
+    port: t.int({
+      description:
+        'The port asked about (0-65535): needed for an address shared through carrier-grade NAT, ignored by an address a customer held whole.',
+    }),
   }),
 });
+
+const NatHopRef = builder.objectRef<NatHop>('NatHop').implement({
+  description:
+    'How a lookup of a shared public address and port reached its holder: the carrier-grade NAT port block (or deterministic rule) that gave the port to an inside address, whose own holder is the mapping this hangs from.',
+  fields: (t) => ({
+    kind: t.exposeString('kind', {
+      description: '"binding" (a port block from a NAT log or the API) or "rule" (deterministic NAT).',
+    }),
+    id: t.exposeInt('id', { description: "The binding's or the rule's id." }),
+    publicAddress: t.field({
+      type: 'IPAddress',
+      description: 'The public address asked about.',
+      resolve: (hop) => hop.publicAddress,
+    }),
+    port: t.exposeInt('port', { description: 'The port asked about.' }),
+    portFirst: t.exposeInt('portFirst', { description: 'The first port of the block that held it.' }),
+    portLast: t.exposeInt('portLast', { description: 'The last port of the block that held it.' }),
+    insideAddress: t.field({
+      type: 'IPAddress',
+      description: 'The inside (subscriber) address the block was given to.',
+      resolve: (hop) => hop.insideAddress,
+    }),
+    insideContext: t.string({
+      description: 'The context in which the inside address was looked up.',
+      resolve: async (hop, _args, ctx) =>
+        (await ctx.db.prisma.context.findUniqueOrThrow({ where: { id: hop.insideContextId }, select: { name: true } }))
+          .name,
+    }),
+    source: t.exposeString('source', {
+      description: 'Where the block came from: SYSLOG, FILE or API; RULE for a deterministic rule.',
+    }),
+  }),
+});
+
+builder.objectField(IpMappingRef, 'nat', (t) =>
+  t.field({
+    type: NatHopRef,
+    nullable: true,
+    description:
+      'When a lookup reached this mapping through carrier-grade NAT (a public address and port): the hop, from the public address to the inside one this mapping holds. Null otherwise.',
+    extensions: readsColumns<IpMapping>([]),
+    resolve: (mapping) => (mapping as { nat?: NatHop | null }).nat ?? null,
+  }),
+);
 
 const LookupLogEntryRef = builder.prismaObject('LookupLogEntry', {
   description: 'A lookup made with a reason.',
@@ -109,12 +183,26 @@ builder.queryFields((t) => ({
     args: {
       ip: t.arg({ type: 'IPAddress', required: true, description: 'The address asked about.' }),
       at: t.arg({ type: 'UnixTime', description: 'The instant asked about; absent or null: now.' }),
+      port: t.arg.int({
+        description:
+          'The port asked about (0-65535): needed for an address shared through carrier-grade NAT, whose holder is then found through the port block (see IpMapping.nat).',
+      }),
       reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
     },
     resolve: async (_root, args, ctx, info) => {
-      const lookup = { ip: args.ip.text, at: args.at ?? nowUnixTime() };
+      const badPort = portProblem(args.port);
+      if (badPort !== null) throw new ValidationError('port', badPort);
+      const lookup = {
+        ip: args.ip.text,
+        at: args.at ?? nowUnixTime(),
+        ...(args.port == null ? {} : { port: args.port }),
+      };
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      return asMappingParent(await whoHadShared(ctx.db, tenantOf(ctx).id, lookup, fieldsRead(info)));
+      const answer = await whoHadShared(ctx.db, tenantOf(ctx).id, lookup, fieldsRead(info));
+      if (answer instanceof PortRequired) {
+        throw badUserInput('port', portRequiredReason(lookup.ip, lookup.at, answer.blocks));
+      }
+      return asMappingParent(answer);
     },
   }),
   whoHadMany: t.field({
@@ -135,10 +223,28 @@ builder.queryFields((t) => ({
       }
       const { lookups, refusals } = checkLookups(args.lookups, nowUnixTime());
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
-      const answers =
+      const found =
         lookups.length === 0
           ? []
-          : asMappingParents(await whoHadBatch(ctx.db, tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info))));
+          : await whoHadBatch(ctx.db, tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+      // A shared address asked about without a port is answered at its index, as a refused lookup is.
+      const answerIndexes = args.lookups
+        .map((_lookup, index) => index)
+        .filter((index) => !refusals.some((refusal) => refusal.index === index));
+      found.forEach((answer, position) => {
+        if (answer instanceof PortRequired) {
+          const lookup = lookups[position]!;
+          refusals.push({
+            index: answerIndexes[position]!,
+            field: 'port',
+            reason: portRequiredReason(lookup.ip, lookup.at, answer.blocks),
+          });
+        }
+      });
+      refusals.sort((x, y) => x.index - y.index);
+      const answers = asMappingParents(
+        found.filter((answer): answer is LookupRow | null => !(answer instanceof PortRequired)),
+      );
       if (refusals.length === 0) return answers;
       // A refused lookup's place holds its error: graphql-js reports it at that index, with null there.
       const results: ((typeof answers)[number] | GraphQLError)[] = [];

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/handle.js';
-import { type TableNames, customers, mappingPrefixLengths, mappings } from '../db/columns.js';
+import { type TableNames, customers, mappingPrefixLengths, mappings, natPortBlocks, natRules } from '../db/columns.js';
 import { withoutDeadline } from '../db/connection.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 
@@ -8,6 +8,31 @@ export interface Lookup {
   /** Canonical address text (see domain/ip.ts). */
   ip: string;
   at: number;
+  /** The port asked about (0-65535), for an address shared through carrier-grade NAT; absent: none. */
+  port?: number | null;
+}
+
+/** The carrier-grade NAT hop a lookup went through: the binding or rule that gave the port to an inside address. */
+export interface NatHop {
+  kind: 'binding' | 'rule';
+  /** The binding's or the rule's id. */
+  id: number;
+  publicAddress: string;
+  port: number;
+  portFirst: number;
+  portLast: number;
+  insideAddress: string;
+  insideContextId: number;
+  /** SYSLOG, FILE or API for a binding; RULE for a deterministic rule. */
+  source: string;
+}
+
+/** A lookup without a port of an address that was shared then: the answer needs a port. */
+export class PortRequired {
+  constructor(
+    /** The port blocks (or hosts of a deterministic rule) the address had at that instant. */
+    readonly blocks: number,
+  ) {}
 }
 
 /**
@@ -25,7 +50,11 @@ export interface LookupColumns {
 export type LookupCustomer = Pick<Customer, 'id' | 'contextId'> & Partial<Customer>;
 
 /** A mapping as lookups return it: its context, the columns asked for, and its customer if asked for. */
-export type LookupRow = Pick<IpMapping, 'contextId'> & Partial<IpMapping> & { customer?: LookupCustomer };
+export type LookupRow = Pick<IpMapping, 'contextId'> &
+  Partial<IpMapping> & { customer?: LookupCustomer; nat?: NatHop | null };
+
+/** What a lookup answers: the mapping that held the address (and port), that a port is needed, or null. */
+export type LookupAnswer = LookupRow | PortRequired | null;
 
 // Each field's column, qualified by the statement's alias (the mapping's network as text).
 const qualified = <Model>(names: TableNames<Model>, alias: string) =>
@@ -33,10 +62,14 @@ const qualified = <Model>(names: TableNames<Model>, alias: string) =>
     [Field in keyof Model]-?: string;
   };
 
-const MAPPING_SQL = {
-  ...qualified(mappings, 'm'),
-  network: `m.${mappings.columns.network}::text`,
-} satisfies Record<keyof IpMapping, string>;
+// The mapping answering a lookup is the address's own holder (d) or, through a NAT binding or rule,
+// the inside address's (i): at most one of the two is found, so each column is the one found.
+const MAPPING_SQL = Object.fromEntries(
+  Object.entries(mappings.columns).map(([field, column]) => [
+    field,
+    field === 'network' ? `coalesce(d.${column}, i.${column})::text` : `coalesce(d.${column}, i.${column})`,
+  ]),
+) as Record<keyof IpMapping, string>;
 
 const CUSTOMER_SQL = qualified(customers, 'c') satisfies Record<keyof Customer, string>;
 
@@ -95,31 +128,96 @@ const selectList = (columns: LookupColumns) =>
 // an ISP's most numerous mappings are its most specific ones (single addresses), so most lookups
 // stop at their first probe. The order only saves probes; any order gives the same answer.
 const prefixLengths = mappingPrefixLengths.columns;
-const prefixLengthsSql = (family: 4 | 6) =>
-  `(SELECT array_agg(${prefixLengths.prefixLength} ORDER BY ${prefixLengths.prefixLength} DESC) FROM ${mappingPrefixLengths.table} WHERE ${prefixLengths.contextId} = $1 AND ${prefixLengths.family} = ${family})`;
+const prefixLengthsSql = (family: 4 | 6, context: string) =>
+  `(SELECT array_agg(${prefixLengths.prefixLength} ORDER BY ${prefixLengths.prefixLength} DESC) FROM ${mappingPrefixLengths.table} WHERE ${prefixLengths.contextId} = ${context} AND ${prefixLengths.family} = ${family})`;
 
 const m = mappings.columns;
+const b = natPortBlocks.columns;
+const r = natRules.columns;
 
-/** The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]). */
-export const whoHadSql = (columns: LookupColumns) => `
-SELECT ${selectList(columns)}
-FROM unnest($2::inet[], $3::int8[]) WITH ORDINALITY AS q(ip, at, ord)
-JOIN LATERAL (
-  SELECT candidate.* FROM unnest(CASE family(q.ip) WHEN 4 THEN ${prefixLengthsSql(4)} ELSE ${prefixLengthsSql(6)} END) AS p(prefix_length)
+/** The mapping of `context` holding `address` at q.at (see above), as a lateral subquery. */
+const holderSql = (context: string, address: string) => `
+  SELECT candidate.* FROM unnest(CASE family(${address}) WHEN 4 THEN ${prefixLengthsSql(4, context)} ELSE ${prefixLengthsSql(6, context)} END) AS p(prefix_length)
   CROSS JOIN LATERAL (
     SELECT * FROM ${mappings.table} m
-    WHERE m.${m.contextId} = $1
-      AND m.${m.network} = network(set_masklen(q.ip, p.prefix_length))::inet
+    WHERE m.${m.contextId} = ${context}
+      AND m.${m.network} = network(set_masklen(${address}, p.prefix_length))::inet
       AND m.${m.starttime} <= q.at
     ORDER BY m.${m.starttime} DESC
     LIMIT 1
   ) candidate
   WHERE candidate.${m.endtime} IS NULL OR candidate.${m.endtime} >= q.at
+  LIMIT 1`;
+
+// (q.ip, q.at) as a point in the exclusion constraints' terms (box_exclusion migration): the NAT
+// tables' GiST indexes answer "which binding or rule held this address then".
+// An IPv6 address is no point of theirs (null: it meets nothing); PostgreSQL may compute the point
+// before the conditions that leave IPv6 out, and IPv6 minus an IPv4 address is an error.
+const pointX = `CASE family(q.ip) WHEN 4 THEN (q.ip - '0.0.0.0'::inet) - 4294967296 END`;
+const pointSql = `box(point(${pointX}, ($1::bigint << 38) + q.at), point(${pointX}, ($1::bigint << 38) + q.at))`;
+const bindingExtent = `ipdr_mapping_extent(nb.${b.contextId}, nb.${b.publicAddress}, nb.${b.starttime}, nb.${b.endtime})`;
+const ruleExtent = `ipdr_mapping_extent(nr.${r.contextId}, nr.${r.outsidePrefix}, nr.${r.starttime}, nr.${r.endtime})`;
+// Inside hosts per outside address of a rule, and the host a port belongs to (domain/nat.ts).
+const ruleRatio = `(1::bigint << (masklen(nr.${r.outsidePrefix}) - masklen(nr.${r.insidePrefix})))`;
+const ruleHost = `((q.port - nr.${r.firstPort}) / nr.${r.portsPerHost})`;
+
+/**
+ * The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]), $4 the
+ * ports (int4[], elements or the whole array null: no port).
+ *
+ * An address's own holder (d) holds every port of it. Without one, a shared IPv4 address is held
+ * port by port: with a port, the binding or rule covering it (n) names an inside address, whose
+ * holder in the inside context (i) answers; without a port, the statement counts the blocks the
+ * address had then (s) so the caller can say a port is needed. A row comes back for every lookup
+ * where any of these found something.
+ */
+export const whoHadSql = (columns: LookupColumns) => `
+SELECT ${selectList(columns)}, (d.${m.id} IS NOT NULL OR i.${m.id} IS NOT NULL) AS "found",
+  n.kind AS "natKind", n.id AS "natId", n.port_first AS "natPortFirst", n.port_last AS "natPortLast",
+  host(n.inside) AS "natInsideAddress", n.inside_context_id AS "natInsideContextId", n.source AS "natSource",
+  s.blocks AS "natBlocks"
+FROM unnest($2::inet[], $3::int8[], $4::int4[]) WITH ORDINALITY AS q(ip, at, port, ord)
+LEFT JOIN LATERAL (${holderSql('$1', 'q.ip')}
+) d ON true
+LEFT JOIN LATERAL (
+  SELECT * FROM (
+    SELECT 'binding' AS kind, nb.${b.id} AS id, nb.${b.portFirst} AS port_first, nb.${b.portLast} AS port_last,
+      nb.${b.insideAddress} AS inside, nb.${b.insideContextId} AS inside_context_id, nb.${b.source} AS source
+    FROM ${natPortBlocks.table} nb
+    WHERE ${bindingExtent} && ${pointSql}
+      AND ipdr_port_span(nb.${b.portFirst}, nb.${b.portLast}) && ipdr_port_span(q.port, q.port)
+    UNION ALL
+    SELECT 'rule', nr.${r.id}, nr.${r.firstPort} + ${ruleHost}::int * nr.${r.portsPerHost},
+      nr.${r.firstPort} + (${ruleHost}::int + 1) * nr.${r.portsPerHost} - 1,
+      set_masklen(nr.${r.insidePrefix}, 32) + ((q.ip - nr.${r.outsidePrefix}) * ${ruleRatio} + ${ruleHost}),
+      nr.${r.insideContextId}, 'RULE'
+    FROM ${natRules.table} nr
+    WHERE ${ruleExtent} && ${pointSql} AND q.port >= nr.${r.firstPort} AND ${ruleHost} < ${ruleRatio}
+  ) found
+  WHERE d.${m.id} IS NULL AND q.port IS NOT NULL AND family(q.ip) = 4
   LIMIT 1
-) m ON true${columns.customer?.length ? `\nJOIN ${customers.table} c ON c.${customers.columns.id} = m.${m.customerId}` : ''}`;
+) n ON true
+LEFT JOIN LATERAL (
+  SELECT (SELECT count(*) FROM ${natPortBlocks.table} nb WHERE ${bindingExtent} && ${pointSql})
+    + coalesce((SELECT ${ruleRatio} FROM ${natRules.table} nr WHERE ${ruleExtent} && ${pointSql} LIMIT 1), 0) AS blocks
+  WHERE d.${m.id} IS NULL AND q.port IS NULL AND family(q.ip) = 4
+) s ON true
+LEFT JOIN LATERAL (${holderSql('n.inside_context_id', 'n.inside')}
+) i ON true${columns.customer?.length ? `\nLEFT JOIN ${customers.table} c ON c.${customers.columns.id} = coalesce(d.${m.customerId}, i.${m.customerId})` : ''}
+WHERE d.${m.id} IS NOT NULL OR n.id IS NOT NULL OR s.blocks > 0`;
 
 // What the statement answers: the mapping's columns by their field names, the customer's as "c_<field>".
-type Row = { lookupIndex: number } & Partial<IpMapping> & Partial<Record<`c_${keyof Customer}`, unknown>>;
+type Row = { lookupIndex: number; found: boolean } & Partial<IpMapping> &
+  Partial<Record<`c_${keyof Customer}`, unknown>> & {
+    natKind: 'binding' | 'rule' | null;
+    natId: number | null;
+    natPortFirst: number | null;
+    natPortLast: number | null;
+    natInsideAddress: string | null;
+    natInsideContextId: number | null;
+    natSource: string | null;
+    natBlocks: number | string | null;
+  };
 
 /** The most lookups one batch answers: whoHadMany's bound per request, and the shared batches' size. */
 export const MAX_LOOKUPS = 10_000;
@@ -132,7 +230,8 @@ const MIN_LOOKUPS_PER_STATEMENT = 1000;
 // PostgreSQL's text form of an array whose elements need no quoting: canonical addresses (digits,
 // hex letters, dots and colons) and integers. The drivers would quote and escape each element,
 // which cost 2.5 ms of a 10,000-lookup request.
-const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.join(',')}}`;
+const arrayLiteral = (elements: readonly (string | number | null)[]) =>
+  `{${elements.map((element) => element ?? 'NULL').join(',')}}`;
 
 /**
  * The mapping that held each address at each instant (null where none did), in input order,
@@ -143,8 +242,8 @@ export async function whoHadBatch(
   contextId: number,
   lookups: readonly Lookup[],
   columns: LookupColumns,
-): Promise<(LookupRow | null)[]> {
-  const results = new Array<LookupRow | null>(lookups.length).fill(null);
+): Promise<LookupAnswer[]> {
+  const results = new Array<LookupAnswer>(lookups.length).fill(null);
   const partSize = Math.max(MIN_LOOKUPS_PER_STATEMENT, Math.ceil(lookups.length / STATEMENTS_PER_BATCH));
   const sql = whoHadSql(columns);
   const answerPart = async (offset: number) => {
@@ -153,13 +252,38 @@ export async function whoHadBatch(
       contextId,
       arrayLiteral(part.map((lookup) => lookup.ip)),
       arrayLiteral(part.map((lookup) => lookup.at)),
+      part.some((lookup) => lookup.port != null) ? arrayLiteral(part.map((lookup) => lookup.port ?? null)) : null,
     ]);
-    for (const row of rows) results[offset + row.lookupIndex - 1] = resultOf(row, contextId, columns);
+    for (const row of rows) {
+      const index = offset + row.lookupIndex - 1;
+      results[index] = answerOf(row, lookups[index]!, contextId, columns);
+    }
   };
   const offsets = [];
   for (let offset = 0; offset < lookups.length; offset += partSize) offsets.push(offset);
   await Promise.all(offsets.map(answerPart));
   return results;
+}
+
+function answerOf(row: Row, lookup: Lookup, contextId: number, columns: LookupColumns): LookupAnswer {
+  if (row.natBlocks !== null && Number(row.natBlocks) > 0) return new PortRequired(Number(row.natBlocks));
+  // A block or rule gave the port to an inside address nobody held then: no owner is known.
+  if (!row.found) return null;
+  const mapping = resultOf(row, row.natKind === null ? contextId : row.natInsideContextId!, columns);
+  if (row.natKind !== null) {
+    mapping.nat = {
+      kind: row.natKind,
+      id: row.natId!,
+      publicAddress: lookup.ip,
+      port: lookup.port!,
+      portFirst: row.natPortFirst!,
+      portLast: row.natPortLast!,
+      insideAddress: row.natInsideAddress!,
+      insideContextId: row.natInsideContextId!,
+      source: row.natSource!,
+    };
+  }
+  return mapping;
 }
 
 function resultOf(row: Row, contextId: number, columns: LookupColumns): LookupRow {
@@ -208,7 +332,7 @@ interface PendingLookup {
   fields: FieldsRead;
 }
 // Per database: apps on different databases (tests) never share a batch.
-const sharedBatches = new WeakMap<Db, Map<number, DataLoader<PendingLookup, LookupRow | null>>>();
+const sharedBatches = new WeakMap<Db, Map<number, DataLoader<PendingLookup, LookupAnswer>>>();
 
 /** Who held `lookup.ip` at `lookup.at`, answered with the other single lookups made at the same moment. */
 export function whoHadShared(db: Db, contextId: number, lookup: Lookup, fields: FieldsRead) {

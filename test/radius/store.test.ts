@@ -3,7 +3,7 @@ import type { DriverSession, StatementOptions, TransactionOptions } from '../../
 import type { AccountingInput } from '../../src/domain/radius-session.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
 import { subnetColumns } from '../../src/mappings/filters.js';
-import { lookupColumns, whoHadBatch, EVERY_FIELD } from '../../src/lookups/store.js';
+import { PortRequired, lookupColumns, whoHadBatch, EVERY_FIELD } from '../../src/lookups/store.js';
 import { type AccountingBatch, applyAccounting } from '../../src/radius/store.js';
 import { countStatements, resetData } from '../helpers.js';
 import { database, db, prisma } from '../setup/app.js';
@@ -45,6 +45,7 @@ const auditNow = () => prisma.auditEvent.findMany({ orderBy: { id: 'asc' } });
 /** Who held `ip` at `at`, as whoHad answers it: the mapping's UserID, or null. */
 async function holderOf(ip: string, at: number) {
   const [row] = await whoHadBatch(db, tenant.id, [{ ip, at }], lookupColumns(EVERY_FIELD));
+  if (row instanceof PortRequired) throw new Error(`${ip} is shared at ${at}`);
   return row?.userId ?? null;
 }
 

@@ -23,8 +23,8 @@ describe('a shared lookup batch', () => {
       whoHadShared(db, DEFAULT_CONTEXT_ID, { ip: '10.9.0.2', at: 5 }, EVERY_FIELD),
     );
     const [lateAnswer, onTimeAnswer] = await Promise.all([late, onTime]);
-    expect(onTimeAnswer?.customer?.userId).toBe('U1');
-    expect(lateAnswer?.customer?.userId).toBe('U1');
+    expect(onTimeAnswer).toMatchObject({ customer: { userId: 'U1' } });
+    expect(lateAnswer).toMatchObject({ customer: { userId: 'U1' } });
   });
 
   it('still keeps a late request from sending statements of its own', async () => {
