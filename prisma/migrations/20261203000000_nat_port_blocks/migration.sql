@@ -10,8 +10,8 @@
 --   migration) over the public address and period, and a second box over the ports;
 -- - rule against rule: an exclusion constraint over the outside prefix and period;
 -- - the kinds against each other (mapping/binding/rule): triggers under one advisory lock per
---   context, which NAT writers take exclusively and mapping writers shared, each checking in a
---   snapshot taken after the lock is granted (every query of a PL/pgSQL function takes its own under
+--   context, which NAT writers take exclusively (before each row) and mapping writers shared (after
+--   their statement's rows), each checking in a snapshot taken after the lock is granted (every query of a PL/pgSQL function takes its own under
 --   READ COMMITTED). Whichever commits first is seen by the other, so racing writers cannot both win.
 
 -- The ports a binding holds, as a box the exclusion's GiST index compares (x = first..last).
@@ -157,16 +157,25 @@ CREATE TRIGGER "ipdr_customers_mapping_insert_check_nat" AFTER INSERT ON "ipdr_c
 CREATE TRIGGER "ipdr_customers_mapping_update_check_nat" AFTER UPDATE ON "ipdr_customers_mapping"
     REFERENCING NEW TABLE AS "written" FOR EACH STATEMENT EXECUTE FUNCTION ipdr_mappings_check_nat();
 
+-- A NAT writer takes its context's lock before its row reaches the indexes: one waiting there on
+-- another writer's uncommitted row while holding the lock that writer needs would deadlock.
+CREATE FUNCTION "ipdr_nat_lock_context"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(ipdr_nat_lock_class(), NEW."context_id");
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER "nat_port_blocks_lock_context" BEFORE INSERT OR UPDATE ON "nat_port_blocks"
+    FOR EACH ROW EXECUTE FUNCTION ipdr_nat_lock_context();
+CREATE TRIGGER "nat_rules_lock_context" BEFORE INSERT OR UPDATE ON "nat_rules"
+    FOR EACH ROW EXECUTE FUNCTION ipdr_nat_lock_context();
+
 -- After a statement writes bindings: none may share an address and an instant with a mapping or a
 -- rule of its context (bindings among themselves: the exclusion constraint).
 CREATE FUNCTION "ipdr_port_blocks_check_holders"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    "context" integer;
     "clash" record;
 BEGIN
-    FOR "context" IN SELECT DISTINCT "context_id" FROM "written" ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(ipdr_nat_lock_class(), "context");
-    END LOOP;
     SELECT w."id", w."public_address", w."port_first", w."port_last", m."id" AS "mapping_id", m."ipsubnet", m."user_id", m."starttime", m."endtime"
         INTO "clash"
         FROM "written" w JOIN "ipdr_customers_mapping" m
@@ -202,12 +211,8 @@ CREATE TRIGGER "nat_port_blocks_update_check_holders" AFTER UPDATE ON "nat_port_
 -- binding of its context (rules among themselves: the exclusion constraint).
 CREATE FUNCTION "ipdr_nat_rules_check_holders"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    "context" integer;
     "clash" record;
 BEGIN
-    FOR "context" IN SELECT DISTINCT "context_id" FROM "written" ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(ipdr_nat_lock_class(), "context");
-    END LOOP;
     SELECT w."id", w."outside_prefix", m."id" AS "mapping_id", m."ipsubnet", m."user_id", m."starttime", m."endtime"
         INTO "clash"
         FROM "written" w JOIN "ipdr_customers_mapping" m
