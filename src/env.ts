@@ -63,6 +63,58 @@ const radiusClients = z
     });
   });
 
+/** One device that may send NAT syslog: where it sends from, the contexts of its public and inside addresses. */
+const natSyslogSource = z
+  .strictObject({
+    address: z.string({ error: 'must be an IP address or CIDR subnet' }).transform(domainRule(parseIpSubnet)),
+    context: z.string({ error: 'must be a context name' }).transform(domainRule(checkContextName)),
+    insideContext: z.string({ error: 'must be a context name' }).transform(domainRule(checkContextName)).optional(),
+  })
+  .transform((source) => ({ ...source, insideContext: source.insideContext ?? source.context }));
+
+export type NatSyslogSourceSetting = z.infer<typeof natSyslogSource>;
+
+const natSyslogSources = z
+  .string()
+  .transform((text, ctx): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON: a list of {"address", "context", "insideContext"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(natSyslogSource, { error: 'must be a JSON list of {"address", "context", "insideContext"}' })
+      .min(1, 'must list at least one source'),
+  )
+  .superRefine((sources, ctx) => {
+    // Two entries for one network would make a line's contexts a matter of order.
+    const seen = new Set<string>();
+    sources.forEach((source, index) => {
+      if (seen.has(source.address.network)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'address'],
+          message: `${source.address.network} is listed twice`,
+        });
+      }
+      seen.add(source.address.network);
+    });
+  });
+
+/** An IANA time zone name, as Intl knows it. */
+function checkTimeZone(value: string, ctx: z.RefinementCtx): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return value;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not an IANA time zone` });
+    return z.NEVER;
+  }
+}
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -151,6 +203,28 @@ const envSchema = z
       .max(1_000_000)
       .default(20_000),
 
+    // NAT syslog, CGNAT port-block logs (src/nat/): off unless a port is given.
+    /** The UDP and TCP port of the syslog receiver (514 by convention); 0 picks one free for both. */
+    NAT_SYSLOG_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).optional(),
+    /** The devices that may send: JSON `[{"address": "10.0.0.0/24", "context": "default", "insideContext": "default"}]`. */
+    NAT_SYSLOG_SOURCES: natSyslogSources.optional(),
+    /** The zone RFC 3164 senders' clocks keep (their messages carry none). */
+    NAT_SYSLOG_TIMEZONE: z.string().min(1).default('UTC').transform(checkTimeZone),
+    /** The most syslog lines one transaction applies (those that wait for it are applied together). */
+    NAT_SYSLOG_BATCH_SIZE: z.coerce
+      .number({ error: 'must be a number of lines' })
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(1000),
+    /** The most lines waiting for a transaction; past it UDP lines are dropped and TCP senders paused. */
+    NAT_SYSLOG_QUEUE_LIMIT: z.coerce
+      .number({ error: 'must be a number of lines' })
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(50_000),
+
     /** Unset: info, except silent under NODE_ENV=test (see logger.ts). */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   })
@@ -160,6 +234,13 @@ const envSchema = z
         code: 'custom',
         path: ['RADIUS_CLIENTS'],
         message: 'must list the NAS clients when RADIUS_ACCOUNTING_PORT is set',
+      });
+    }
+    if (env.NAT_SYSLOG_PORT !== undefined && env.NAT_SYSLOG_SOURCES === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NAT_SYSLOG_SOURCES'],
+        message: 'must list the sending devices when NAT_SYSLOG_PORT is set',
       });
     }
   });

@@ -11,10 +11,11 @@ import { migrate } from './db/migrate.js';
 import { type Env, InvalidEnvironmentError, readEnv } from './env.js';
 import { createHttpServer } from './http/node-handler.js';
 import { createLogger } from './logger.js';
+import { NatSyslogSourceContextError, natSyslogModule } from './nat/module.js';
 import { RadiusClientContextError, radiusAccountingModule } from './radius/module.js';
 
 /** The sources of data beside HTTP, started once it listens (see app.ts AppModule). */
-const appModules: readonly AppModule[] = [radiusAccountingModule];
+const appModules: readonly AppModule[] = [radiusAccountingModule, natSyslogModule];
 
 function loadEnv(): Env {
   try {
@@ -105,7 +106,7 @@ server.listen(env.PORT, env.HOST, async () => {
     try {
       running.push({ name: module.name, ...(await module.start(app)) });
     } catch (error) {
-      if (!(error instanceof RadiusClientContextError)) throw error;
+      if (!(error instanceof RadiusClientContextError || error instanceof NatSyslogSourceContextError)) throw error;
       // A configuration mistake, as an invalid environment is: one line, no stack trace.
       console.error(error.message);
       process.exit(1);

@@ -64,4 +64,49 @@ describe('environment', () => {
       }),
     ).toThrow(/secret: must not be empty/);
   });
+
+  it('reads NAT syslog settings: sources, the inside context defaulting to the context, the zone', () => {
+    const sources = JSON.stringify([
+      { address: '10.0.0.0/24', context: 'carrier' },
+      { address: '192.0.2.7', context: 'carrier', insideContext: 'subscribers' },
+    ]);
+    const env = readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: sources, NAT_SYSLOG_TIMEZONE: 'Europe/Paris' });
+    expect(env.NAT_SYSLOG_PORT).toBe(514);
+    expect(env.NAT_SYSLOG_TIMEZONE).toBe('Europe/Paris');
+    expect(
+      env.NAT_SYSLOG_SOURCES?.map((source) => [source.address.network, source.context, source.insideContext]),
+    ).toEqual([
+      ['10.0.0.0/24', 'carrier', 'carrier'],
+      ['192.0.2.7/32', 'carrier', 'subscribers'],
+    ]);
+    expect(readEnv({})).toMatchObject({ NAT_SYSLOG_TIMEZONE: 'UTC', NAT_SYSLOG_BATCH_SIZE: 1000 });
+    expect(readEnv({}).NAT_SYSLOG_PORT).toBeUndefined();
+    expect(readEnv({ NAT_SYSLOG_PORT: '0', NAT_SYSLOG_SOURCES: sources }).NAT_SYSLOG_PORT).toBe(0);
+
+    expect(() => readEnv({ NAT_SYSLOG_PORT: '514' })).toThrow(/NAT_SYSLOG_SOURCES: must list the sending devices/);
+    expect(() => readEnv({ NAT_SYSLOG_PORT: '65536', NAT_SYSLOG_SOURCES: sources })).toThrow(/NAT_SYSLOG_PORT/);
+    expect(() => readEnv({ NAT_SYSLOG_TIMEZONE: 'Mars/Olympus' })).toThrow(
+      /NAT_SYSLOG_TIMEZONE: .*not an IANA time zone/,
+    );
+    expect(() => readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: '[{"address":' })).toThrow(
+      /NAT_SYSLOG_SOURCES: must be JSON/,
+    );
+    expect(() =>
+      readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: '[{"address":"10.0.0.300","context":"carrier"}]' }),
+    ).toThrow(/NAT_SYSLOG_SOURCES\.0\.address/);
+    expect(() =>
+      readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: '[{"address":"10.0.0.1","context":"no spaces allowed"}]' }),
+    ).toThrow(/NAT_SYSLOG_SOURCES\.0\.context/);
+    expect(() =>
+      readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: '[{"address":"10.0.0.1","context":"a","secret":"x"}]' }),
+    ).toThrow(/NAT_SYSLOG_SOURCES/);
+    const twice = JSON.stringify([
+      { address: '10.0.0.0/24', context: 'a' },
+      { address: '10.0.0.9/24', context: 'b' },
+    ]);
+    expect(() => readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: twice })).toThrow(
+      /NAT_SYSLOG_SOURCES\.1\.address: 10\.0\.0\.0\/24 is listed twice/,
+    );
+    expect(() => readEnv({ NAT_SYSLOG_PORT: '514', NAT_SYSLOG_SOURCES: '[]' })).toThrow(/at least one source/);
+  });
 });

@@ -87,16 +87,19 @@ export async function post(server: RunningServer, token: string, query: string, 
   };
 }
 
-/** The UDP port the server logs once its accounting listener is bound (after HTTP listens). */
-export async function radiusPort(server: RunningServer): Promise<number> {
+/** The port the server logs in the line `msg` once a listener of its is bound (after HTTP listens). */
+export async function listenerPort(server: RunningServer, msg: string): Promise<number> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const line = server
       .output()
       .split('\n')
-      .find((text) => text.includes('"msg":"RADIUS accounting listening"'));
+      .find((text) => text.includes(`"msg":${JSON.stringify(msg)}`));
     if (line) return (JSON.parse(line) as { port: number }).port;
-    if (Date.now() > deadline) throw new Error(`no RADIUS listening line in:\n${server.output()}`);
+    if (Date.now() > deadline) throw new Error(`no "${msg}" line in:\n${server.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** The UDP port of the server's RADIUS accounting listener. */
+export const radiusPort = (server: RunningServer) => listenerPort(server, 'RADIUS accounting listening');

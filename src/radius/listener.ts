@@ -283,7 +283,9 @@ export async function startRadiusListener(options: RadiusListenerOptions): Promi
   }
 
   function drain() {
-    draining ??= (async () => {
+    // With nothing queued the body would finish before `draining` is assigned, leaving it set for good.
+    if (draining || queue.length === 0) return;
+    draining = (async () => {
       try {
         while (queue.length > 0) await applyGroup(queue.splice(0, batchSize));
       } finally {
