@@ -74,6 +74,33 @@ export class ConflictError extends Error {
   }
 }
 
+/** A holder of some ports of an address at some instant: a mapping, a NAT port-block binding or a deterministic NAT rule. */
+export interface NatHolder {
+  kind: 'mapping' | 'binding' | 'rule';
+  id: number;
+  /** It in a phrase for people, e.g. `NAT port block 7 (203.0.113.5 ports 1024-1279 to 100.64.0.9, 1000 to ongoing)`. */
+  description: string;
+}
+
+/**
+ * A write would give an (address, port, instant) a second holder across kinds (a mapping against
+ * a port block or a rule, a rule against a binding, a binding against another): `holders` are
+ * those in the way, as read after the refusal (empty when written at the same moment and not yet visible).
+ */
+export class HolderConflictError extends Error {
+  override name = 'HolderConflictError';
+  constructor(
+    readonly what: string,
+    readonly holders: NatHolder[],
+  ) {
+    super(
+      `${what} would share ports at some instant with ${
+        holders.length === 0 ? 'a holder written concurrently' : holders.map((holder) => holder.description).join(', ')
+      }`,
+    );
+  }
+}
+
 /** How long a BusyError asks the caller to wait before sending the request again. */
 export const BUSY_RETRY_AFTER_SECONDS = 1;
 

@@ -8,6 +8,7 @@ import {
   AmbiguousMappingError,
   BusyError,
   ConflictError,
+  HolderConflictError,
   NotFoundError,
   ValidationError,
   checkField,
@@ -35,7 +36,7 @@ import {
 } from './filters.js';
 
 // BusyError: a write that kept losing to concurrent writers, or found no connection (db/transaction.ts).
-const mappingErrors = [ValidationError, NotFoundError, ConflictError, BusyError];
+const mappingErrors = [ValidationError, NotFoundError, ConflictError, HolderConflictError, BusyError];
 
 // The derived fields (network, family, ...) all come from the stored text; parse it once per row.
 const parsedSubnets = new WeakMap<Pick<IpMapping, 'ipsubnet'>, IpSubnet>();

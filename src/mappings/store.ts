@@ -6,6 +6,7 @@ import { type Period, type TimeRange, checkTimeRange } from '../domain/time.js';
 import {
   AmbiguousMappingError,
   ConflictError,
+  HolderConflictError,
   MAX_LISTED_MAPPINGS,
   NotFoundError,
   ValidationError,
@@ -18,6 +19,8 @@ import { recordAudit } from '../audit/store.js';
 import { findCustomerOrThrow } from '../customers/store.js';
 import { activeAtWhere, addressKeys, periodColumns, sourceOf, subnetColumns } from './filters.js';
 import { findOverlappingMappings } from './overlaps.js';
+import { holdersOf } from '../nat/holders.js';
+import { PORT_MAX } from '../domain/nat.js';
 import { ConcurrentChange, type Transaction, inTransaction } from '../db/transaction.js';
 
 /** A new mapping's fields, checked at the schema edge (or by the CSV parser). */
@@ -68,6 +71,20 @@ async function guardOverlap<T>(
       { contextId: tenant.id, ...attempt.holding },
       { excludeIds: attempt.excludeIds, limit: MAX_LISTED_MAPPINGS },
     );
+    if (mappings.length === 0 && attempt.holding.subnet.family === 4) {
+      // No mapping in the way: a carrier-grade NAT holder may be (the migration's triggers).
+      const { subnet, period } = attempt.holding;
+      const holders = await holdersOf(db, {
+        contextId: tenant.id,
+        network: subnet.network,
+        portFirst: 0,
+        portLast: PORT_MAX,
+        starttime: period.start,
+        endtime: period.end,
+      });
+      const natHolders = holders.filter((holder) => holder.kind !== 'mapping');
+      if (natHolders.length > 0) throw new HolderConflictError(`a mapping of ${subnet.network}`, natHolders);
+    }
     throw new ConflictError(mappings, count);
   }
 }

@@ -6,11 +6,14 @@ import {
   BusyError,
   ConflictError,
   CustomerHasMappingsError,
+  HolderConflictError,
+  type NatHolder,
   MAX_LISTED_MAPPINGS,
   NotFoundError,
   ValidationError,
 } from '../errors.js';
 import { firstDescription, listBound, takeFirst } from './list-bounds.js';
+import { MAX_LISTED_HOLDERS } from '../nat/holders.js';
 
 // The mappings an error lists, bounded like every list (see list-bounds.ts).
 const ERROR_LISTS = { default: 100, max: MAX_LISTED_MAPPINGS };
@@ -85,6 +88,47 @@ builder.objectType(ConflictError, {
     }),
     conflictCount: t.exposeInt('conflictCount', {
       description: 'How many mappings are in the way in all; `conflicts` lists the first of them.',
+    }),
+  }),
+});
+
+// Each kind of holder a refusal lists is bounded apart (nat/holders.ts).
+const HOLDER_LISTS = { default: 3 * MAX_LISTED_HOLDERS, max: 3 * MAX_LISTED_HOLDERS };
+
+const NatHolderKind = builder.enumType('NatHolderKind', {
+  description: 'What kind of record holds ports of an address for a while.',
+  values: {
+    mapping: { description: 'A mapping (static or RADIUS): every port of its addresses.' },
+    binding: { description: 'A carrier-grade NAT port-block binding: its ports of one public address.' },
+    rule: { description: 'A deterministic NAT rule: every port of its outside prefix.' },
+  } as const,
+});
+
+const NatHolderRef = builder.objectRef<NatHolder>('NatHolder').implement({
+  description: 'A record in the way of a write: it holds some of the same ports at some of the same instants.',
+  fields: (t) => ({
+    kind: t.field({ type: NatHolderKind, resolve: (holder) => holder.kind, description: 'Its kind.' }),
+    id: t.exposeInt('id', { description: 'Its id among the records of its kind.' }),
+    description: t.exposeString('description', { description: 'It in a phrase: address, ports, period.' }),
+  }),
+});
+
+builder.objectType(HolderConflictError, {
+  name: 'HolderConflictError',
+  description:
+    'The write would give an address and port a second holder at some instant, across kinds: a mapping against a NAT port block or rule, a rule against a binding or another rule, a binding against another holder.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof HolderConflictError,
+  fields: (t) => ({
+    holders: t.field({
+      type: [NatHolderRef],
+      description:
+        'Those in the way, mappings first then bindings then rules, each in id order (at most 10 of each kind); empty when the other was written at the same moment and is not yet visible.',
+      args: {
+        first: t.arg.int({ defaultValue: HOLDER_LISTS.default, description: firstDescription('holders', HOLDER_LISTS) }),
+      },
+      extensions: listBound({ kind: 'argument', argument: 'first', ...HOLDER_LISTS }),
+      resolve: (error, args) => error.holders.slice(0, takeFirst(args.first, HOLDER_LISTS)),
     }),
   }),
 });

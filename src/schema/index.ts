@@ -8,6 +8,7 @@ import '../audit/schema.js';
 import '../access/schema.js';
 import '../lookups/schema.js';
 import '../radius/schema.js';
+import '../nat/schema.js';
 import { guardArguments } from './argument-errors.js';
 
 export const schema = guardArguments(lexicographicSortSchema(builder.toSchema()));

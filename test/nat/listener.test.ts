@@ -181,7 +181,36 @@ describe('NAT syslog listener', () => {
     expect(unparsable!.reason).toMatch(/100\.64\.60\.300/);
     expect(Math.abs(unparsable!.receivedAt - Date.now() / 1000)).toBeLessThan(10);
 
+    // The line of another kind was sent last: over TCP it may still be on its way.
+    const until = Date.now() + 5_000;
+    while ((await counts(registry)).ignored !== 1 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(await counts(registry)).toMatchObject({ applied: 4, unparsable: 1, ignored: 1 });
+  });
+
+  it('takes Cisco IOS XR CGN bulk port allocation records (UserbasedA/UserbasedW), timed by the header', async () => {
+    const registry = new Registry();
+    const store = recorder();
+    const { port } = await start('127.0.0.0/8', store.apply, registry);
+    const sentAt = Math.floor(Date.now() / 1000);
+    // The layout of Cisco's CGN configuration guide (see nat-log.ts), its example's values.
+    const alloc = '[UserbasedA - 10.0.0.1 Broadband - 100.1.1.1 - 2048 3071 - -]';
+    await send(port, ['--udp'], ['--rfc5424=notq'], alloc);
+    await send(port, ['--udp'], ['--rfc3164'], alloc.replace('UserbasedA', 'UserbasedW'));
+    await waitFor(() => store.records().length === 2);
+    const records = store.records();
+    expect(records.map((record) => record.event.kind)).toEqual(['ALLOC', 'RELEASE']);
+    for (const record of records) {
+      expect(record.event).toMatchObject({ portFirst: 2048, portLast: 3071 });
+      expect(record.event.insideAddress.text).toBe('10.0.0.1');
+      expect(record.event.publicAddress.text).toBe('100.1.1.1');
+      expect(record.event.at).toBeGreaterThanOrEqual(sentAt - 2);
+      expect(record.event.at).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 2);
+      expect(record).toMatchObject({ source: 'SYSLOG', device: '127.0.0.1' });
+    }
+    expect(records[0]!.rawLine).toContain(alloc);
+    expect(await counts(registry)).toEqual({ applied: 2 });
   });
 
   it('counts and drops lines from a sender no source covers', async () => {
