@@ -23,6 +23,9 @@ import type { PortBlockEventKind } from './nat-binding.js';
 //   an MX line ending "in source pool EXAMPLE_POOL lsys_id: 0 epoch 0x6a44007a" instead: such a
 //   line is unparsable here (its tail is named in the reason) until the wording is confirmed.
 //
+// A second family, Cisco IOS XR CGN bulk port allocation records, is read further down
+// (readCiscoCgnPortBlock, its sources there); readPortBlock reads either.
+//
 // Nothing is guessed: a message that does not read exactly as one of these is unparsable, with
 // a reason naming the field, so that a device speaking otherwise is noticed instead of misread.
 
@@ -279,4 +282,124 @@ function hexUnixTime(field: string, text: string): number {
   const seconds = BigInt(`0x${text}`);
   if (seconds > BigInt(MAX_UNIX_TIME)) fail(`${field} ${quoted(text)} is past year 9999`);
   return Number(seconds);
+}
+
+// ---- Cisco IOS XR Carrier Grade NAT, bulk port allocation ----
+
+// What one syslog message of a Cisco IOS XR carrier-grade NAT (CGSE/CGv6 service) says of a port
+// block, read from the message body (the syslog header stripped by the receiver). Cisco's "Cisco IOS
+// XR Carrier Grade NAT Configuration Guide for the Cisco CRS Router, Release 5.2.x" (OL-32659-01),
+// chapter "External Logging", section "Syslog Message Format", as found in a public copy
+// (https://www.easymanua.ls/cisco/grs/manual?p=108, the example on ?p=110), gives the layout:
+// STRUCTURED-DATA is not used, and the MSG is one or more records, each in [] brackets,
+//     [EventName <L4> <Original Source IP> <Inside VRF Name> <Original Source IPv6> <Translated
+//       Source IP> <Original Port> <Translated First Source Port> <Translated Last Source Port>
+//       <Destination IP> <Destination Port>]
+// a field that does not apply to the event written as "-". With bulk port allocation the events
+// are UserbasedA (user-based port assignment) and UserbasedW (user-based port withdrawal), and
+// "the translation record will not contain information about L4 protocol". The guide's example
+// record is the one with EventName UserbasedA, Original Source IP 10.0.0.1, Inside VRF name
+// Broadband, Translated Source IP 100.1.1.1, Translated First Source Port 2048 and Translated
+// Last Source Port 3071; written out in the layout above (the fields it leaves out as "-"):
+//     [UserbasedA - 10.0.0.1 Broadband - 100.1.1.1 - 2048 3071 - -]
+// The guide lists that example as a table of values; the line above is that table in the stated
+// layout, not a line quoted from a device.
+//
+// Read here, strictly: a message that is exactly one such record of a Userbased event, NAT44 (no
+// Original Source IPv6: a DS-Lite record, whose subscriber is an IPv6 tunnel end, is unparsable),
+// with "-" for L4, Original Port, Destination IP and Destination Port. The record carries no time
+// (the syslog header times it) and no pool. A message packing several records is unparsable, its
+// reason saying so, rather than read in part. The other events (SessionbasedA/W/AD/WD,
+// Portblockrunout) are not port-block ones and are ignored.
+
+/** The Cisco CGN bulk-allocation events, as written (case-sensitive). */
+const CISCO_KINDS: Record<string, PortBlockEventKind> = { UserbasedA: 'ALLOC', UserbasedW: 'RELEASE' };
+
+// Any mention of a Userbased event makes a message a Cisco port-block one: laid out otherwise it
+// is unparsable, never ignored.
+const CISCO_FAMILY = /\bUserbased/;
+const CISCO_FIELDS = [
+  'EventName',
+  'L4',
+  'Original Source IP',
+  'Inside VRF Name',
+  'Original Source IPv6',
+  'Translated Source IP',
+  'Original Port',
+  'Translated First Source Port',
+  'Translated Last Source Port',
+  'Destination IP',
+  'Destination Port',
+] as const;
+
+/** Reads one Cisco IOS XR CGN bulk port allocation record (UserbasedA/UserbasedW) into its port-block event. */
+export function readCiscoCgnPortBlock(message: string): PortBlockReading {
+  if (!CISCO_FAMILY.test(message)) return { ignored: true };
+  try {
+    return { event: readCiscoRecord(message) };
+  } catch (error) {
+    if (error instanceof UnparsableError) return { unparsable: error.message };
+    throw error;
+  }
+}
+
+function readCiscoRecord(message: string): PortBlockLogLine {
+  if (!message.startsWith('[')) fail(`${quoted(message)} does not begin with its "[" record (EventName ...)`);
+  const close = message.indexOf(']');
+  if (close === -1) fail('the record ends before its closing "]" (the line is cut short)');
+  const record = message.slice(1, close);
+  const rest = message.slice(close + 1);
+  if (rest.startsWith('[') || rest.startsWith(' ['))
+    fail('the message holds more than one [record]; only a message of one record is read');
+  if (rest !== '') fail(`${quoted(rest)} follows the record, which should end the message`);
+  const fields = record.split(' ');
+  fields.forEach((value, index) => {
+    if (value === '' && index < CISCO_FIELDS.length)
+      fail(`${CISCO_FIELDS[index]} is empty (two spaces, or a space at an end, where it should be)`);
+  });
+  if (fields.length < CISCO_FIELDS.length)
+    fail(
+      `${CISCO_FIELDS[fields.length]} is missing (the record has ${fields.length} of its ${CISCO_FIELDS.length} fields)`,
+    );
+  if (fields.length > CISCO_FIELDS.length)
+    fail(
+      `${quoted(fields.slice(CISCO_FIELDS.length).join(' '))} follows Destination Port, which should end the record`,
+    );
+  const [name, l4, inside, vrf, insideV6, translated, originalPort, first, last, destination, destinationPort] =
+    fields as [string, string, string, string, string, string, string, string, string, string, string];
+  const kind = CISCO_KINDS[name];
+  if (kind === undefined) fail(`EventName ${quoted(name)} is not UserbasedA or UserbasedW`);
+  const absent = (field: string, value: string, why: string) => {
+    if (value !== '-') fail(`${field} ${quoted(value)} is not "-" (${why})`);
+  };
+  absent('L4', l4, 'a bulk allocation record carries no L4 protocol');
+  // Not kept (the source's configured inside context says where the subscriber is); only checked.
+  if (vrf.includes('[')) fail(`Inside VRF Name ${quoted(vrf)} is not a VRF name (it holds a "[")`);
+  absent('Original Source IPv6', insideV6, 'only NAT44 records are read here, not DS-Lite');
+  absent('Original Port', originalPort, 'a user-based record names no original port');
+  absent('Destination IP', destination, 'a user-based record names no destination');
+  absent('Destination Port', destinationPort, 'a user-based record names no destination');
+  return withBlock({
+    kind,
+    insideAddress: ipv4('Original Source IP', inside),
+    publicAddress: ipv4('Translated Source IP', translated),
+    portFirst: port('Translated First Source Port', first),
+    portLast: port('Translated Last Source Port', last),
+    at: null,
+    pool: null,
+    blocksUsed: null,
+    blocksMax: null,
+  });
+}
+
+// ---- Either family ----
+
+/**
+ * Reads a port-block message of whichever family it belongs to: Juniper (RT_SRC_NAT_PBA_*) first,
+ * then Cisco IOS XR CGN (UserbasedA/UserbasedW); `{ignored: true}` when it is neither.
+ */
+export function readPortBlock(message: string): PortBlockReading {
+  const juniper = readJuniperPortBlock(message);
+  if (!('ignored' in juniper)) return juniper;
+  return readCiscoCgnPortBlock(message);
 }

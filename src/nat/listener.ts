@@ -4,7 +4,7 @@ import { type Server, type Socket as TcpSocket, createServer } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { Tenant } from '../access/types.js';
 import type { IpSubnet } from '../domain/ip.js';
-import { type PortBlockReading, readJuniperPortBlock } from '../domain/nat-log.js';
+import { type PortBlockReading, readPortBlock } from '../domain/nat-log.js';
 import { OctetFramedReader, type SyslogMessage, readSyslogMessage } from '../domain/syslog.js';
 import type { Logger } from '../logger.js';
 import { createClientLookup } from '../radius/clients.js';
@@ -155,7 +155,7 @@ export async function startNatSyslogListener(options: NatSyslogListenerOptions):
     };
     const syslog = readSyslogMessage(text, { timeZone, receivedAt });
     if ('unparsable' in syslog) return keep(`syslog: ${syslog.unparsable}`);
-    const reading: PortBlockReading = readJuniperPortBlock(portBlockText(text, syslog.message));
+    const reading: PortBlockReading = readPortBlock(portBlockText(text, syslog.message));
     if ('ignored' in reading) return void count('ignored');
     if ('unparsable' in reading) return keep(reading.unparsable);
     const { event } = reading;

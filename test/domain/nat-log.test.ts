@@ -5,7 +5,9 @@ import {
   type PortBlockLogLine,
   type PortBlockEventKind,
   type PortBlockReading,
+  readCiscoCgnPortBlock,
   readJuniperPortBlock,
+  readPortBlock,
 } from '../../src/domain/nat-log.js';
 import { MAX_UNIX_TIME } from '../../src/domain/time.js';
 
@@ -375,5 +377,155 @@ describe('round trip', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+// ---- Cisco IOS XR CGN bulk port allocation ----
+
+// Cisco IOS XR Carrier Grade NAT Configuration Guide for the Cisco CRS Router, Release 5.2.x
+// (OL-32659-01), "Syslog Message Format" (https://www.easymanua.ls/cisco/grs/manual?p=108): the
+// record layout; its example (?p=110) is a table of values, UserbasedA 10.0.0.1 Broadband
+// 100.1.1.1 2048 3071, written here in that layout, the fields it leaves out as "-".
+const ciscoAlloc = '[UserbasedA - 10.0.0.1 Broadband - 100.1.1.1 - 2048 3071 - -]';
+const ciscoRelease = '[UserbasedW - 10.0.0.1 Broadband - 100.1.1.1 - 2048 3071 - -]';
+
+function ciscoEventOf(message: string): PortBlockLogLine {
+  const reading = readCiscoCgnPortBlock(message);
+  if (!('event' in reading)) throw new Error(`expected an event, got ${shown(reading)}`);
+  return reading.event;
+}
+
+function ciscoReasonOf(message: string): string {
+  const reading = readCiscoCgnPortBlock(message);
+  if (!('unparsable' in reading)) throw new Error(`expected an unparsable reading, got ${shown(reading)}`);
+  return reading.unparsable;
+}
+
+/** The guide's example record with one field (by its index in the layout) replaced. */
+function ciscoWith(index: number, value: string, event = 'UserbasedA'): string {
+  const fields = [event, '-', '10.0.0.1', 'Broadband', '-', '100.1.1.1', '-', '2048', '3071', '-', '-'];
+  fields[index] = value;
+  return `[${fields.join(' ')}]`;
+}
+
+const ciscoBlock = {
+  insideAddress: address('10.0.0.1'),
+  publicAddress: address('100.1.1.1'),
+  portFirst: 2048,
+  portLast: 3071,
+  at: null,
+  pool: null,
+  blocksUsed: null,
+  blocksMax: null,
+};
+
+describe('Cisco IOS XR CGN bulk port allocation records', () => {
+  it("reads the guide's example as UserbasedA (ALLOC) and UserbasedW (RELEASE), timed by the syslog header", () => {
+    expect(ciscoEventOf(ciscoAlloc)).toEqual({ kind: 'ALLOC', ...ciscoBlock });
+    expect(ciscoEventOf(ciscoRelease)).toEqual({ kind: 'RELEASE', ...ciscoBlock });
+  });
+
+  it('reads any Inside VRF Name, "-" included (it is not kept)', () => {
+    expect(ciscoEventOf(ciscoWith(3, '-')).insideAddress).toEqual(address('10.0.0.1'));
+    expect(ciscoEventOf(ciscoWith(3, 'vrf-cust_1')).portLast).toBe(3071);
+  });
+
+  it('reads ports 0 and 65535, and a block of one port', () => {
+    expect(ciscoEventOf(ciscoWith(7, '0'))).toMatchObject({ portFirst: 0, portLast: 3071 });
+    const one = ciscoWith(8, '65535').replace(' 2048 ', ' 65535 ');
+    expect(ciscoEventOf(one)).toMatchObject({ portFirst: 65535, portLast: 65535 });
+  });
+
+  it('refuses an EventName of the family that is not UserbasedA or UserbasedW, or in another case', () => {
+    expect(ciscoReasonOf(ciscoWith(0, 'UserbasedX'))).toMatch(/EventName "UserbasedX"/);
+    expect(ciscoReasonOf(ciscoWith(0, 'Userbaseda'))).toMatch(/EventName/);
+  });
+
+  it.each<[string, number, string, RegExp]>([
+    ['L4 given', 1, '6', /^L4 "6"/],
+    ['an Original Source IPv6 (a DS-Lite record)', 4, '2001:db8::1', /^Original Source IPv6 "2001:db8::1"/],
+    ['an Original Port', 6, '1024', /^Original Port "1024"/],
+    ['a Destination IP', 9, '192.0.2.1', /^Destination IP "192.0.2.1"/],
+    ['a Destination Port', 10, '80', /^Destination Port "80"/],
+  ])('refuses %s where the layout has "-"', (_name, index, value, reason) => {
+    expect(ciscoReasonOf(ciscoWith(index, value))).toMatch(reason);
+  });
+
+  it('refuses addresses that are not canonical dotted-quad IPv4, naming the field', () => {
+    for (const bad of ['10.0.0.300', '010.0.0.1', '10.0.0', '-', '::ffff:10.0.0.1', '2001:db8::1'])
+      expect(ciscoReasonOf(ciscoWith(2, bad))).toMatch(/^Original Source IP/);
+    for (const bad of ['100.1.1.256', '100.01.1.1', '-', '2001:db8::2'])
+      expect(ciscoReasonOf(ciscoWith(5, bad))).toMatch(/^Translated Source IP/);
+  });
+
+  it('refuses ports past 65535, with leading zeros, a sign, or "-", naming the field', () => {
+    for (const bad of ['65536', '02048', '+2048', '-1', '-', '2048.0'])
+      expect(ciscoReasonOf(ciscoWith(7, bad))).toMatch(/^Translated First Source Port .* is not a port/);
+    for (const bad of ['99999', '03071', '-'])
+      expect(ciscoReasonOf(ciscoWith(8, bad))).toMatch(/^Translated Last Source Port .* is not a port/);
+  });
+
+  it('refuses a block whose first port is above its last', () => {
+    expect(ciscoReasonOf(ciscoWith(7, '4096'))).toMatch(/low port 4096 is above its high port 3071/);
+  });
+
+  it('refuses a Inside VRF Name holding a "["', () => {
+    expect(ciscoReasonOf(ciscoWith(3, 'Broad[band'))).toMatch(/^Inside VRF Name/);
+  });
+
+  it('refuses a record with a field missing, empty, or one too many, naming the field', () => {
+    expect(ciscoReasonOf('[UserbasedA - 10.0.0.1 Broadband - 100.1.1.1 - 2048 3071 -]')).toMatch(
+      /^Destination Port is missing/,
+    );
+    expect(ciscoReasonOf('[UserbasedA - 10.0.0.1]')).toMatch(/^Inside VRF Name is missing/);
+    expect(ciscoReasonOf('[UserbasedA - 10.0.0.1  Broadband - 100.1.1.1 - 2048 3071 - -]')).toMatch(
+      /^Inside VRF Name is empty/,
+    );
+    expect(ciscoReasonOf('[UserbasedA - 10.0.0.1 Broadband - 100.1.1.1 - 2048 3071 - - x]')).toMatch(
+      /"x" follows Destination Port/,
+    );
+  });
+
+  it('refuses a message of several records, text around the record, or a record cut short', () => {
+    expect(ciscoReasonOf(ciscoAlloc + ciscoRelease)).toMatch(/more than one \[record\]/);
+    expect(ciscoReasonOf(`${ciscoAlloc} ${ciscoRelease}`)).toMatch(/more than one \[record\]/);
+    expect(ciscoReasonOf(`${ciscoAlloc} trailing`)).toMatch(/" trailing" follows the record/);
+    expect(ciscoReasonOf(`NAT44 ${ciscoAlloc}`)).toMatch(/does not begin with its "\[" record/);
+    for (let cut = 1; cut < ciscoAlloc.length; cut++) {
+      const reading = readCiscoCgnPortBlock(ciscoAlloc.slice(0, cut));
+      expect('event' in reading, ciscoAlloc.slice(0, cut)).toBe(false);
+    }
+    expect(ciscoReasonOf(ciscoAlloc.slice(0, -1))).toMatch(/closing "\]"/);
+  });
+
+  it('ignores the events that are not port-block ones, and lines of no event', () => {
+    for (const other of [
+      '[SessionbasedA 6 10.0.0.1 Broadband - 100.1.1.1 1025 2050 - - -]',
+      '[SessionbasedW 17 10.0.0.1 Broadband - 100.1.1.1 1025 2050 - - -]',
+      '[Portblockrunout - 10.0.0.1 Broadband - - - - - - -]',
+      '',
+      ' ',
+      'RT_FLOW_SESSION_CREATE: session created',
+    ])
+      expect(readCiscoCgnPortBlock(other)).toEqual({ ignored: true });
+  });
+});
+
+describe('readPortBlock, either family', () => {
+  it('reads a Juniper message as readJuniperPortBlock does, a Cisco one as readCiscoCgnPortBlock does', () => {
+    expect(readPortBlock(nfwareAlloc)).toEqual(readJuniperPortBlock(nfwareAlloc));
+    expect(readPortBlock(ciscoAlloc)).toEqual(readCiscoCgnPortBlock(ciscoAlloc));
+    expect(readPortBlock(ciscoWith(7, '99999'))).toEqual(readCiscoCgnPortBlock(ciscoWith(7, '99999')));
+  });
+
+  it('tries Juniper first: a message naming both families is read (or refused) as Juniper', () => {
+    const both = `RT_SRC_NAT_PBA_ALLOC: ${ciscoAlloc}`;
+    expect(readPortBlock(both)).toEqual(readJuniperPortBlock(both));
+    expect(readPortBlock(both)).toHaveProperty('unparsable');
+  });
+
+  it('ignores a message of neither family', () => {
+    for (const other of ['', 'RT_FLOW_SESSION_CREATE: x', '[SessionbasedA 6 10.0.0.1 - - 100.1.1.1 1 2 - - -]'])
+      expect(readPortBlock(other)).toEqual({ ignored: true });
   });
 });
