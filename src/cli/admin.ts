@@ -7,6 +7,7 @@ import { migrate } from '../db/migrate.js';
 import { type Env, InvalidEnvironmentError, readEnv } from '../env.js';
 import { exportCsv, importCsv, printSummary } from '../csv/cli.js';
 import { importDetailFile, printDetailImportSummary } from '../radius/detail-import.js';
+import { importNatLogFile, printNatImportSummary } from '../nat/file-import.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { checkTokenExpiry, checkTokenFormat } from '../access/tokens.js';
@@ -44,6 +45,15 @@ function parseSessionTimeout(value: string): number {
   return seconds;
 }
 
+function parseTimeZone(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return value;
+  } catch {
+    throw new InvalidArgumentError('must be an IANA time zone, e.g. UTC or Europe/Paris');
+  }
+}
+
 const iso = (date: Date | null) => (date ? date.toISOString() : '-');
 
 /** Where a command writes: lines of its output, and error text (the console, for the real CLI). */
@@ -73,7 +83,7 @@ function table(out: AdminOutput['out'], rows: Record<string, unknown>[]) {
 }
 
 /** What commands take from the environment. */
-export type AdminSettings = Pick<Env, 'RADIUS_SESSION_TIMEOUT'>;
+export type AdminSettings = Pick<Env, 'RADIUS_SESSION_TIMEOUT' | 'NAT_SYSLOG_TIMEZONE'>;
 
 /** The CLI's commands, run against `db`, writing to `output`; commander's own exits become thrown CommanderErrors. */
 function buildProgram(db: Db, output: AdminOutput, settings: AdminSettings): Command {
@@ -212,6 +222,30 @@ function buildProgram(db: Db, output: AdminOutput, settings: AdminSettings): Com
         sessionTimeout: options.sessionTimeout ?? settings.RADIUS_SESSION_TIMEOUT,
       });
       printDetailImportSummary(summary, out);
+    });
+
+  const nat = program.command('nat').description('carrier-grade NAT port-block bindings');
+  nat
+    .command('import <file>')
+    .description(
+      'backfill port-block bindings from a file of CGNAT log lines (Juniper RT_SRC_NAT_PBA_*, Cisco CGN Userbased), ' +
+        'as received or as a syslog daemon writes them, through the same rules as the syslog listener ' +
+        '(importing a file again writes nothing new)',
+    )
+    .requiredOption('--context <name>', 'the context of the public addresses')
+    .option('--inside-context <name>', 'the context the inside addresses are looked up in (default: --context)')
+    .option(
+      '--timezone <zone>',
+      'IANA zone of RFC 3164 times, which carry none (default: NAT_SYSLOG_TIMEZONE)',
+      parseTimeZone,
+    )
+    .action(async (file: string, options: { context: string; insideContext?: string; timezone?: string }) => {
+      const summary = await importNatLogFile(db, file, {
+        contextName: options.context,
+        ...(options.insideContext === undefined ? {} : { insideContextName: options.insideContext }),
+        timeZone: options.timezone ?? settings.NAT_SYSLOG_TIMEZONE,
+      });
+      printNatImportSummary(summary, out);
     });
   return program;
 }

@@ -4,8 +4,8 @@ import { type Server, type Socket as TcpSocket, createServer } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { Tenant } from '../access/types.js';
 import type { IpSubnet } from '../domain/ip.js';
-import { type PortBlockReading, readPortBlock } from '../domain/nat-log.js';
-import { OctetFramedReader, type SyslogMessage, readSyslogMessage } from '../domain/syslog.js';
+import { readPortBlockMessage } from '../domain/nat-syslog.js';
+import { OctetFramedReader } from '../domain/syslog.js';
 import type { Logger } from '../logger.js';
 import { createClientLookup } from '../radius/clients.js';
 import type { PortBlockBatch, PortBlockRecord, PortBlockResult, UnparsableLine } from './store.js';
@@ -67,8 +67,6 @@ const MAX_RETRY_DELAY_MS = 30_000;
 const WARNING_INTERVAL_MS = 10_000;
 // How many times port 0 is tried for a UDP port whose TCP twin is also free.
 const PORT_PICK_ATTEMPTS = 20;
-// RFC 5424: <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID; syslog.ts does not return MSGID.
-const RFC5424_MSGID = /^<\d{1,3}>1 \S+ \S+ \S+ \S+ (\S+) /;
 
 export type NatSyslogOutcome =
   | 'applied'
@@ -86,19 +84,6 @@ export type NatSyslogOutcome =
 function senderAddress(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return mapped ? mapped[1]! : address;
-}
-
-/**
- * The text the port-block reader reads from a syslog message. Junos with `structured-data` sends
- * the tag as the RFC 5424 MSGID and the parameters as the SD element, with an empty MSG: the two
- * are put back together as the reader knows them (`RT_SRC_NAT_PBA_ALLOC [junos@2636… …]`).
- */
-export function portBlockText(text: string, message: SyslogMessage): string {
-  if (message.format !== 'rfc5424' || message.structuredData === null) return message.body;
-  if (/\bRT_SRC_NAT_PBA_/.test(message.body)) return message.body;
-  const msgId = RFC5424_MSGID.exec(text.replace(/^\uFEFF/, ''))?.[1];
-  if (msgId === undefined || !msgId.startsWith('RT_SRC_NAT_PBA_')) return message.body;
-  return `${msgId} ${message.structuredData}${message.body === '' ? '' : ` ${message.body}`}`;
 }
 
 export async function startNatSyslogListener(options: NatSyslogListenerOptions): Promise<NatSyslogListener> {
@@ -153,25 +138,14 @@ export async function startNatSyslogListener(options: NatSyslogListenerOptions):
         unparsable: { source: 'SYSLOG', device, receivedAt, line: text, reason },
       });
     };
-    const syslog = readSyslogMessage(text, { timeZone, receivedAt });
-    if ('unparsable' in syslog) return keep(`syslog: ${syslog.unparsable}`);
-    const reading: PortBlockReading = readPortBlock(portBlockText(text, syslog.message));
+    const reading = readPortBlockMessage(text, { timeZone, receivedAt });
     if ('ignored' in reading) return void count('ignored');
     if ('unparsable' in reading) return keep(reading.unparsable);
-    const { event } = reading;
     queue.push({
       source,
       unparsable: null,
       record: {
-        event: {
-          kind: event.kind,
-          // epoch-time-64 when the line has it, else the header's time, else the arrival.
-          at: event.at ?? syslog.message.at ?? receivedAt,
-          publicAddress: event.publicAddress,
-          portFirst: event.portFirst,
-          portLast: event.portLast,
-          insideAddress: event.insideAddress,
-        },
+        event: reading.event,
         source: 'SYSLOG',
         device,
         rawLine: text.replace(/(?:\r?\n|\0)$/, ''),

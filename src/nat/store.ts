@@ -282,13 +282,13 @@ async function insertBindings(
   const openers = created.map(opener);
   const [result] = await session.query<{ inserted: number }>(
     `WITH input AS (
-  SELECT * FROM unnest($3::inet[], $4::int[], $5::int[], $6::int8[], $7::int8[], $8::text[], $9::int8[], $10::inet[], $11::text[], $12::text[], $13::text[])
-    WITH ORDINALITY AS i(public_address, port_first, port_last, starttime, endtime, end_kind, last_seen, inside_address, source, device, raw_line, ord)
+  SELECT * FROM unnest($3::inet[], $4::int[], $5::int[], $6::int8[], $7::int8[], $8::text[], $9::int8[], $10::inet[], $11::text[], $12::text[], $13::text[], $14::int8[])
+    WITH ORDINALITY AS i(public_address, port_first, port_last, starttime, endtime, end_kind, last_seen, inside_address, source, device, raw_line, released_at, ord)
 ), inserted AS (
   INSERT INTO ${natPortBlocks.table} (${b.contextId}, ${b.publicAddress}, ${b.portFirst}, ${b.portLast}, ${b.starttime}, ${b.endtime}, ${b.endKind},
-    ${b.lastSeen}, ${b.insideAddress}, ${b.insideContextId}, ${b.source}, ${b.device}, ${b.rawLine})
+    ${b.lastSeen}, ${b.insideAddress}, ${b.insideContextId}, ${b.source}, ${b.device}, ${b.rawLine}, ${b.releasedAt})
   SELECT $1, i.public_address, i.port_first, i.port_last, i.starttime, i.endtime, i.end_kind, i.last_seen, i.inside_address, $2,
-    i.source, i.device, i.raw_line
+    i.source, i.device, i.raw_line, i.released_at
   FROM input i ORDER BY i.ord
   RETURNING *
 ), audited AS (
@@ -309,6 +309,8 @@ SELECT count(*)::int AS inserted FROM inserted`,
       openers.map((record) => record?.source ?? 'API'),
       openers.map((record) => record?.device ?? null),
       openers.map((record) => record?.rawLine ?? null),
+      // A binding allocated and released in one batch keeps its RELEASE's time, so the line read again is a duplicate.
+      created.map((binding) => binding.releasedAt),
     ],
   );
   if (result!.inserted !== created.length)
