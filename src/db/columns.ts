@@ -169,6 +169,7 @@ export const radiusConflicts = {
     endtime: 'endtime',
     mappingId: 'mapping_id',
     holderUserId: 'holder_user_id',
+    natHolderId: 'nat_holder_id',
     kind: 'kind',
     recordedAt: 'recorded_at',
   },

@@ -29,7 +29,9 @@ export type DetailEntry =
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 // ctime's `%a %b %e %H:%M:%S %Y`: the day of the month padded with a space, not a zero.
 const DATE_LINE = /^([A-Z][a-z]{2}) ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})\s*$/;
-const ATTRIBUTE_LINE = /^[ \t]*([A-Za-z0-9][A-Za-z0-9_.:/-]*)[ \t]*=[ \t]*(.*)$/;
+// dotAll: a value may hold U+2028 and U+2029, which `.` alone does not match (lines are split
+// where readline splits them: CR, LF, CRLF).
+const ATTRIBUTE_LINE = /^[ \t]*([A-Za-z0-9][A-Za-z0-9_.:/-]*)[ \t]*=[ \t]*(.*)$/s;
 const BARE_VALUE = /^[A-Za-z0-9][A-Za-z0-9_.:/+-]*$/;
 const UNIX_SECONDS = /^\d{1,12}$/;
 

@@ -1,4 +1,4 @@
-import type { IpSubnet } from './ip.js';
+import { type IpSubnet, subnetsOverlap } from './ip.js';
 import type { AccountingEvent } from './radius.js';
 
 // The rules that turn accounting events into mappings, as FreeRADIUS's radacct queries keep
@@ -53,10 +53,27 @@ export interface HoldingState {
   endKind: EndKind | null;
 }
 
+/**
+ * A carrier-grade NAT port block or deterministic rule: it holds ports of its public addresses,
+ * so no mapping of a whole address (as a session's is) may share an address and an instant with it.
+ * Never changed here.
+ */
+export interface NatHolding {
+  kind: 'NAT_BINDING' | 'NAT_RULE';
+  /** The binding's or the rule's id. */
+  id: number;
+  /** The binding's public address, or the rule's outside prefix. */
+  subnet: IpSubnet;
+  start: number;
+  end: number | null;
+}
+
 /** Everything the events touch, as stored, in one context (see SnapshotNeeds). */
 export interface AccountingSnapshot {
   sessions: readonly SessionState[];
   holdings: readonly HoldingState[];
+  /** The NAT bindings and rules sharing an address with the mappings of step 3 (see SnapshotNeeds). */
+  natHolders: readonly NatHolding[];
 }
 
 /**
@@ -68,7 +85,9 @@ export interface AccountingSnapshot {
  *    and is open or ends at or after `since` (or the earliest start of the sessions of step 1, if
  *    earlier): a mapping that ended before then cannot meet anything the events write;
  * 4. the sessions, still open, of the mappings of step 3, and every mapping of those sessions: a
- *    Start that takes an address from an open session ends the whole session.
+ *    Start that takes an address from an open session ends the whole session;
+ * 5. every NAT binding and rule sharing an address with the subnets of step 3 and open or ending
+ *    at or after the same instant: they hold those addresses as a static mapping would.
  * Planning from that snapshot gives the same plan as planning from the whole database
  * (test/domain/radius-session.property.test.ts checks it).
  */
@@ -88,17 +107,32 @@ export interface TimeoutSweep {
 
 export type AccountingInput = AccountingEvent | TimeoutSweep;
 
-/** A session's address that another customer's static mapping (or a session that began no later) already holds. */
-export interface AccountingConflict {
+/** Where and when a session's address was refused, and who for. */
+interface ConflictSpan {
   sessionId: number;
   subnet: IpSubnet;
   start: number;
   end: number | null;
-  /** The mapping that holds it. */
-  mappingId: number;
-  holderUserId: string;
-  kind: 'STATIC_MAPPING' | 'SESSION';
 }
+
+/**
+ * A session's address that another holder already had: another customer's static mapping, a
+ * session that began no later, or a carrier-grade NAT port block or rule of that public address.
+ */
+export type AccountingConflict = ConflictSpan &
+  (
+    | {
+        /** The mapping that holds it. */
+        mappingId: number;
+        holderUserId: string;
+        kind: 'STATIC_MAPPING' | 'SESSION';
+      }
+    | {
+        /** The binding or rule that holds it. */
+        natHolderId: number;
+        kind: NatHolding['kind'];
+      }
+  );
 
 /**
  * What became of an event: `applied` changed something; `duplicate` had been applied already
@@ -263,13 +297,16 @@ export function planAccounting(
   for (const session of snapshot.sessions) addSession({ ...session });
   for (const holding of snapshot.holdings) addHolding({ ...holding });
 
+  // Few per batch (the public addresses a NAS handed out that a NAT pool also has): a scan.
+  const natSharing = (subnet: IpSubnet) => snapshot.natHolders.filter((nat) => subnetsOverlap(nat.subnet, subnet));
+
   const ownHoldings = (session: SessionState) => holdingsBySession.get(session.id) ?? [];
   const touchSession = (session: SessionState) => changedSessions.add(session.id);
 
   /** Moves a holding's end to `end` (null: open), stopping short of the next mapping of its address. */
   function setEnd(holding: HoldingState, end: number | null, kind: EndKind | null) {
     let next = NEVER;
-    for (const other of index.sharing(holding.subnet)) {
+    for (const other of [...index.sharing(holding.subnet), ...natSharing(holding.subnet)]) {
       if (other !== holding && other.start > holding.start) next = Math.min(next, other.start);
     }
     let finalEnd = end;
@@ -300,6 +337,11 @@ export function planAccounting(
     const span = { start, end };
     const meeting = index.sharing(subnet).filter((other) => timesMeet(other, span));
     if (meeting.some((other) => other.sessionId === session.id)) return;
+    const natHolder = natSharing(subnet).find((other) => timesMeet(other, span));
+    if (natHolder) {
+      conflicts.push({ sessionId: session.id, subnet, start, end, natHolderId: natHolder.id, kind: natHolder.kind });
+      return;
+    }
     const holder = meeting.find((other) => other.sessionId === null);
     const sameStart = meeting.find((other) => other.start === start);
     const blocking = holder ?? sameStart;

@@ -4,6 +4,7 @@ import { CustomerRef } from '../customers/schema.js';
 import { type AccountingConflict, type EndKind, isInferredEnd } from '../domain/radius-session.js';
 import type { IpMapping, RadiusConflict, RadiusSession } from '../generated/prisma/client.js';
 import { IpMappingRef } from '../mappings/schema.js';
+import { NatBindingRef, NatRuleRef } from '../nat/schema.js';
 import { builder, totalCountField } from '../schema/builder.js';
 import { columnsOf, readsColumns } from '../schema/columns.js';
 import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
@@ -47,6 +48,13 @@ const RadiusConflictKindRef = builder.enumType('RadiusConflictKind', {
   values: {
     STATIC_MAPPING: { description: 'A static mapping (API, REST or CSV) of another customer: it wins.' },
     SESSION: { description: 'Another session that began at the same instant: the one stored first keeps it.' },
+    NAT_BINDING: {
+      description:
+        'A carrier-grade NAT port block of that public address: the address is shared, no one customer holds it.',
+    },
+    NAT_RULE: {
+      description: 'A deterministic NAT rule whose outside prefix has that public address: the address is shared.',
+    },
   } satisfies Record<AccountingConflict['kind'], unknown>,
 });
 
@@ -171,8 +179,8 @@ const RadiusConflictRef = builder.prismaObject('RadiusConflict', {
     id: t.exposeInt('id', { description: "The conflict's id; ids grow in the order conflicts were recorded." }),
     kind: t.field({
       type: RadiusConflictKindRef,
-      description: 'What held the address: a static mapping, or another session.',
-      ...fromConflict(['kind'], (conflict) => (conflict.kind === 'SESSION' ? 'SESSION' : 'STATIC_MAPPING')),
+      description: 'What held the address: a static mapping, another session, or a NAT port block or rule.',
+      ...fromConflict(['kind'], (conflict) => conflict.kind as AccountingConflict['kind']),
     }),
     session: t.relation('radiusSession', { description: 'The session that reported the address.' }),
     ipsubnet: t.expose('ipsubnet', { type: 'IPSubnet', description: 'The address or prefix the session reported.' }),
@@ -185,13 +193,49 @@ const RadiusConflictRef = builder.prismaObject('RadiusConflict', {
       nullable: true,
       description: 'The last instant the session would have held it; null: ongoing when it was recorded.',
     }),
-    holderUserId: t.exposeString('holderUserId', { description: 'The UserID of the holder, when it was recorded.' }),
-    mappingId: t.exposeInt('mappingId', { description: 'The id of the mapping that held it.' }),
+    holderUserId: t.exposeString('holderUserId', {
+      nullable: true,
+      description: "The UserID of the mapping's customer, when it was recorded; null when a NAT block or rule held it.",
+    }),
+    mappingId: t.exposeInt('mappingId', {
+      nullable: true,
+      description: 'The id of the mapping that held it; null when a NAT block or rule held it.',
+    }),
     mapping: t.field({
       type: IpMappingRef,
       nullable: true,
-      description: 'The mapping that held it, as it is now; null if it has since been deleted.',
-      ...fromConflict(['mappingId'], (conflict, _args, ctx) => loadersOf(ctx).mappingById.load(conflict.mappingId)),
+      description:
+        'The mapping that held it, as it is now; null if it has since been deleted, or a NAT holder held it.',
+      ...fromConflict(['mappingId'], (conflict, _args, ctx) =>
+        conflict.mappingId === null ? null : loadersOf(ctx).mappingById.load(conflict.mappingId),
+      ),
+    }),
+    natHolderId: t.exposeInt('natHolderId', {
+      nullable: true,
+      description: 'The id of the NAT port block (NAT_BINDING) or rule (NAT_RULE) that held it; null otherwise.',
+    }),
+    natBinding: t.field({
+      type: NatBindingRef,
+      nullable: true,
+      description:
+        'The NAT port block that held it, as it is now (kind NAT_BINDING); null otherwise or if since deleted.',
+      // Prisma batches the findUnique calls of one tick into one statement.
+      ...fromConflict(['kind', 'natHolderId'], (conflict, _args, ctx) =>
+        conflict.kind === 'NAT_BINDING' && conflict.natHolderId !== null
+          ? ctx.db.prisma.natPortBlock.findUnique({ where: { id: conflict.natHolderId } })
+          : null,
+      ),
+    }),
+    natRule: t.field({
+      type: NatRuleRef,
+      nullable: true,
+      description:
+        'The deterministic NAT rule that held it, as it is now (kind NAT_RULE); null otherwise or if since deleted.',
+      ...fromConflict(['kind', 'natHolderId'], (conflict, _args, ctx) =>
+        conflict.kind === 'NAT_RULE' && conflict.natHolderId !== null
+          ? ctx.db.prisma.natRule.findUnique({ where: { id: conflict.natHolderId } })
+          : null,
+      ),
     }),
     recordedAt: t.expose('recordedAt', { type: 'DateTime', description: 'When the conflict was recorded.' }),
   }),

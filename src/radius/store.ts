@@ -1,6 +1,15 @@
 import type { Actor, Tenant } from '../access/types.js';
 import { customerImageSql, mappingImageSql } from '../audit/store.js';
-import { auditEvents, columnList, customers, mappings, radiusConflicts, radiusSessions } from '../db/columns.js';
+import {
+  auditEvents,
+  columnList,
+  customers,
+  mappings,
+  natPortBlocks,
+  natRules,
+  radiusConflicts,
+  radiusSessions,
+} from '../db/columns.js';
 import type { DriverSession } from '../db/connection.js';
 import { isExclusionViolation, isUniqueViolation, isWriteConflict } from '../db/errors.js';
 import type { Db } from '../db/handle.js';
@@ -15,6 +24,7 @@ import {
   type EndKind,
   type EventOutcome,
   type HoldingState,
+  type NatHolding,
   type SessionState,
   type SnapshotNeeds,
   planAccounting,
@@ -118,6 +128,8 @@ async function applyBatch(
 
 const s = radiusSessions.columns;
 const m = mappings.columns;
+const b = natPortBlocks.columns;
+const r = natRules.columns;
 const c = customers.columns;
 const a = auditEvents.columns;
 
@@ -222,9 +234,25 @@ WITH found AS (
           && ipdr_mapping_extent($1, subnet.network, since.at, NULL)
       AND ipdr_mapping_low_bits(o.${m.network}) && ipdr_mapping_low_bits(subnet.network)
   ) near
+), nat AS (
+  -- IPv4 only: a NAT binding or rule holds public IPv4 addresses (the tables' CHECKs).
+  SELECT 'NAT_BINDING' AS kind, nb.${b.id} AS id, nb.${b.publicAddress}::text AS network, nb.${b.starttime} AS starttime, nb.${b.endtime} AS endtime
+  FROM subnet CROSS JOIN since
+  JOIN ${natPortBlocks.table} nb
+    ON ipdr_mapping_extent(nb.${b.contextId}, nb.${b.publicAddress}, nb.${b.starttime}, nb.${b.endtime})
+       && ipdr_mapping_extent($1, subnet.network, since.at, NULL)
+  WHERE family(subnet.network) = 4
+  UNION
+  SELECT 'NAT_RULE', nr.${r.id}, nr.${r.outsidePrefix}::text, nr.${r.starttime}, nr.${r.endtime}
+  FROM subnet CROSS JOIN since
+  JOIN ${natRules.table} nr
+    ON ipdr_mapping_extent(nr.${r.contextId}, nr.${r.outsidePrefix}, nr.${r.starttime}, nr.${r.endtime})
+       && ipdr_mapping_extent($1, subnet.network, since.at, NULL)
+  WHERE family(subnet.network) = 4
 )
 SELECT (SELECT json_agg(${sessionJson('found')}) FROM found) AS sessions,
-       (SELECT json_agg(${holdingJson('held')}) FROM held) AS holdings`;
+       (SELECT json_agg(${holdingJson('held')}) FROM held) AS holdings,
+       (SELECT json_agg(nat) FROM nat) AS nat`;
   return { text, params };
 }
 
@@ -252,15 +280,34 @@ function holdingState(row: HoldingJson): HoldingState {
   };
 }
 
+/** A NAT binding or rule as the snapshot's `nat` part gives it. */
+interface NatHoldingJson {
+  kind: NatHolding['kind'];
+  id: number;
+  network: string;
+  starttime: number;
+  endtime: number | null;
+}
+
+const natHolding = (row: NatHoldingJson): NatHolding => ({
+  kind: row.kind,
+  id: row.id,
+  subnet: parseIpSubnet(row.network),
+  start: row.starttime,
+  end: row.endtime,
+});
+
 async function loadSnapshot(
   session: DriverSession,
   contextId: number,
   needs: SnapshotNeeds,
 ): Promise<AccountingSnapshot> {
   const { text, params } = snapshotStatement(contextId, needs);
-  const [read] = await session.query<{ sessions: SessionJson[] | null; holdings: HoldingJson[] | null }>(text, params, {
-    prepared: true,
-  });
+  const [read] = await session.query<{
+    sessions: SessionJson[] | null;
+    holdings: HoldingJson[] | null;
+    nat: NatHoldingJson[] | null;
+  }>(text, params, { prepared: true });
   const sessions = (read!.sessions ?? []).map(sessionState);
   const holdings = read!.holdings ?? [];
   // A mapping of another session in the way: when that session is still open, an event here ends
@@ -288,7 +335,7 @@ async function loadSnapshot(
       }
     }
   }
-  return { sessions, holdings: holdings.map(holdingState) };
+  return { sessions, holdings: holdings.map(holdingState), natHolders: (read!.nat ?? []).map(natHolding) };
 }
 
 // ---- Writing the plan ----
@@ -588,6 +635,13 @@ function insertMappings(statement: WriteStatement, created: HoldingState[], keyO
   statement.result('newMappings', `SELECT count(*)::int FROM new_mappings`);
 }
 
+type MappingConflict = Extract<AccountingConflict, { mappingId: number }>;
+// A mapping holder the database has (positive id), or one this statement creates (negative).
+const storedHolder = (conflict: AccountingConflict): conflict is MappingConflict =>
+  'mappingId' in conflict && conflict.mappingId > 0;
+const newHolder = (conflict: AccountingConflict): conflict is MappingConflict =>
+  'mappingId' in conflict && conflict.mappingId < 0;
+
 // The addresses refused because another holder had them. A holder this statement creates is
 // found among its new mappings by network and start: two mappings of one context with both the
 // same could not both exist (the non-overlap constraint).
@@ -611,9 +665,10 @@ function insertConflicts(
       'endtime',
       'mappingId',
       'holderUserId',
+      'natHolderId',
       'kind',
     ])})
-  SELECT ${statement.context}, i.session, i.network, i.ipsubnet, i.starttime, i.endtime, i.holder, i.holder_user_id, i.kind
+  SELECT ${statement.context}, i.session, i.network, i.ipsubnet, i.starttime, i.endtime, i.holder, i.holder_user_id, i.nat_holder_id, i.kind
   FROM (
     SELECT i.*, ${sessionIdSql(statement, 'i')} AS session, ${holder} AS holder
     FROM ${statement.unnest(conflicts, [
@@ -623,20 +678,21 @@ function insertConflicts(
       ['ipsubnet', 'text', (conflict) => conflict.subnet.input],
       ['starttime', 'int8', (conflict) => conflict.start],
       ['endtime', 'int8', (conflict) => conflict.end],
-      ['mapping_id', 'int', (conflict) => (conflict.mappingId > 0 ? conflict.mappingId : null)],
+      ['mapping_id', 'int', (conflict) => (storedHolder(conflict) ? conflict.mappingId : null)],
       [
         'holder_network',
         'inet',
-        (conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).subnet.network),
+        (conflict) => (newHolder(conflict) ? holdingOf(conflict.mappingId).subnet.network : null),
       ],
-      ['holder_start', 'int8', (conflict) => (conflict.mappingId > 0 ? null : holdingOf(conflict.mappingId).start)],
-      ['holder_user_id', 'text', (conflict) => conflict.holderUserId],
+      ['holder_start', 'int8', (conflict) => (newHolder(conflict) ? holdingOf(conflict.mappingId).start : null)],
+      ['holder_user_id', 'text', (conflict) => ('mappingId' in conflict ? conflict.holderUserId : null)],
+      ['nat_holder_id', 'int', (conflict) => ('natHolderId' in conflict ? conflict.natHolderId : null)],
       ['kind', 'text', (conflict) => conflict.kind],
     ])}
   ) i
   -- A holder this statement was to create and did not (its customer went meanwhile): the count
   -- below tells, and the transaction runs again.
-  WHERE i.holder IS NOT NULL
+  WHERE i.holder IS NOT NULL OR i.nat_holder_id IS NOT NULL
   ORDER BY i.ord
   RETURNING 1`,
   );

@@ -401,7 +401,7 @@ export class PlanStore {
   }
 
   snapshot(): AccountingSnapshot {
-    return { sessions: [...this.sessions.values()], holdings: [...this.holdings.values()] };
+    return { sessions: [...this.sessions.values()], holdings: [...this.holdings.values()], natHolders: [] };
   }
 
   apply(plan: AccountingPlan): void {
@@ -438,6 +438,8 @@ export class PlanStore {
       this.holdings.set(id, { ...holding, id, sessionId });
     }
     for (const conflict of plan.conflicts) {
+      if (!('mappingId' in conflict))
+        throw new Error(`conflict with NAT holder ${conflict.natHolderId}: none is stored`);
       const mappingId = idOf(conflict.mappingId, 'mapping');
       if (!this.holdings.has(mappingId)) throw new Error(`conflict with mapping ${mappingId}, which is not stored`);
       this.conflicts.push({ ...conflict, sessionId: idOf(conflict.sessionId, 'session'), mappingId });

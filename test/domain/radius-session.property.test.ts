@@ -4,6 +4,7 @@ import { type IpAddress, type IpSubnet, parseIpAddress, parseIpSubnet } from '..
 import type { AccountingEvent, NasIdentity } from '../../src/domain/radius.js';
 import {
   type AccountingInput,
+  type AccountingPlan,
   type AccountingRules,
   type AccountingSnapshot,
   type EventOutcome,
@@ -301,6 +302,9 @@ function snapshotFor(full: AccountingSnapshot, needs: SnapshotNeeds): Accounting
       subnets.some((subnet) => overlapsInAddress(subnet, holding.subnet)),
   );
   for (const holding of step3) holdings.set(holding.id, holding);
+  const natHolders = full.natHolders.filter(
+    (nat) => (nat.end === null || nat.end >= since) && subnets.some((subnet) => overlapsInAddress(subnet, nat.subnet)),
+  );
   const sessionsById = new Map(full.sessions.map((session) => [session.id, session]));
   for (const holding of step3) {
     const session = holding.sessionId === null ? undefined : sessionsById.get(holding.sessionId);
@@ -313,8 +317,38 @@ function snapshotFor(full: AccountingSnapshot, needs: SnapshotNeeds): Accounting
   return {
     sessions: full.sessions.filter((session) => sessions.has(session.id)),
     holdings: full.holdings.filter((holding) => holdings.has(holding.id)),
+    natHolders,
   };
 }
+
+/**
+ * The same state with its IPv4 static mappings presented as carrier-grade NAT port blocks and
+ * rules (alternately): to the rules a NAT holder is a static mapping of its address.
+ */
+function withNatHolders(full: AccountingSnapshot): AccountingSnapshot {
+  const nat = full.holdings.filter((holding) => holding.sessionId === null && holding.subnet.family === 4);
+  return {
+    sessions: full.sessions,
+    holdings: full.holdings.filter((holding) => !nat.includes(holding)),
+    natHolders: nat.map((holding, index) => ({
+      kind: index % 2 === 0 ? 'NAT_BINDING' : 'NAT_RULE',
+      id: holding.id,
+      subnet: holding.subnet,
+      start: holding.start,
+      end: holding.end,
+    })),
+  };
+}
+
+/** A plan made with withNatHolders, its NAT conflicts named as the static mappings they stand for. */
+const asStaticConflicts = (plan: AccountingPlan): AccountingPlan => ({
+  ...plan,
+  conflicts: plan.conflicts.map((conflict) => {
+    if (!('natHolderId' in conflict)) return conflict;
+    const { natHolderId, kind: _kind, ...span } = conflict;
+    return { ...span, mappingId: natHolderId, holderUserId: STATIC_USER, kind: 'STATIC_MAPPING' };
+  }),
+});
 
 /** The state with ids replaced by what identifies a row across runs: a session's key, a mapping's owner. */
 function comparable(store: PlanStore) {
@@ -328,6 +362,11 @@ function comparable(store: PlanStore) {
     })
     .sort((a, b) => `${a.owner} ${a.subnet} ${a.start}`.localeCompare(`${b.owner} ${b.subnet} ${b.start}`));
   const conflicts = store.conflicts
+    .map((conflict) => {
+      // The store's states hold mapping conflicts only (withNatHolders plans are compared apart).
+      if (!('mappingId' in conflict)) throw new Error(`NAT conflict in a store: ${JSON.stringify(conflict)}`);
+      return conflict;
+    })
     .map(({ sessionId, mappingId, ...conflict }) => ({
       ...conflict,
       subnet: conflict.subnet.network,
@@ -387,6 +426,13 @@ function runPlanner(history: History, batchSizes = history.batchSizes): Run {
       outcomes: plan.outcomes,
       state: comparable(viaFull),
     });
+
+    // (f) NAT port blocks and rules in the way are planned around as static mappings are, read
+    // from the whole state or from the snapshot, and recorded as NAT conflicts.
+    const natFull = withNatHolders(full);
+    const viaNat = planAccounting(natFull, batch, rules);
+    expect(asStaticConflicts(viaNat), `NAT holders as static mappings ${context}`).toEqual(plan);
+    expect(planAccounting(snapshotFor(natFull, snapshotNeeds(batch, rules)), batch, rules)).toEqual(viaNat);
 
     store.apply(plan);
     outcomes.push(...plan.outcomes);

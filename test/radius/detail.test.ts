@@ -229,6 +229,15 @@ describe('detail file parser', () => {
     ).toBe('Mon Dec  1 18:00:00 2025\n\tAcct-Status-Type = Start\n\tUser-Name = "alice"\n\tTimestamp = 1764612000\n\n');
   });
 
+  it('reads a value holding U+2028 or U+2029 (line breaks to JavaScript, not to readline)', () => {
+    for (const separator of ['\u2028', '\u2029']) {
+      const attributes = new Map([['User-Name', [`a${separator}b`]]]);
+      expect(records(parseDetailText(printDetailRecord(0, attributes))).map((record) => record.attributes)).toEqual([
+        attributes,
+      ]);
+    }
+  });
+
   it('reads back whatever it prints (property)', () => {
     const name = fc
       .stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,24}$/)

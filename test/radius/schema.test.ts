@@ -335,6 +335,92 @@ describe('radiusConflicts', () => {
   });
 });
 
+describe('radiusConflicts with carrier-grade NAT', () => {
+  it('records a Start for a public address a NAT port block or rule holds as a conflict, and applies the rest of the batch', async () => {
+    await resetData();
+    const binding = await graphqlData(
+      `mutation($input: NatBindingInput!) { createNatBinding(input: $input) { __typename ... on NatBinding { id } } }`,
+      {
+        input: {
+          publicAddress: '198.51.100.7',
+          portFirst: 1024,
+          portLast: 2047,
+          insideAddress: '100.64.1.9',
+          starttime: 500,
+        },
+      },
+    );
+    const rule = await graphqlData(
+      `mutation($input: NatRuleInput!) { createNatRule(input: $input) { __typename ... on NatRule { id } } }`,
+      {
+        input: {
+          insidePrefix: '100.64.2.0/28',
+          outsidePrefix: '198.51.100.16/30',
+          firstPort: 1024,
+          portsPerHost: 1000,
+          starttime: 0,
+        },
+      },
+    );
+    const bindingId = binding.createNatBinding.id;
+    const ruleId = rule.createNatRule.id;
+    expect([binding.createNatBinding.__typename, rule.createNatRule.__typename]).toEqual(['NatBinding', 'NatRule']);
+
+    // One batch: before this, the mapping trigger refused the whole batch (23P01) on every retry.
+    const result = await apply(
+      sessionEvent('Start', { user: 'erin', session: 'e-1', at: 1000, ipv4: '198.51.100.7' }),
+      sessionEvent('Start', { user: 'fred', session: 'f-1', at: 1000, ipv4: '198.51.100.18' }),
+      sessionEvent('Start', { user: 'gina', session: 'g-1', at: 1000, ipv4: '100.64.1.9' }),
+    );
+    expect(result.outcomes).toEqual(['applied', 'applied', 'applied']);
+    expect(result.conflicts).toBe(2);
+
+    const data = await graphqlData(`{ radiusConflicts { totalCount edges { node {
+      kind ipsubnet starttime holderUserId mappingId mapping { id } natHolderId
+      natBinding { id publicAddress portFirst portLast } natRule { id outsidePrefix }
+      session { acctSessionId mappings { id } }
+    } } } }`);
+    const nodes = data.radiusConflicts.edges.map((edge: any) => edge.node);
+    expect(data.radiusConflicts.totalCount).toBe(2);
+    const none = { holderUserId: null, mappingId: null, mapping: null, starttime: 1000 };
+    expect(nodes).toEqual(
+      expect.arrayContaining([
+        {
+          ...none,
+          kind: 'NAT_BINDING',
+          ipsubnet: '198.51.100.7',
+          natHolderId: bindingId,
+          natBinding: { id: bindingId, publicAddress: '198.51.100.7', portFirst: 1024, portLast: 2047 },
+          natRule: null,
+          session: { acctSessionId: 'e-1', mappings: [] },
+        },
+        {
+          ...none,
+          kind: 'NAT_RULE',
+          ipsubnet: '198.51.100.18',
+          natHolderId: ruleId,
+          natBinding: null,
+          natRule: { id: ruleId, outsidePrefix: '198.51.100.16/30' },
+          session: { acctSessionId: 'f-1', mappings: [] },
+        },
+      ]),
+    );
+    // The inside address is no NAT holder's: its session holds it, and the block reaches it.
+    const reached = await graphqlData(
+      '{ whoHad(ip: "198.51.100.7", port: 1500, at: 1200) { customer { userId } nat { kind insideAddress } } }',
+    );
+    expect(reached.whoHad).toEqual({
+      customer: { userId: 'gina' },
+      nat: { kind: 'binding', insideAddress: '100.64.1.9' },
+    });
+    // Sent again, nothing new is recorded.
+    expect(
+      (await apply(sessionEvent('Start', { user: 'erin', session: 'e-1', at: 1000, ipv4: '198.51.100.7' }))).conflicts,
+    ).toBe(0);
+    expect(await prisma.radiusConflict.count()).toBe(2);
+  });
+});
+
 describe('sources', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ipdr-radius-sources-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
