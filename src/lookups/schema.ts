@@ -5,25 +5,27 @@ import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
 import { ValidationError, checkField } from '../errors.js';
 import { badUserInput } from '../schema/input.js';
-import type { IpAddress, IpSubnet } from '../domain/ip.js';
+import { type IpAddress, type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains } from '../domain/ip.js';
 import { nowUnixTime } from '../domain/time.js';
 import type { IpMapping, Prisma } from '../generated/prisma/client.js';
 import { readsColumns } from '../schema/columns.js';
 import type { LookupRecord } from './log.js';
 import {
   type LookupRow,
+  MAX_HISTORY_HOPS,
   MAX_LOOKUPS,
   type NatHop,
   PortRequired,
   lookupColumns,
+  natHopsDuring,
   whoHadBatch,
   whoHadShared,
 } from './store.js';
 import { type Lenient, RejectedValue } from '../schema/lenient.js';
 import { asMappingParent, asMappingParents, fieldsRead } from './fields.js';
-import { listBound } from '../schema/list-bounds.js';
+import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
 import { IpMappingRef, MappingConnection } from '../mappings/schema.js';
-import { overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js';
+import { containsIpWhere, overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js';
 
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
@@ -87,9 +89,21 @@ async function logLookup(ctx: RequestContext, reason: string | null | undefined,
   await loadersOf(ctx).lookupLog.load({ ...record, reason: checked });
 }
 
-const historyRecord = (args: { ip: { input: string }; from?: number | null; to?: number | null }) => ({
+const historyRecord = (args: {
+  ip: { input: string };
+  port?: number | null;
+  from?: number | null;
+  to?: number | null;
+}) => ({
   operation: 'ipHistory' as const,
-  asked: [{ ip: args.ip.input, from: args.from ?? null, to: args.to ?? null }],
+  asked: [
+    {
+      ip: args.ip.input,
+      ...(args.port == null ? {} : { port: args.port }),
+      from: args.from ?? null,
+      to: args.to ?? null,
+    },
+  ],
 });
 
 const WhoHadLookup = builder.inputType('WhoHadLookup', {
@@ -134,6 +148,15 @@ const NatHopRef = builder.objectRef<NatHop>('NatHop').implement({
     source: t.exposeString('source', {
       description: 'Where the block came from: SYSLOG, FILE or API; RULE for a deterministic rule.',
     }),
+    starttime: t.expose('starttime', {
+      type: 'UnixTime',
+      description: "The first instant of the binding's (or the rule's) period.",
+    }),
+    endtime: t.expose('endtime', {
+      type: 'UnixTime',
+      nullable: true,
+      description: "The last instant of the binding's (or the rule's) period, inclusive; null: ongoing.",
+    }),
   }),
 });
 
@@ -145,6 +168,27 @@ builder.objectField(IpMappingRef, 'nat', (t) =>
       'When a lookup reached this mapping through carrier-grade NAT (a public address and port): the hop, from the public address to the inside one this mapping holds. Null otherwise.',
     extensions: readsColumns<IpMapping>([]),
     resolve: (mapping) => (mapping as { nat?: NatHop | null }).nat ?? null,
+  }),
+);
+
+// A subscriber that kept its address while its block was released and given again has a hop
+// for each: a handful in a window, rarely more.
+const NAT_HOP_LISTS = { default: 10, max: 100 };
+
+builder.objectField(IpMappingRef, 'natHops', (t) =>
+  t.field({
+    type: [NatHopRef],
+    description:
+      "In ipHistory with a port: every port block (or rule) that gave the asked address and port to this mapping's address while it held it, within the window, by start (nat is the first). In whoHad and whoHadMany: nat's hop alone. Empty otherwise.",
+    args: { first: t.arg.int({ description: firstDescription('hops', NAT_HOP_LISTS) }) },
+    extensions: {
+      ...readsColumns<IpMapping>([]),
+      ...listBound({ kind: 'argument', argument: 'first', ...NAT_HOP_LISTS }),
+    },
+    resolve: (mapping, args) => {
+      const { nat, natHops } = mapping as { nat?: NatHop | null; natHops?: NatHop[] };
+      return (natHops ?? (nat ? [nat] : [])).slice(0, takeFirst(args.first, NAT_HOP_LISTS));
+    },
   }),
 );
 
@@ -268,6 +312,11 @@ builder.queryFields((t) => ({
         'The ownership timeline of an address or subnet: every mapping sharing an address with it and held at some instant of [from, to], in time order, with its customer.',
       args: {
         ip: t.arg({ type: 'IPSubnet', required: true, description: 'An address or a subnet.' }),
+        port: t.arg.int({
+          description:
+            "A port (0-65535) of `ip`, then a single IPv4 address: the timeline of that address and port. Mappings of the whole address, and, through every carrier-grade NAT port block or rule that gave the port to an inside address in the window, the inside address's mappings while the block held it (see IpMapping.natHops). At most " +
+            `${MAX_HISTORY_HOPS} blocks: narrow the window for more.`,
+        }),
         from: t.arg({
           type: 'UnixTime',
           description: 'The first instant of the window, inclusive; absent: since ever.',
@@ -277,15 +326,24 @@ builder.queryFields((t) => ({
       },
       totalCount: async (_connection, args, ctx) => {
         await logLookup(ctx, args.reason, historyRecord(args));
-        return ctx.db.prisma.ipMapping.count({ where: historyWhere(tenantOf(ctx).id, args) });
+        const { where } = await historyOf(ctx, args);
+        return ctx.db.prisma.ipMapping.count({ where });
       },
       resolve: async (query, _root, args, ctx) => {
         await logLookup(ctx, args.reason, historyRecord(args));
-        return ctx.db.prisma.ipMapping.findMany({
+        const { where, hops } = await historyOf(ctx, args);
+        if (hops.length === 0) {
+          return ctx.db.prisma.ipMapping.findMany({ ...query, where, orderBy: [{ starttime: 'asc' }, { id: 'asc' }] });
+        }
+        // Which hops reached a mapping is read from its own context, address and period.
+        const select = 'select' in query && query.select ? { ...query.select, ...HOP_MATCH_COLUMNS } : undefined;
+        const rows = await ctx.db.prisma.ipMapping.findMany({
           ...query,
-          where: historyWhere(tenantOf(ctx).id, args),
+          ...(select ? { select } : {}),
+          where,
           orderBy: [{ starttime: 'asc' }, { id: 'asc' }],
         });
+        return rows.map((row) => withHops(row, hops, args));
       },
     },
     MappingConnection,
@@ -315,9 +373,73 @@ builder.queryFields((t) => ({
   ),
 }));
 
-function historyWhere(
-  contextId: number,
-  args: { ip: IpSubnet; from?: number | null; to?: number | null },
-): Prisma.IpMappingWhereInput {
-  return { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
+interface HistoryArgs {
+  ip: IpSubnet;
+  port?: number | null;
+  from?: number | null;
+  to?: number | null;
+}
+
+// A connection's count and page each ask; the hops are read once per request and arguments.
+const historyHops = new WeakMap<RequestContext, Map<string, Promise<NatHop[]>>>();
+
+/**
+ * What ipHistory lists: the mappings sharing an address with `ip` in the window and, with a port,
+ * those of the inside addresses the port was given to, each while its block held it.
+ */
+async function historyOf(ctx: RequestContext, args: HistoryArgs) {
+  const contextId = tenantOf(ctx).id;
+  const own = { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
+  if (args.port == null) return { where: own, hops: [] };
+  const badPort = portProblem(args.port);
+  if (badPort !== null) throw badUserInput('port', badPort);
+  if (args.ip.family !== 4 || args.ip.prefixLength !== 32) {
+    throw badUserInput('ip', `with a port, a single IPv4 address (got ${args.ip.input})`);
+  }
+  const key = JSON.stringify([args.ip.network, args.port, args.from ?? null, args.to ?? null]);
+  let asked = historyHops.get(ctx);
+  if (!asked) historyHops.set(ctx, (asked = new Map()));
+  let found = asked.get(key);
+  if (!found) {
+    found = natHopsDuring(ctx.db, contextId, args.ip.first.text, args.port, args.from ?? null, args.to ?? null);
+    asked.set(key, found);
+  }
+  const hops = await found;
+  if (hops.length > MAX_HISTORY_HOPS) {
+    throw badUserInput(
+      'to',
+      `more than ${MAX_HISTORY_HOPS} port blocks gave port ${args.port} of ${args.ip.input} to inside addresses in this window: narrow from and to`,
+    );
+  }
+  const reached: Prisma.IpMappingWhereInput[] = hops.map((hop) => ({
+    AND: [
+      { contextId: hop.insideContextId },
+      containsIpWhere(parseIpAddress(hop.insideAddress)),
+      overlapsWindowWhere(...hopWindow(hop, args)),
+    ],
+  }));
+  return { where: { OR: [own, ...reached] }, hops };
+}
+
+/** The part of the window the hop held the port: [later start, earlier end]. */
+const hopWindow = (hop: NatHop, args: HistoryArgs): [number, number | null] => {
+  const ends = [hop.endtime, args.to ?? null].filter((end): end is number => end !== null);
+  return [Math.max(hop.starttime, args.from ?? 0), ends.length === 0 ? null : Math.min(...ends)];
+};
+
+const HOP_MATCH_COLUMNS = { contextId: true, network: true, starttime: true, endtime: true } as const;
+
+/** A page's row with the hops that reached it (none: a mapping of the asked address itself). */
+function withHops<Row extends object>(row: Row, hops: readonly NatHop[], args: HistoryArgs) {
+  const { contextId, network, starttime, endtime } = row as unknown as Pick<
+    IpMapping,
+    'contextId' | 'network' | 'starttime' | 'endtime'
+  >;
+  const subnet = parseIpSubnet(network);
+  const natHops = hops.filter((hop) => {
+    if (hop.insideContextId !== contextId || !subnetContains(subnet, parseIpAddress(hop.insideAddress))) return false;
+    const [from, to] = hopWindow(hop, args);
+    return (to === null || Number(starttime) <= to) && (endtime === null || Number(endtime) >= from);
+  });
+  return Object.assign(row, { nat: natHops[0] ?? null, natHops });
 }

@@ -25,6 +25,9 @@ export interface NatHop {
   insideContextId: number;
   /** SYSLOG, FILE or API for a binding; RULE for a deterministic rule. */
   source: string;
+  /** The binding's or the rule's period: first instant, and last (null: open). */
+  starttime: number;
+  endtime: number | null;
 }
 
 /** A lookup without a port of an address that was shared then: the answer needs a port. */
@@ -162,6 +165,26 @@ const ruleRatio = `(1::bigint << (masklen(nr.${r.outsidePrefix}) - masklen(nr.${
 const ruleHost = `((q.port - nr.${r.firstPort}) / nr.${r.portsPerHost})`;
 
 /**
+ * The bindings and rules of q.ip's context ($1) that gave port q.port of q.ip to an inside
+ * address at some instant of `extent` (a box in the exclusion constraints' terms), with the
+ * port block they gave: what whoHad and ipHistory go through.
+ */
+const natHopsSql = (extent: string) => `
+    SELECT 'binding' AS kind, nb.${b.id} AS id, nb.${b.portFirst} AS port_first, nb.${b.portLast} AS port_last,
+      nb.${b.insideAddress} AS inside, nb.${b.insideContextId} AS inside_context_id, nb.${b.source} AS source,
+      nb.${b.starttime} AS starttime, nb.${b.endtime} AS endtime
+    FROM ${natPortBlocks.table} nb
+    WHERE ${bindingExtent} && ${extent}
+      AND ipdr_port_span(nb.${b.portFirst}, nb.${b.portLast}) && ipdr_port_span(q.port, q.port)
+    UNION ALL
+    SELECT 'rule', nr.${r.id}, nr.${r.firstPort} + ${ruleHost}::int * nr.${r.portsPerHost},
+      nr.${r.firstPort} + (${ruleHost}::int + 1) * nr.${r.portsPerHost} - 1,
+      set_masklen(nr.${r.insidePrefix}, 32) + ((q.ip - nr.${r.outsidePrefix}) * ${ruleRatio} + ${ruleHost}),
+      nr.${r.insideContextId}, 'RULE', nr.${r.starttime}, nr.${r.endtime}
+    FROM ${natRules.table} nr
+    WHERE ${ruleExtent} && ${extent} AND q.port >= nr.${r.firstPort} AND ${ruleHost} < ${ruleRatio}`;
+
+/**
  * The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]), $4 the
  * ports (int4[], elements or the whole array null: no port).
  *
@@ -175,24 +198,13 @@ export const whoHadSql = (columns: LookupColumns) => `
 SELECT ${selectList(columns)}, (d.${m.id} IS NOT NULL OR i.${m.id} IS NOT NULL) AS "found",
   n.kind AS "natKind", n.id AS "natId", n.port_first AS "natPortFirst", n.port_last AS "natPortLast",
   host(n.inside) AS "natInsideAddress", n.inside_context_id AS "natInsideContextId", n.source AS "natSource",
-  s.blocks AS "natBlocks"
+  n.starttime AS "natStarttime", n.endtime AS "natEndtime", s.blocks AS "natBlocks"
 FROM unnest($2::inet[], $3::int8[], $4::int4[]) WITH ORDINALITY AS q(ip, at, port, ord)
 LEFT JOIN LATERAL (${holderSql('$1', 'q.ip')}
 ) d ON true
 LEFT JOIN LATERAL (
   SELECT * FROM (
-    SELECT 'binding' AS kind, nb.${b.id} AS id, nb.${b.portFirst} AS port_first, nb.${b.portLast} AS port_last,
-      nb.${b.insideAddress} AS inside, nb.${b.insideContextId} AS inside_context_id, nb.${b.source} AS source
-    FROM ${natPortBlocks.table} nb
-    WHERE ${bindingExtent} && ${pointSql}
-      AND ipdr_port_span(nb.${b.portFirst}, nb.${b.portLast}) && ipdr_port_span(q.port, q.port)
-    UNION ALL
-    SELECT 'rule', nr.${r.id}, nr.${r.firstPort} + ${ruleHost}::int * nr.${r.portsPerHost},
-      nr.${r.firstPort} + (${ruleHost}::int + 1) * nr.${r.portsPerHost} - 1,
-      set_masklen(nr.${r.insidePrefix}, 32) + ((q.ip - nr.${r.outsidePrefix}) * ${ruleRatio} + ${ruleHost}),
-      nr.${r.insideContextId}, 'RULE'
-    FROM ${natRules.table} nr
-    WHERE ${ruleExtent} && ${pointSql} AND q.port >= nr.${r.firstPort} AND ${ruleHost} < ${ruleRatio}
+${natHopsSql(pointSql)}
   ) found
   WHERE d.${m.id} IS NULL AND q.port IS NOT NULL AND family(q.ip) = 4
   LIMIT 1
@@ -216,6 +228,8 @@ type Row = { lookupIndex: number; found: boolean } & Partial<IpMapping> &
     natInsideAddress: string | null;
     natInsideContextId: number | null;
     natSource: string | null;
+    natStarttime: number | string | null;
+    natEndtime: number | string | null;
     natBlocks: number | string | null;
   };
 
@@ -281,9 +295,60 @@ function answerOf(row: Row, lookup: Lookup, contextId: number, columns: LookupCo
       insideAddress: row.natInsideAddress!,
       insideContextId: row.natInsideContextId!,
       source: row.natSource!,
+      starttime: Number(row.natStarttime),
+      endtime: row.natEndtime === null ? null : Number(row.natEndtime),
     };
   }
   return mapping;
+}
+
+/** The most port blocks (and rules) ipHistory follows for one address and port in its window. */
+export const MAX_HISTORY_HOPS = 1000;
+
+/**
+ * Every binding or rule of `contextId` that gave `port` of `ip` (IPv4) to an inside address at
+ * some instant of [from, to] (either end open), by start; at most MAX_HISTORY_HOPS + 1, so the
+ * caller can tell there were more.
+ */
+export async function natHopsDuring(
+  db: Db,
+  contextId: number,
+  ip: string,
+  port: number,
+  from: number | null,
+  to: number | null,
+): Promise<NatHop[]> {
+  const rows = await db.readRows<{
+    kind: 'binding' | 'rule';
+    id: number;
+    port_first: number;
+    port_last: number;
+    inside: string;
+    inside_context_id: number;
+    source: string;
+    starttime: number | string;
+    endtime: number | string | null;
+  }>(
+    `SELECT kind, id, port_first, port_last, host(inside) AS inside, inside_context_id, source, starttime, endtime
+     FROM (SELECT $2::inet AS ip, $3::int AS port) q
+     CROSS JOIN LATERAL (${natHopsSql('ipdr_mapping_extent($1, q.ip, $4::int8, $5::int8)')}) hop
+     ORDER BY starttime, kind, id
+     LIMIT ${MAX_HISTORY_HOPS + 1}`,
+    [contextId, ip, port, from ?? 0, to],
+  );
+  return rows.map((row) => ({
+    kind: row.kind,
+    id: row.id,
+    publicAddress: ip,
+    port,
+    portFirst: row.port_first,
+    portLast: row.port_last,
+    insideAddress: row.inside,
+    insideContextId: row.inside_context_id,
+    source: row.source,
+    starttime: Number(row.starttime),
+    endtime: row.endtime === null ? null : Number(row.endtime),
+  }));
 }
 
 function resultOf(row: Row, contextId: number, columns: LookupColumns): LookupRow {

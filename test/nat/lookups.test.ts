@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseIpAddress } from '../../src/domain/ip.js';
 import { applyPortBlocks } from '../../src/nat/store.js';
 import { applyAccounting } from '../../src/radius/store.js';
-import { createCustomer, createMapping, graphql, resetData } from '../helpers.js';
+import { createCustomer, createMapping, graphql, graphqlData, resetData } from '../helpers.js';
 import { sessionEvent } from '../radius/store-helpers.js';
 import { db, prisma } from '../setup/app.js';
 
@@ -174,5 +174,134 @@ describe('whoHad through carrier-grade NAT', () => {
       [['whoHadMany', 1], 'lookups[1].port'],
       [['whoHadMany', 3], 'lookups[3].port'],
     ]);
+  });
+});
+
+describe('ipHistory of an address and port', () => {
+  const SHARED = '203.0.113.101';
+  const HISTORY_FIELDS = `totalCount edges { node { ipsubnet starttime endtime customer { userId }
+    nat { kind id portFirst portLast insideAddress starttime endtime }
+    natHops { id starttime endtime } } }`;
+  const history = (args: string) => graphql(`{ ipHistory(${args}) { ${HISTORY_FIELDS} } }`);
+  const bindingIds: number[] = [];
+
+  beforeAll(async () => {
+    await createCustomer('pool-owner');
+    // The address was a customer's whole before the NAT pool took it.
+    expect(await createMapping({ userId: 'pool-owner', ipsubnet: SHARED, starttime: 0, endtime: 999 })).toMatchObject({
+      __typename: 'IpMapping',
+    });
+    const bind = async (insideAddress: string, starttime: number, endtime: number | null) => {
+      const data = await graphqlData(
+        `mutation($input: NatBindingInput!) { createNatBinding(input: $input) { __typename ... on NatBinding { id } } }`,
+        { input: { publicAddress: SHARED, portFirst: 2048, portLast: 2303, insideAddress, starttime, endtime } },
+      );
+      expect(data.createNatBinding.__typename).toBe('NatBinding');
+      bindingIds.push(data.createNatBinding.id);
+    };
+    // The static subscriber's block, then the RADIUS subscriber's twice (released and given again).
+    await bind('100.64.0.10', 1000, 1499);
+    await bind('100.64.0.11', 1500, 1599);
+    await bind('100.64.0.11', 1700, null);
+  });
+
+  it("lists the whole-address mapping and each inside holder reached through the blocks that gave it the port, in order of the mappings' starts", async () => {
+    const response = await history(`ip: "${SHARED}", port: 2100`);
+    expect(response.errors).toBeUndefined();
+    const page = response.data!.ipHistory;
+    expect(page.totalCount).toBe(3);
+    expect(page.edges.map((edge: any) => edge.node)).toEqual([
+      {
+        ipsubnet: '100.64.0.10',
+        starttime: 0,
+        endtime: null,
+        customer: { userId: 'static-sub' },
+        nat: {
+          kind: 'binding',
+          id: bindingIds[0],
+          portFirst: 2048,
+          portLast: 2303,
+          insideAddress: '100.64.0.10',
+          starttime: 1000,
+          endtime: 1499,
+        },
+        natHops: [{ id: bindingIds[0], starttime: 1000, endtime: 1499 }],
+      },
+      {
+        ipsubnet: SHARED,
+        starttime: 0,
+        endtime: 999,
+        customer: { userId: 'pool-owner' },
+        nat: null,
+        natHops: [],
+      },
+      {
+        ipsubnet: '100.64.0.11',
+        starttime: 900,
+        endtime: null,
+        customer: { userId: 'radius-sub' },
+        nat: {
+          kind: 'binding',
+          id: bindingIds[1],
+          portFirst: 2048,
+          portLast: 2303,
+          insideAddress: '100.64.0.11',
+          starttime: 1500,
+          endtime: 1599,
+        },
+        // One session held the address while both of its blocks gave it the port.
+        natHops: [
+          { id: bindingIds[1], starttime: 1500, endtime: 1599 },
+          { id: bindingIds[2], starttime: 1700, endtime: null },
+        ],
+      },
+    ]);
+  });
+
+  it('keeps to the window, and a port no block covered has only the whole-address holders', async () => {
+    const window = await history(`ip: "${SHARED}", port: 2100, from: 1550, to: 1650`);
+    expect(window.data!.ipHistory.edges.map((edge: any) => [edge.node.ipsubnet, edge.node.natHops.length])).toEqual([
+      ['100.64.0.11', 1],
+    ]);
+    const uncovered = await history(`ip: "${SHARED}", port: 80`);
+    expect(uncovered.data!.ipHistory.edges.map((edge: any) => edge.node.customer.userId)).toEqual(['pool-owner']);
+    // Without a port, the address's own timeline, as before.
+    const whole = await history(`ip: "${SHARED}"`);
+    expect(whole.data!.ipHistory.edges.map((edge: any) => edge.node.customer.userId)).toEqual(['pool-owner']);
+  });
+
+  it('pages through the timeline with cursors', async () => {
+    const first = await graphql(
+      `{ ipHistory(ip: "${SHARED}", port: 2100, first: 2) { edges { node { ipsubnet natHops { id } } } pageInfo { hasNextPage endCursor } } }`,
+    );
+    const page = first.data!.ipHistory;
+    expect(page.edges.map((edge: any) => edge.node.ipsubnet)).toEqual(['100.64.0.10', SHARED]);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    const next = await graphql(
+      `{ ipHistory(ip: "${SHARED}", port: 2100, first: 2, after: "${page.pageInfo.endCursor}") { edges { node { ipsubnet natHops { id } } } pageInfo { hasNextPage } } }`,
+    );
+    expect(next.data!.ipHistory.edges.map((edge: any) => [edge.node.ipsubnet, edge.node.natHops.length])).toEqual([
+      ['100.64.0.11', 2],
+    ]);
+    expect(next.data!.ipHistory.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('goes through a deterministic rule', async () => {
+    const response = await history('ip: "198.51.100.1", port: 1276');
+    expect(response.data!.ipHistory.edges.map((edge: any) => [edge.node.customer.userId, edge.node.nat?.kind])).toEqual(
+      [['det-sub', 'rule']],
+    );
+  });
+
+  it('refuses a port of a subnet or of an IPv6 address, and a port that is not one, naming the field', async () => {
+    for (const [args, field] of [
+      [`ip: "203.0.113.0/24", port: 80`, 'ip'],
+      [`ip: "2001:db8::1", port: 80`, 'ip'],
+      [`ip: "${SHARED}", port: 65536`, 'port'],
+    ] as const) {
+      const response = await history(args);
+      expect(response.data?.ipHistory ?? null, args).toBeNull();
+      expect(response.errors?.[0]?.extensions, args).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    }
   });
 });
