@@ -10,6 +10,7 @@ import { importDetailFile, printDetailImportSummary } from '../radius/detail-imp
 import { importNatLogFile, printNatImportSummary } from '../nat/file-import.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
+import { isKnownTimeZone } from '../domain/time.js';
 import { checkTokenExpiry, checkTokenFormat } from '../access/tokens.js';
 import {
   createContext,
@@ -46,12 +47,8 @@ function parseSessionTimeout(value: string): number {
 }
 
 function parseTimeZone(value: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: value });
-    return value;
-  } catch {
-    throw new InvalidArgumentError('must be an IANA time zone, e.g. UTC or Europe/Paris');
-  }
+  if (!isKnownTimeZone(value)) throw new InvalidArgumentError('must be an IANA time zone, e.g. UTC or Europe/Paris');
+  return value;
 }
 
 const iso = (date: Date | null) => (date ? date.toISOString() : '-');

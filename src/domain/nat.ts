@@ -9,6 +9,10 @@ import { addressFromValue, type IpAddress, type IpSubnet, subnetContains } from 
 // firstPort + k·portsPerHost … firstPort + (k+1)·portsPerHost − 1.
 
 export const PORT_MAX = 65_535;
+
+/** Why `port` is no TCP/UDP port number, or null when it is one. */
+export const portProblem = (port: number): string | null =>
+  Number.isInteger(port) && port >= 0 && port <= PORT_MAX ? null : `${port} is not a port (0-${PORT_MAX})`;
 /** Ports below it are the well-known and registered ones no CGNAT hands out (det44's first port). */
 export const DEFAULT_FIRST_PORT = 1024;
 
@@ -49,9 +53,8 @@ export function deterministicNatRule(input: DeterministicNatRuleInput): Determin
     );
   }
   const firstPort = input.firstPort ?? DEFAULT_FIRST_PORT;
-  if (!Number.isInteger(firstPort) || firstPort < 0 || firstPort > PORT_MAX) {
-    throw new DeterministicNatRuleError('firstPort', `${firstPort} is not a port (0-${PORT_MAX})`);
-  }
+  const badFirstPort = portProblem(firstPort);
+  if (badFirstPort !== null) throw new DeterministicNatRuleError('firstPort', badFirstPort);
   const ratio = sharingRatio({ inside, outside });
   const available = PORT_MAX + 1 - firstPort;
   const portsPerHost = input.portsPerHost ?? Math.floor(available / ratio);

@@ -79,3 +79,14 @@ export function rangeContains(range: TimeRange, at: number): boolean {
 export function nowUnixTime(): number {
   return Math.floor(Date.now() / 1000);
 }
+
+/** Whether the runtime's zone data (through Intl) knows `name` as a time zone. */
+export function isKnownTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
+}

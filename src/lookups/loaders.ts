@@ -32,8 +32,18 @@ export function createLoaders(db: Db, tenant: Tenant, actor: Actor) {
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? null);
   });
+  // The inside contexts NAT hops, bindings and rules name: a page of them usually names one.
+  const contextNameById = new DataLoader<number, string>(async (ids) => {
+    const rows = await db.prisma.context.findMany({
+      where: { id: { in: [...ids] } },
+      select: { id: true, name: true },
+    });
+    const byId = new Map(rows.map((row) => [row.id, row.name]));
+    return ids.map((id) => byId.get(id) ?? new Error(`context ${id} not found`));
+  });
   return {
     customerById,
+    contextNameById,
     customerByUserId,
     radiusSessionById,
     mappingById,

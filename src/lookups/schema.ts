@@ -3,6 +3,7 @@ import { needs } from '../access/scopes.js';
 import { builder } from '../schema/builder.js';
 import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
+import { portProblem } from '../domain/nat.js';
 import { ValidationError, checkField } from '../errors.js';
 import { badUserInput } from '../schema/input.js';
 import { type IpAddress, type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains } from '../domain/ip.js';
@@ -37,13 +38,8 @@ interface LookupRefusal {
   reason: string;
 }
 
-const PORT_MAX = 65_535;
-
 /** Why `port` is not a port, or null when it is one (or absent). */
-const portProblem = (port: number | null | undefined) =>
-  port == null || (Number.isInteger(port) && port >= 0 && port <= PORT_MAX)
-    ? null
-    : `${port} is not a port (0-${PORT_MAX})`;
+const askedPortProblem = (port: number | null | undefined) => (port == null ? null : portProblem(port));
 
 /** What a lookup without a port of a shared address is told. */
 const portRequiredReason = (ip: string, at: number, blocks: number) =>
@@ -58,7 +54,7 @@ function checkLookups(
   const lookups: { ip: string; at: number; port?: number }[] = [];
   const refusals: LookupRefusal[] = [];
   asked.forEach(({ ip, at, port }, index) => {
-    const badPort = portProblem(port);
+    const badPort = askedPortProblem(port);
     if (ip instanceof RejectedValue) refusals.push({ index, field: 'ip', reason: ip.reason });
     else if (at instanceof RejectedValue) refusals.push({ index, field: 'at', reason: at.reason });
     else if (badPort !== null) refusals.push({ index, field: 'port', reason: badPort });
@@ -141,9 +137,7 @@ const NatHopRef = builder.objectRef<NatHop>('NatHop').implement({
     }),
     insideContext: t.string({
       description: 'The context in which the inside address was looked up.',
-      resolve: async (hop, _args, ctx) =>
-        (await ctx.db.prisma.context.findUniqueOrThrow({ where: { id: hop.insideContextId }, select: { name: true } }))
-          .name,
+      resolve: (hop, _args, ctx) => loadersOf(ctx).contextNameById.load(hop.insideContextId),
     }),
     source: t.exposeString('source', {
       description: 'Where the block came from: SYSLOG, FILE or API; RULE for a deterministic rule.',
@@ -234,7 +228,7 @@ builder.queryFields((t) => ({
       reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
     },
     resolve: async (_root, args, ctx, info) => {
-      const badPort = portProblem(args.port);
+      const badPort = askedPortProblem(args.port);
       if (badPort !== null) throw new ValidationError('port', badPort);
       const lookup = {
         ip: args.ip.text,
@@ -391,7 +385,7 @@ async function historyOf(ctx: RequestContext, args: HistoryArgs) {
   const contextId = tenantOf(ctx).id;
   const own = { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
   if (args.port == null) return { where: own, hops: [] };
-  const badPort = portProblem(args.port);
+  const badPort = askedPortProblem(args.port);
   if (badPort !== null) throw badUserInput('port', badPort);
   if (args.ip.family !== 4 || args.ip.prefixLength !== 32) {
     throw badUserInput('ip', `with a port, a single IPv4 address (got ${args.ip.input})`);

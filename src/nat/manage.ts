@@ -4,7 +4,7 @@ import { isExclusionViolation } from '../db/errors.js';
 import type { Db } from '../db/handle.js';
 import { ConcurrentChange, type Transaction, inTransaction } from '../db/transaction.js';
 import type { IpAddress } from '../domain/ip.js';
-import { type DeterministicNatRule, PORT_MAX } from '../domain/nat.js';
+import { type DeterministicNatRule, PORT_MAX, portProblem } from '../domain/nat.js';
 import type { Period } from '../domain/time.js';
 import { HolderConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { NatPortBlock, NatRule } from '../generated/prisma/client.js';
@@ -44,9 +44,8 @@ export function checkPortRange(portFirst: number, portLast: number): void {
     ['portFirst', portFirst],
     ['portLast', portLast],
   ] as const) {
-    if (!Number.isInteger(port) || port < 0 || port > PORT_MAX) {
-      throw new ValidationError(field, `${port} is not a port (0-${PORT_MAX})`);
-    }
+    const problem = portProblem(port);
+    if (problem !== null) throw new ValidationError(field, problem);
   }
   if (portFirst > portLast) throw new ValidationError('portLast', `${portLast} is before portFirst ${portFirst}`);
 }

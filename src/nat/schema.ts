@@ -1,5 +1,5 @@
 import { needs } from '../access/scopes.js';
-import { type RequestContext, tenantOf } from '../context.js';
+import { type RequestContext, loadersOf, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
 import { deterministicNatRule, DeterministicNatRuleError } from '../domain/nat.js';
 import { checkTimeRange } from '../domain/time.js';
@@ -14,9 +14,7 @@ import { checkPortRange, createBinding, createRule, endBinding, endRule, findIns
 
 const natErrors = [ValidationError, NotFoundError, HolderConflictError, BusyError];
 
-async function contextName(ctx: RequestContext, id: number): Promise<string> {
-  return (await ctx.db.prisma.context.findUniqueOrThrow({ where: { id }, select: { name: true } })).name;
-}
+const contextName = (ctx: RequestContext, id: number): Promise<string> => loadersOf(ctx).contextNameById.load(id);
 
 const NatBindingSourceRef = builder.enumType('NatBindingSource', {
   description: "Where a port-block binding's evidence came from.",
