@@ -1,7 +1,7 @@
 // npm run bench: the report workloads on PostgreSQL (the full dataset) and on the embedded PGlite
 // (a smaller one), each in a fresh database, measured side by side with the database's own
 // ceiling and raw queries; writes BENCHMARKS.md, then bench/radius.ts adds RADIUS accounting's
-// section. Not part of the tests. See engine.ts.
+// section and bench/nat.ts carrier-grade NAT lookups'. Not part of the tests. See engine.ts.
 //
 //   BENCH_CUSTOMERS=200000 (PostgreSQL; 5 mappings each)  BENCH_PGLITE_CUSTOMERS=20000
 //   BENCH_SECONDS=10 (per HTTP measurement)  BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -92,3 +92,7 @@ console.log(report);
 // RADIUS accounting (bench/radius.ts) adds its section to the file just written.
 console.error('== RADIUS accounting (PostgreSQL)');
 execFileSync(process.execPath, ['--import', 'tsx', 'bench/radius.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
+
+// Carrier-grade NAT lookups (bench/nat.ts) add theirs after it.
+console.error('== carrier-grade NAT lookups (PostgreSQL)');
+execFileSync(process.execPath, ['--import', 'tsx', 'bench/nat.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -213,6 +213,9 @@ LEFT JOIN LATERAL (
   SELECT (SELECT count(*) FROM ${natPortBlocks.table} nb WHERE ${bindingExtent} && ${pointSql})
     + coalesce((SELECT ${ruleRatio} FROM ${natRules.table} nr WHERE ${ruleExtent} && ${pointSql} LIMIT 1), 0) AS blocks
   WHERE d.${m.id} IS NULL AND q.port IS NULL AND family(q.ip) = 4
+  -- OFFSET 0 keeps this subquery whole: pulled up into the join, its WHERE became a join filter
+  -- applied after the counts, which then ran for every lookup, ports or not (bench/nat.ts's plan).
+  OFFSET 0
 ) s ON true
 LEFT JOIN LATERAL (${holderSql('n.inside_context_id', 'n.inside')}
 ) i ON true${columns.customer?.length ? `\nLEFT JOIN ${customers.table} c ON c.${customers.columns.id} = coalesce(d.${m.customerId}, i.${m.customerId})` : ''}
