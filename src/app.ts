@@ -3,6 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { type YogaServerInstance, createYoga, maskError } from 'graphql-yoga';
 import { createAuthentication } from './access/authentication.js';
+import { useAttribution } from './attribution/http.js';
 import type { RateLimiter } from './access/rate-limit.js';
 import type { RequestContext, ServerContext } from './context.js';
 import type { Db } from './db/handle.js';
@@ -90,6 +91,7 @@ export function createApp(dependencies: AppDependencies): App {
       authentication.plugin,
       useBodyLimit(env.BODY_LIMIT_BYTES),
       useRestApi({ maxResponseBytes: env.MAX_RESPONSE_BYTES, logger, nameOperation: operations.nameOperation }),
+      useAttribution({ logger }),
       // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
       // page does not have (README, "Cross-site requests"); the plugin only refused plain GETs.
       ...((env.GRAPHIQL ?? !production)

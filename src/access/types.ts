@@ -11,8 +11,11 @@ export interface Caller {
   grants: { contextId: number; contextName: string; canWrite: boolean }[];
 }
 
-/** How a change arrived: the APIs, the admin CLI, or RADIUS accounting (the listener and the detail import). */
-export type Channel = 'graphql' | 'rest' | 'cli' | 'radius' | 'nat';
+/**
+ * How a change or a lookup arrived: the APIs, the admin CLI, RADIUS accounting (the listener and
+ * the detail import), the NAT log writers, or POST /attribute (which only reads).
+ */
+export type Channel = 'graphql' | 'rest' | 'cli' | 'radius' | 'nat' | 'attribute';
 
 /** Who acted, as the audit trail records it. */
 export interface Actor {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
+import { ATTRIBUTE_PATH } from '../attribution/path.js';
 
 /** A failure in the caller's own error shape: Trisul's on /api/..., GraphQL's elsewhere. */
 export function errorJson(path: string, message: string): string {
@@ -12,11 +13,13 @@ export const tooLargeMessage = (limitBytes: number) => `Request body is larger t
 
 /**
  * Refuses a request whose declared body is over `limitBytes`, before reading it. The HTTP server
- * does this itself (http/node-handler.ts); this is for `yoga.fetch` callers.
+ * does this itself (http/node-handler.ts); this is for `yoga.fetch` callers. POST /attribute
+ * streams any number of rows: no limit.
  */
 export function useBodyLimit(limitBytes: number): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
+      if (url.pathname === ATTRIBUTE_PATH) return;
       const declared = request.headers.get('content-length');
       if (declared !== null && Number(declared) > limitBytes) {
         endResponse(

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
 import type { Logger } from '../logger.js';
+import { ATTRIBUTE_PATH } from '../attribution/path.js';
 import { errorJson, readBoundedBody, tooLargeMessage } from './body-limit.js';
 import { type Operations, markAnsweredByServer, newRequestRecord } from './operations.js';
 
@@ -47,6 +48,10 @@ interface Exchange {
  *
  * A body shorter or longer than its Content-Length is a framing error that only Node's parser
  * sees; `clientError` answers it (400) in the caller's error shape.
+ *
+ * POST /attribute is the exception: its body is any number of rows, streamed to the handler as
+ * it arrives (no length limit, no deadline for the whole body), and the connection is closed
+ * only when it has been silent for the receive timeout.
  */
 export function createHttpServer(app: HttpApp, options: HttpOptions): Server {
   const latest = new WeakMap<Duplex, Exchange>();
@@ -58,13 +63,23 @@ export function createHttpServer(app: HttpApp, options: HttpOptions): Server {
   const server = createServer(
     {
       headersTimeout,
-      requestTimeout: receiveTimeout,
+      // Node's own request deadline is for every request of a server; each but /attribute gets
+      // its own below (receiveDeadline), from the end of its headers.
+      requestTimeout: 0,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
       // Node checks those deadlines every 30 s by default, which would let a 10 s one last 40 s.
       connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)),
     },
     (request, response) => {
       latest.set(request.socket, { request, response });
+      if (pathOf(request) === ATTRIBUTE_PATH) {
+        // Streamed: silent for the receive timeout, the client is gone (or stalling on purpose).
+        request.setTimeout(receiveTimeout, () => request.destroy());
+        return void app.yoga(request, response);
+      }
+      receiveDeadline(request, response, receiveTimeout, () =>
+        answerClientError(app, requestTimeoutError(), request.socket, latest.get(request.socket)),
+      );
       handle(app, options.bodyLimitBytes, request, response);
     },
   );
@@ -79,6 +94,20 @@ export function createHttpServer(app: HttpApp, options: HttpOptions): Server {
     answerClientError(app, error, socket, latest.get(socket)),
   );
   return server;
+}
+
+/** What Node's own request deadline reports, so that one answer (408) serves both. */
+const requestTimeoutError = () =>
+  Object.assign(new Error('The request was not received in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+
+/** Calls `expire` when the request's body has not arrived whole within `timeoutMs`. */
+function receiveDeadline(request: IncomingMessage, response: ServerResponse, timeoutMs: number, expire: () => void) {
+  const timer = setTimeout(() => {
+    if (!request.complete) expire();
+  }, timeoutMs);
+  const clear = () => clearTimeout(timer);
+  response.once('finish', clear);
+  response.once('close', clear);
 }
 
 const pathOf = (request: IncomingMessage) => new URL(request.url ?? '/', 'http://localhost').pathname;

@@ -4,7 +4,8 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
 
 export interface LookupRecord {
-  operation: 'whoHad' | 'whoHadMany' | 'ipHistory';
+  /** `attribute`: a batch of rows of POST /attribute or ipdr-admin attribute. */
+  operation: 'whoHad' | 'whoHadMany' | 'ipHistory' | 'attribute';
   reason: string;
   /** Every (ip, time) pair or range asked about; only the first 100 are kept. */
   asked: Prisma.InputJsonValue[];

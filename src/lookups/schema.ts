@@ -19,6 +19,7 @@ import {
   PortRequired,
   lookupColumns,
   natHopsDuring,
+  portRequiredReason,
   whoHadBatch,
   whoHadShared,
 } from './store.js';
@@ -40,10 +41,6 @@ interface LookupRefusal {
 
 /** Why `port` is not a port, or null when it is one (or absent). */
 const askedPortProblem = (port: number | null | undefined) => (port == null ? null : portProblem(port));
-
-/** What a lookup without a port of a shared address is told. */
-const portRequiredReason = (ip: string, at: number, blocks: number) =>
-  `${ip} was shared through carrier-grade NAT at ${at} (${blocks} port ${blocks === 1 ? 'block' : 'blocks'}): a port is needed to name its holder`;
 
 /** The lookups that can be asked, in order, and where and why the others were refused. */
 function checkLookups(

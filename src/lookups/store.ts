@@ -30,6 +30,10 @@ export interface NatHop {
   endtime: number | null;
 }
 
+/** What a lookup without a port of a shared address is told. */
+export const portRequiredReason = (ip: string, at: number, blocks: number) =>
+  `${ip} was shared through carrier-grade NAT at ${at} (${blocks} port ${blocks === 1 ? 'block' : 'blocks'}): a port is needed to name its holder`;
+
 /** A lookup without a port of an address that was shared then: the answer needs a port. */
 export class PortRequired {
   constructor(

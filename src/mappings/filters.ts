@@ -28,16 +28,19 @@ export function periodColumns(period: TimeRange) {
 export type RecordSource = 'API' | 'REST' | 'CSV' | 'RADIUS';
 
 const SOURCE_OF_CHANNEL = { graphql: 'API', rest: 'REST', cli: 'CSV', radius: 'RADIUS' } as const satisfies Record<
-  Exclude<Channel, 'nat'>,
+  Exclude<Channel, 'nat' | 'attribute'>,
   RecordSource
 >;
 
 /**
  * The source of what a write through `channel` creates: the admin CLI creates records only by
- * importing CSV; the NAT log writers create bindings, never customers or mappings.
+ * importing CSV; the NAT log writers create bindings, never customers or mappings, and
+ * attribution only reads.
  */
 export function sourceOf(channel: Channel): RecordSource {
-  if (channel === 'nat') throw new Error('the NAT log writers create no customers or mappings');
+  if (channel === 'nat' || channel === 'attribute') {
+    throw new Error(`the ${channel} channel creates no customers or mappings`);
+  }
   return SOURCE_OF_CHANNEL[channel];
 }
 

@@ -1,0 +1,210 @@
+import type { Actor, Tenant } from '../access/types.js';
+import type { Db } from '../db/handle.js';
+import { type AttributionLookup, type OutputColumn, readAttributionRow } from '../domain/attribution.js';
+import { recordLookups } from '../lookups/log.js';
+import {
+  type LookupAnswer,
+  MAX_LOOKUPS,
+  PortRequired,
+  lookupColumns,
+  portRequiredReason,
+  whoHadBatch,
+} from '../lookups/store.js';
+
+// Attribution of any number of rows: read in batches of MAX_LOOKUPS, each answered by whoHadBatch's
+// set-based statements, with the next batch's lookups sent while the previous one's answers are
+// written out (at most PIPELINE_DEPTH batches held at once, whatever the input's length).
+
+/** One request's rows and how to answer them. */
+export interface AttributionJob {
+  db: Db;
+  tenant: Tenant;
+  actor: Actor;
+  /** The case reference each batch is recorded in the lookup log with. */
+  reason: string;
+  /** The zone Trisul-style `DD-MM-YYYY HH:MM:SS` times are read in; null: such times are refused. */
+  timeZone: string | null;
+}
+
+/** A row's cells by column name, as the input gave them. */
+export type InputRow = Readonly<Record<string, string | undefined>>;
+
+/** A row as its reader gives it: its cells, or why it could not be read (a malformed CSV record). */
+export interface SourceRow {
+  cells: InputRow;
+  unreadable?: string;
+}
+
+/** What the answer adds to a row: null where it says nothing. */
+export type AnswerCells = Record<OutputColumn, string | number | null>;
+
+export interface AttributedRow<Row extends SourceRow = SourceRow> {
+  row: Row;
+  answer: AnswerCells;
+}
+
+/** Batches in flight: one being answered by the database while the one before is written out. */
+const PIPELINE_DEPTH = 2;
+
+/** A partial batch is sent once the input has paused this long. */
+const IDLE_FLUSH_MS = 50;
+
+/** The fields every answer reads: the mapping's own and its customer's name. */
+const COLUMNS = lookupColumns({
+  mapping: new Set(['id', 'userId', 'ipsubnet', 'starttime', 'endtime', 'source']),
+  customer: new Set(['name']),
+});
+
+const EMPTY: AnswerCells = {
+  userid: null,
+  name: null,
+  mapping_id: null,
+  ipsubnet: null,
+  starttime: null,
+  endtime: null,
+  source: null,
+  nat_kind: null,
+  nat_id: null,
+  nat_port_first: null,
+  nat_port_last: null,
+  nat_inside_address: null,
+  nat_inside_context: null,
+  nat_source: null,
+  error: null,
+};
+
+const asNumber = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+
+/**
+ * The rows' answers, in input order, a batch at a time. Stopping the iteration (the client went
+ * away) stops reading the input; a batch already sent to the database finishes there.
+ */
+export async function* attributeRows<Row extends SourceRow>(
+  job: AttributionJob,
+  rows: AsyncIterable<Row>,
+): AsyncGenerator<AttributedRow<Row>[]> {
+  const contextNames = new Map<number, Promise<string>>();
+  const contextName = (id: number) => {
+    let name = contextNames.get(id);
+    if (!name) {
+      name = job.db.prisma.context
+        .findUniqueOrThrow({ where: { id }, select: { name: true } })
+        .then((context) => context.name);
+      contextNames.set(id, name);
+    }
+    return name;
+  };
+
+  async function answerBatch(batch: Row[]): Promise<AttributedRow<Row>[]> {
+    const read = batch.map((row) =>
+      row.unreadable === undefined ? readAttributionRow(row.cells, job.timeZone) : { error: row.unreadable },
+    );
+    const lookups: AttributionLookup[] = [];
+    for (const row of read) if ('lookup' in row) lookups.push(row.lookup);
+    const [answers] = await Promise.all([
+      lookups.length === 0 ? [] : whoHadBatch(job.db, job.tenant.id, lookups, COLUMNS),
+      lookups.length === 0
+        ? undefined
+        : recordLookups(job.db, job.tenant, job.actor, [
+            { operation: 'attribute', reason: job.reason, asked: lookups },
+          ]),
+    ]);
+    let next = 0;
+    return Promise.all(
+      read.map(async (read, index) => {
+        const row = batch[index]!;
+        if ('error' in read) return { row, answer: { ...EMPTY, error: read.error } };
+        const lookup = lookups[next]!;
+        return { row, answer: await cellsOf(answers[next++]!, lookup, contextName) };
+      }),
+    );
+  }
+
+  const inFlight: Promise<AttributedRow<Row>[]>[] = [];
+  const send = (batch: Row[]) => {
+    const answered = answerBatch(batch);
+    // Awaited in order below; until then a failure must not count as unhandled.
+    answered.catch(() => {});
+    inFlight.push(answered);
+  };
+  // Waiting for the next row, three things can happen first: it arrives; the oldest batch's
+  // answers are ready (written out at once, not when the next batch fills); or the input pauses
+  // with a partial batch read (sent after IDLE_FLUSH_MS, so a slow sender still gets answers).
+  const input = rows[Symbol.asyncIterator]();
+  let pendingRow: Promise<IteratorResult<Row>> | null = null;
+  let batch: Row[] = [];
+  try {
+    for (;;) {
+      pendingRow ??= input.next();
+      const waits: Promise<'row' | 'answered' | 'idle'>[] = [pendingRow.then(() => 'row' as const)];
+      if (inFlight.length > 0)
+        waits.push(
+          inFlight[0]!.then(
+            () => 'answered' as const,
+            () => 'answered' as const,
+          ),
+        );
+      let idle: NodeJS.Timeout | undefined;
+      if (batch.length > 0)
+        waits.push(new Promise((resolve) => (idle = setTimeout(() => resolve('idle'), IDLE_FLUSH_MS))));
+      const first = await Promise.race(waits);
+      clearTimeout(idle);
+      if (first === 'answered') {
+        yield await inFlight.shift()!;
+        continue;
+      }
+      if (first === 'idle') {
+        send(batch);
+        batch = [];
+        continue;
+      }
+      const next = await pendingRow;
+      pendingRow = null;
+      if (next.done) break;
+      batch.push(next.value);
+      if (batch.length < MAX_LOOKUPS) continue;
+      send(batch);
+      batch = [];
+      if (inFlight.length >= PIPELINE_DEPTH) yield await inFlight.shift()!;
+    }
+    if (batch.length > 0) send(batch);
+    while (inFlight.length > 0) yield await inFlight.shift()!;
+  } finally {
+    // Stopped early (the client went away): the input is not read further.
+    if (pendingRow === null) await input.return?.();
+    else
+      void pendingRow.then(
+        () => input.return?.(),
+        () => {},
+      );
+  }
+}
+
+async function cellsOf(
+  answer: LookupAnswer,
+  lookup: AttributionLookup,
+  contextName: (id: number) => Promise<string>,
+): Promise<AnswerCells> {
+  if (answer === null) return EMPTY;
+  if (answer instanceof PortRequired) {
+    return { ...EMPTY, error: `port: ${portRequiredReason(lookup.ip, lookup.at, answer.blocks)}` };
+  }
+  const { nat } = answer;
+  return {
+    userid: answer.userId ?? null,
+    name: answer.customer?.name ?? null,
+    mapping_id: answer.id ?? null,
+    ipsubnet: answer.ipsubnet ?? null,
+    starttime: asNumber(answer.starttime),
+    endtime: asNumber(answer.endtime),
+    source: answer.source ?? null,
+    nat_kind: nat?.kind ?? null,
+    nat_id: nat?.id ?? null,
+    nat_port_first: nat?.portFirst ?? null,
+    nat_port_last: nat?.portLast ?? null,
+    nat_inside_address: nat?.insideAddress ?? null,
+    nat_inside_context: nat ? await contextName(nat.insideContextId) : null,
+    nat_source: nat?.source ?? null,
+    error: null,
+  };
+}

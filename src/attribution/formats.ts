@@ -1,0 +1,181 @@
+import { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import { stringify } from 'csv-stringify/sync';
+import { INPUT_COLUMNS, OUTPUT_COLUMNS } from '../domain/attribution.js';
+import { excerpt } from '../domain/invalid-value.js';
+import type { AttributedRow, InputRow, SourceRow } from './attribute.js';
+
+// The two forms rows are attributed in, read and written as streams: CSV (a header row naming
+// ip, time and optionally port; any other columns are carried through) and NDJSON (one JSON
+// object a line, its other fields carried through). POST /attribute and ipdr-admin attribute
+// share them.
+
+export type Format = 'csv' | 'ndjson';
+
+/** A row longer than this is answered with an error instead of being read whole. */
+export const MAX_ROW_BYTES = 64 * 1024;
+
+/** A CSV header that cannot be attributed: refused before any row is answered. */
+export class HeaderError extends Error {
+  readonly field = 'header';
+  constructor(readonly reason: string) {
+    super(`header: ${reason}`);
+  }
+}
+
+/** A row as read here: NDJSON answers echo the row's own object. */
+export interface ReadRow extends SourceRow {
+  echo?: Readonly<Record<string, unknown>>;
+}
+
+/** The header's columns, checked: ip and time needed, none that the answer adds. */
+function checkHeader(header: string[]): string[] {
+  const columns = header.map((name) => name.trim());
+  for (const needed of [INPUT_COLUMNS.ip, INPUT_COLUMNS.time]) {
+    if (!columns.includes(needed)) {
+      throw new HeaderError(`no ${needed} column (the header row is ${excerpt(columns.join(','))})`);
+    }
+  }
+  const taken = columns.find((name) => (OUTPUT_COLUMNS as readonly string[]).includes(name));
+  if (taken) throw new HeaderError(`the column ${taken} is one the answer adds: rename it`);
+  const repeated = columns.find((name, index) => columns.indexOf(name) !== index);
+  if (repeated) throw new HeaderError(`the column ${excerpt(repeated)} is named twice`);
+  return columns;
+}
+
+interface CsvInput {
+  /** The header's columns, once the first row has been read. */
+  columns: () => string[];
+  rows: AsyncGenerator<ReadRow>;
+}
+
+function readCsv(body: AsyncIterable<Uint8Array>): CsvInput {
+  let columns: string[] = [];
+  // The records put in the parser's output in place of those it could not read.
+  const unreadable = new WeakSet<object>();
+  const source = Readable.from(body);
+  const parser = parse({
+    bom: true,
+    columns: (header: string[]) => (columns = checkHeader(header)),
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: MAX_ROW_BYTES,
+    skip_records_with_error: true,
+    // Called as the parser meets the record, before it pushes the next: the error takes its place.
+    on_skip: (error) => {
+      const row: ReadRow = { cells: {}, unreadable: `line ${error?.lines ?? '?'}: ${error?.message ?? 'unreadable'}` };
+      unreadable.add(row);
+      parser.push(row);
+      return undefined;
+    },
+  });
+  source.on('error', (error) => parser.destroy(error));
+  source.pipe(parser);
+  async function* rows(): AsyncGenerator<ReadRow> {
+    try {
+      for await (const record of parser) {
+        yield unreadable.has(record as object) ? (record as ReadRow) : { cells: record as InputRow };
+      }
+    } finally {
+      source.destroy();
+      parser.destroy();
+    }
+  }
+  return { columns: () => columns, rows: rows() };
+}
+
+// The cells an attribution reads: JSON numbers are taken as their text.
+function cellOf(value: unknown): string | undefined | { invalid: string } {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return { invalid: `must be a string or a number, not ${Array.isArray(value) ? 'an array' : typeof value}` };
+}
+
+function ndjsonRow(text: string, line: number): ReadRow | null {
+  if (text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { cells: {}, unreadable: `line ${line}: not JSON`, echo: {} };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { cells: {}, unreadable: `line ${line}: not a JSON object`, echo: {} };
+  }
+  const echo = value as Record<string, unknown>;
+  const taken = OUTPUT_COLUMNS.find((name) => Object.hasOwn(echo, name));
+  if (taken) return { cells: {}, unreadable: `the field ${taken} is one the answer adds: rename it`, echo };
+  const cells: Record<string, string | undefined> = {};
+  for (const field of Object.values(INPUT_COLUMNS)) {
+    const cell = cellOf(echo[field]);
+    if (typeof cell === 'object') return { cells: {}, unreadable: `${field}: ${cell.invalid}`, echo };
+    cells[field] = cell;
+  }
+  return { cells, echo };
+}
+
+async function* readNdjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<ReadRow> {
+  const decoder = new TextDecoder();
+  let pending = '';
+  let line = 0;
+  // Past MAX_ROW_BYTES without a line break: the rest of that line is dropped as it arrives.
+  let skipping = false;
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const text = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      line += 1;
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      const row = ndjsonRow(text, line);
+      if (row) yield row;
+    }
+    if (!skipping && pending.length > MAX_ROW_BYTES) {
+      yield { cells: {}, unreadable: `line ${line + 1}: longer than ${MAX_ROW_BYTES} bytes`, echo: {} };
+      skipping = true;
+    }
+    if (skipping) pending = '';
+  }
+  pending += decoder.decode();
+  if (!skipping) {
+    const row = ndjsonRow(pending, line + 1);
+    if (row) yield row;
+  }
+}
+
+// ---- Writing answers ----
+
+function csvChunk(rows: readonly AttributedRow<ReadRow>[], columns: readonly string[]): string {
+  return stringify(
+    rows.map(({ row, answer }) => [
+      ...columns.map((column) => row.cells[column] ?? ''),
+      ...OUTPUT_COLUMNS.map((column) => answer[column] ?? ''),
+    ]),
+  );
+}
+
+const ndjsonChunk = (rows: readonly AttributedRow<ReadRow>[]) =>
+  rows.map(({ row, answer }) => `${JSON.stringify({ ...row.echo, ...answer })}\n`).join('');
+
+/** Reads rows of `format` from a body's bytes; `columns` names a CSV's header once the first row is read. */
+export function readRows(
+  format: Format,
+  body: AsyncIterable<Uint8Array>,
+): { columns: () => string[] | null; rows: AsyncGenerator<ReadRow> } {
+  if (format === 'ndjson') return { columns: () => null, rows: readNdjson(body) };
+  const csv = readCsv(body);
+  return { columns: csv.columns, rows: csv.rows };
+}
+
+/** What opens the answer: a CSV's header row (the input's columns, then the answer's); nothing for NDJSON. */
+export const answerHeader = (columns: readonly string[] | null): string =>
+  columns === null ? '' : stringify([[...columns, ...OUTPUT_COLUMNS]]);
+
+/** A batch of answers in the input's form. */
+export const answerChunk = (rows: readonly AttributedRow<ReadRow>[], columns: readonly string[] | null): string =>
+  columns === null ? ndjsonChunk(rows) : csvChunk(rows, columns);

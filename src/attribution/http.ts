@@ -1,0 +1,211 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { RequestContext, ServerContext } from '../context.js';
+import { optionalText } from '../domain/customer.js';
+import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
+import { isKnownTimeZone } from '../domain/time.js';
+import type { Logger } from '../logger.js';
+import { type AttributionJob, attributeRows } from './attribute.js';
+import { type Format, HeaderError, type ReadRow, answerChunk, answerHeader, readRows } from './formats.js';
+import { ATTRIBUTE_PATH } from './path.js';
+
+// POST /attribute: report rows (CSV or NDJSON) in, the same rows with their holders out, streamed
+// in input order. Authenticated and given its context as a GraphQL request is (run in-process on
+// the app's envelope, as the REST layer is); failures before the first row is answered are
+// GraphQL-shaped JSON with their status; a bad row is answered in its place with an `error`.
+
+const FORMATS: Record<string, Format> = {
+  'text/csv': 'csv',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+};
+
+const CONTENT_TYPES: Record<Format, string> = { csv: 'text/csv; charset=utf-8', ndjson: 'application/x-ndjson' };
+
+/** A refusal before anything is streamed, in GraphQL's error shape. */
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extensions: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  toResponse(): Response {
+    return new Response(JSON.stringify({ errors: [{ message: this.message, extensions: this.extensions }] }), {
+      status: this.status,
+      headers: { 'content-type': 'application/json', ...this.headers },
+    });
+  }
+}
+
+const badInput = (field: string, reason: string) =>
+  new Refusal(400, `${field}: ${reason}`, { code: 'BAD_USER_INPUT', field, reason });
+
+function refusalOf(error: GraphQLError): Refusal {
+  const { http, ...extensions } = error.extensions as { http?: { status?: number; headers?: Record<string, string> } };
+  return new Refusal(http?.status ?? 403, error.message, extensions, http?.headers ?? {});
+}
+
+function formatOf(request: Request): Format {
+  const mediaType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const format = FORMATS[mediaType];
+  if (!format) {
+    throw new Refusal(
+      415,
+      `Content-Type must be text/csv (a header row naming ip, time and optionally port) or application/x-ndjson${mediaType ? `, not ${excerpt(mediaType)}` : ''}`,
+      { code: 'UNSUPPORTED_MEDIA_TYPE' },
+    );
+  }
+  return format;
+}
+
+function optionsOf(url: URL): { reason: string; timeZone: string | null } {
+  let reason: string | null;
+  try {
+    reason = optionalText(url.searchParams.get('reason'));
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw badInput('reason', error.reason);
+    throw error;
+  }
+  if (reason === null)
+    throw badInput('reason', 'a case reference is required (?reason=…): every attribution is logged with it');
+  const timeZone = url.searchParams.get('timezone');
+  if (timeZone !== null && !isKnownTimeZone(timeZone)) {
+    throw badInput('timezone', `${excerpt(timeZone)} is not an IANA time zone (e.g. UTC, Asia/Kolkata)`);
+  }
+  return { reason, timeZone: timeZone === null || timeZone === '' ? null : timeZone };
+}
+
+export interface AttributionOptions {
+  logger: Logger;
+}
+
+/** Serves POST /attribute on the app's envelope (see createApp). */
+export function useAttribution({ logger }: AttributionOptions): Plugin<RequestContext, ServerContext> {
+  let getEnveloped: YogaServerInstance<ServerContext, RequestContext>['getEnveloped'] | undefined;
+  return {
+    onYogaInit({ yoga }) {
+      getEnveloped = (yoga as unknown as YogaServerInstance<ServerContext, RequestContext>).getEnveloped;
+    },
+    async onRequest({ request, url, endResponse, serverContext }) {
+      if (url.pathname !== ATTRIBUTE_PATH) return;
+      try {
+        if (request.method !== 'POST') {
+          throw new Refusal(
+            405,
+            `${request.method} is not allowed here: POST the rows`,
+            { code: 'METHOD_NOT_ALLOWED' },
+            { allow: 'POST' },
+          );
+        }
+        const format = formatOf(request);
+        const { reason, timeZone } = optionsOf(url);
+        let context: RequestContext;
+        try {
+          context = (await getEnveloped!({
+            ...serverContext,
+            request,
+            channel: 'attribute',
+          }).contextFactory()) as RequestContext;
+        } catch (error) {
+          if (error instanceof GraphQLError) throw refusalOf(error);
+          throw error;
+        }
+        if (context.tenant === null) {
+          const choice = context.tenantChoice;
+          throw new Refusal(403, 'problem' in choice ? choice.message : 'No context was chosen', {
+            code: 'FORBIDDEN',
+            reason: 'problem' in choice ? choice.problem : 'context-required',
+          });
+        }
+        if (!request.body) throw badInput('body', 'no rows were sent');
+        const job: AttributionJob = { db: context.db, tenant: context.tenant, actor: context.actor, reason, timeZone };
+        endResponse(await respond(job, format, request.body, logger));
+      } catch (error) {
+        if (error instanceof Refusal) return endResponse(error.toResponse());
+        // Nothing may escape this hook: @whatwg-node/server would answer it with its stack trace.
+        logger.error({ err: error }, 'attribution request failed');
+        endResponse(new Refusal(500, 'Unexpected error.', { code: 'INTERNAL_SERVER_ERROR' }).toResponse());
+      }
+    },
+  };
+}
+
+async function respond(
+  job: AttributionJob,
+  format: Format,
+  body: ReadableStream<Uint8Array>,
+  logger: Logger,
+): Promise<Response> {
+  const { columns, rows } = readRows(format, chunksOf(body));
+  // The first row is read before answering: a CSV header that cannot be attributed is refused
+  // with a status, not inside a 200.
+  let first: IteratorResult<ReadRow>;
+  try {
+    first = await rows.next();
+  } catch (error) {
+    await rows.return(undefined);
+    if (error instanceof HeaderError) throw badInput(error.field, error.reason);
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('CSV_')) {
+      throw badInput('body', error.message);
+    }
+    throw error;
+  }
+  async function* all(): AsyncGenerator<ReadRow> {
+    if (first.done) return;
+    yield first.value;
+    yield* rows;
+  }
+  const answers = attributeRows(job, all());
+  const encoder = new TextEncoder();
+  let headerSent = false;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          if (!headerSent) {
+            headerSent = true;
+            const header = answerHeader(columns());
+            if (header !== '') return controller.enqueue(encoder.encode(header));
+          }
+          const next = await answers.next();
+          if (next.done) return controller.close();
+          controller.enqueue(encoder.encode(answerChunk(next.value, columns())));
+        } catch (error) {
+          // The status is sent: the answer stops short (no final chunk), which clients see as a failure.
+          logger.error({ err: error, reason: job.reason }, 'attribution failed while streaming');
+          controller.error(error);
+        }
+      },
+      async cancel() {
+        // The client went away: no more rows are read.
+        await answers.return(undefined);
+      },
+    },
+    { highWaterMark: 1 },
+  );
+  return new Response(stream, { status: 200, headers: { 'content-type': CONTENT_TYPES[format] } });
+}
+
+/** A request body's chunks; stopping early cancels the body (the rest is not read). */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    if (!finished) void reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
