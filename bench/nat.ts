@@ -10,6 +10,7 @@
 //
 //   BENCH_NAT_BINDINGS=1000000 (port-block bindings)  BENCH_NAT_SESSIONS=200000 (inside sessions)
 //   BENCH_SECONDS=10 (per timed loop)  BENCH_NAT_MAX_REQUESTS=50 (per timed loop, 10,000 lookups each)
+//   BENCH_ATTRIBUTE_ROWS=1000000 (rows of the one POST /attribute, and of its raw counterpart)
 //   BENCH_DATABASE_URL (PostgreSQL server; the run uses a database ipdr_bench_nat on it)
 import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
@@ -22,6 +23,7 @@ const BINDINGS = Number(process.env.BENCH_NAT_BINDINGS ?? 1_000_000);
 const SESSIONS = Number(process.env.BENCH_NAT_SESSIONS ?? 200_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const maxRequests = Number(process.env.BENCH_NAT_MAX_REQUESTS ?? 50);
+const ATTRIBUTE_ROWS = Number(process.env.BENCH_ATTRIBUTE_ROWS ?? 1_000_000);
 const TOKEN = 'bench-token-0123456789abcdefghij';
 const LOOKUPS_PER_REQUEST = 10_000;
 
@@ -197,6 +199,51 @@ const plan = (
 planClient.release();
 console.error(plan.join('\n'));
 
+// 1b. Raw counterpart of POST /attribute: the statement attribution sends (its own columns), for
+// the same rows in batches of 10,000 split as whoHadBatch splits them, PIPELINE_DEPTH batches at
+// once as attributeRows keeps them. Parameters made before the clock starts.
+const { ATTRIBUTION_COLUMNS, PIPELINE_DEPTH } = await import('../src/attribution/attribute.js');
+const ATTRIBUTION_SQL = whoHadSql(ATTRIBUTION_COLUMNS);
+const attributeLookups = Array.from({ length: ATTRIBUTE_ROWS }, randomLookup);
+const attributeParams: unknown[][][] = [];
+for (let offset = 0; offset < ATTRIBUTE_ROWS; offset += LOOKUPS_PER_REQUEST) {
+  const batch = attributeLookups.slice(offset, offset + LOOKUPS_PER_REQUEST);
+  const size = Math.max(1000, Math.ceil(batch.length / 4));
+  const parts: unknown[][] = [];
+  for (let p = 0; p < batch.length; p += size) {
+    const part = batch.slice(p, p + size);
+    parts.push([
+      contextId,
+      arrayLiteral(part.map((l) => l.ip)),
+      arrayLiteral(part.map((l) => l.at)),
+      arrayLiteral(part.map((l) => l.port)),
+    ]);
+  }
+  attributeParams.push(parts);
+}
+const attributePool = new pg.Pool({ ...settings, options: rawPool.options.options, max: PARTS * PIPELINE_DEPTH });
+const attributeRaw = await (async () => {
+  await Promise.all(attributeParams[0]!.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })));
+  const started = performance.now();
+  let found = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < attributeParams.length) {
+      const parts = attributeParams[next++]!;
+      const results = await Promise.all(
+        parts.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })),
+      );
+      for (const result of results) found += result.rows.filter((row: { found: boolean }) => row.found).length;
+    }
+  };
+  await Promise.all(Array.from({ length: PIPELINE_DEPTH }, worker));
+  return { seconds: (performance.now() - started) / 1000, found };
+})();
+await attributePool.end();
+console.error(
+  `raw attribution: ${Math.round(ATTRIBUTE_ROWS / attributeRaw.seconds)} rows/s (${attributeRaw.found} of ${ATTRIBUTE_ROWS} found)`,
+);
+
 /** Runs `request` over the timed batches, one at a time, for `seconds` or until they run out. */
 async function timedLoop(request: (index: number) => Promise<number>) {
   let requests = 0;
@@ -246,10 +293,41 @@ const whoHadMany = async (body: string) => {
 await whoHadMany(bodies[0]!);
 const http = await timedLoop((index) => whoHadMany(bodies[index]!));
 console.error(`HTTP: ${Math.round(http.perSecond)} lookups/s (${http.found} of ${http.lookups} found)`);
+// 3. POST /attribute: the same rows as raw attribution's, one CSV request, timed to its last byte.
+const attributeBody = `ip,time,port\n${attributeLookups.map((l) => `${l.ip},${l.at},${l.port}`).join('\n')}\n`;
+const attributeHttp = await (async () => {
+  const started = performance.now();
+  const response = await fetch(`${server.url.replace(/\/graphql$/, '')}/attribute?reason=BENCH`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' },
+    body: attributeBody,
+  });
+  if (response.status !== 200) throw new Error(`/attribute failed: ${response.status} ${await response.text()}`);
+  const decoder = new TextDecoder();
+  let rows = -1;
+  let found = 0;
+  let tail = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    const lines = (tail + decoder.decode(chunk, { stream: true })).split('\n');
+    tail = lines.pop()!;
+    for (const line of lines) {
+      rows++;
+      // ip,time,port,userid,…: an answered row has its UserID (u<i>) in the fourth column.
+      if (rows > 0 && line.split(',', 4)[3] !== '') found++;
+    }
+  }
+  return { seconds: (performance.now() - started) / 1000, rows, found };
+})();
+console.error(
+  `HTTP attribution: ${Math.round(attributeHttp.rows / attributeHttp.seconds)} rows/s (${attributeHttp.found} of ${attributeHttp.rows} found)`,
+);
 const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.process.pid}/status`, 'utf8'))?.[1]);
 await stopServer(server);
 
 const ratio = http.perSecond / raw.perSecond;
+const attributeRawRate = ATTRIBUTE_ROWS / attributeRaw.seconds;
+const attributeHttpRate = attributeHttp.rows / attributeHttp.seconds;
+const attributeRatio = attributeHttpRate / attributeRawRate;
 // The plan's nodes that ran (their conditions left out, but for the join filters), and its times.
 const keyLines = plan.filter(
   (line, index) =>
@@ -296,11 +374,16 @@ ${PARTS} parts of ${n(partSize)} at once on ${PARTS} connections with the server
 timeout), parameters made before the clock starts. HTTP: the server as deployed (\`npm start\`'s node command, its own
 process, \`NODE_ENV=production\`, request logging on), \`whoHadMany(lookups: [{ip, port, at}])\` asking
 \`id customer { userId } nat { insideAddress }\`, bodies made before the clock starts; found is an answer with its \`nat\` hop.
+\`POST /attribute\`: ${n(ATTRIBUTE_ROWS)} more such lookups as one CSV body (\`ip,time,port\`), its answer read to the end; its raw
+counterpart sends attribution's own statement (the columns of its answer: the mapping's, the customer's name) for the
+same rows, in batches of 10,000 split in ${PARTS} parts as \`whoHadBatch\` splits them, ${PIPELINE_DEPTH} batches at once as
+\`attributeRows\` keeps them (what the server adds besides: reading and writing the CSV, and a lookup log row a batch).
 
 | measurement | result | target | met |
 | --- | --- | --- | --- |
 | whoHadMany with ports, 10,000 lookups a request (${n(BINDINGS)} bindings, ${n(SESSIONS)} inside sessions), end to end over HTTP | ${n(Math.round(http.perSecond))} lookups/s (${n(http.found)} of ${n(http.lookups)} found); raw \`pg\` ${n(Math.round(raw.perSecond))} lookups/s (${n(raw.found)} of ${n(raw.lookups)} found): ${ratio.toFixed(2)}× | ≥ 0.6× raw | ${ratio >= 0.6 ? 'yes' : '**no**'} |
-| peak resident memory of the server process | ${Math.round(peakKiB / 1024)} MiB | — | |
+| \`POST /attribute\`, ${n(ATTRIBUTE_ROWS)} rows of CSV in one request, streamed, timed to its last byte | ${n(Math.round(attributeHttpRate))} rows/s (${n(attributeHttp.found)} of ${n(attributeHttp.rows)} found); raw \`pg\` ${n(Math.round(attributeRawRate))} rows/s (${n(attributeRaw.found)} found): ${attributeRatio.toFixed(2)}× | ≥ 0.8× raw | ${attributeRatio >= 0.8 ? 'yes' : '**no**'} |
+| peak resident memory of the server process (both measurements) | ${Math.round(peakKiB / 1024)} MiB | — | |
 
 ${
   countsEveryLookup

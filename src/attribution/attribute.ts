@@ -44,13 +44,13 @@ export interface AttributedRow<Row extends SourceRow = SourceRow> {
 }
 
 /** Batches in flight: one being answered by the database while the one before is written out. */
-const PIPELINE_DEPTH = 2;
+export const PIPELINE_DEPTH = 2;
 
 /** A partial batch is sent once the input has paused this long. */
 const IDLE_FLUSH_MS = 50;
 
-/** The fields every answer reads: the mapping's own and its customer's name. */
-const COLUMNS = lookupColumns({
+/** The fields every answer reads: the mapping's own and its customer's name (bench/nat.ts sends the same). */
+export const ATTRIBUTION_COLUMNS = lookupColumns({
   mapping: new Set(['id', 'userId', 'ipsubnet', 'starttime', 'endtime', 'source']),
   customer: new Set(['name']),
 });
@@ -83,17 +83,21 @@ export async function* attributeRows<Row extends SourceRow>(
   job: AttributionJob,
   rows: AsyncIterable<Row>,
 ): AsyncGenerator<AttributedRow<Row>[]> {
-  const contextNames = new Map<number, Promise<string>>();
-  const contextName = (id: number) => {
-    let name = contextNames.get(id);
-    if (!name) {
-      name = job.db.prisma.context
-        .findUniqueOrThrow({ where: { id }, select: { name: true } })
-        .then((context) => context.name);
-      contextNames.set(id, name);
+  // The inside contexts NAT hops name, read once each (a handful per request).
+  const contextNames = new Map<number, string>();
+  async function learnContextNames(answers: readonly LookupAnswer[]) {
+    const missing = new Set<number>();
+    for (const answer of answers) {
+      const id = answer && !(answer instanceof PortRequired) ? answer.nat?.insideContextId : undefined;
+      if (id !== undefined && !contextNames.has(id)) missing.add(id);
     }
-    return name;
-  };
+    if (missing.size === 0) return;
+    const found = await job.db.prisma.context.findMany({
+      where: { id: { in: [...missing] } },
+      select: { id: true, name: true },
+    });
+    for (const context of found) contextNames.set(context.id, context.name);
+  }
 
   async function answerBatch(batch: Row[]): Promise<AttributedRow<Row>[]> {
     const read = batch.map((row) =>
@@ -102,22 +106,21 @@ export async function* attributeRows<Row extends SourceRow>(
     const lookups: AttributionLookup[] = [];
     for (const row of read) if ('lookup' in row) lookups.push(row.lookup);
     const [answers] = await Promise.all([
-      lookups.length === 0 ? [] : whoHadBatch(job.db, job.tenant.id, lookups, COLUMNS),
+      lookups.length === 0 ? [] : whoHadBatch(job.db, job.tenant.id, lookups, ATTRIBUTION_COLUMNS),
       lookups.length === 0
         ? undefined
         : recordLookups(job.db, job.tenant, job.actor, [
             { operation: 'attribute', reason: job.reason, asked: lookups },
           ]),
     ]);
+    await learnContextNames(answers);
     let next = 0;
-    return Promise.all(
-      read.map(async (read, index) => {
-        const row = batch[index]!;
-        if ('error' in read) return { row, answer: { ...EMPTY, error: read.error } };
-        const lookup = lookups[next]!;
-        return { row, answer: await cellsOf(answers[next++]!, lookup, contextName) };
-      }),
-    );
+    return read.map((read, index) => {
+      const row = batch[index]!;
+      if ('error' in read) return { row, answer: { ...EMPTY, error: read.error } };
+      const lookup = lookups[next]!;
+      return { row, answer: cellsOf(answers[next++]!, lookup, contextNames) };
+    });
   }
 
   const inFlight: Promise<AttributedRow<Row>[]>[] = [];
@@ -180,11 +183,11 @@ export async function* attributeRows<Row extends SourceRow>(
   }
 }
 
-async function cellsOf(
+function cellsOf(
   answer: LookupAnswer,
   lookup: AttributionLookup,
-  contextName: (id: number) => Promise<string>,
-): Promise<AnswerCells> {
+  contextNames: ReadonlyMap<number, string>,
+): AnswerCells {
   if (answer === null) return EMPTY;
   if (answer instanceof PortRequired) {
     return { ...EMPTY, error: `port: ${portRequiredReason(lookup.ip, lookup.at, answer.blocks)}` };
@@ -203,7 +206,7 @@ async function cellsOf(
     nat_port_first: nat?.portFirst ?? null,
     nat_port_last: nat?.portLast ?? null,
     nat_inside_address: nat?.insideAddress ?? null,
-    nat_inside_context: nat ? await contextName(nat.insideContextId) : null,
+    nat_inside_context: nat ? (contextNames.get(nat.insideContextId) ?? null) : null,
     nat_source: nat?.source ?? null,
     error: null,
   };
