@@ -76,12 +76,13 @@ const EMPTY: AnswerCells = {
 const asNumber = (value: unknown) => (value === null || value === undefined ? null : Number(value));
 
 /**
- * The rows' answers, in input order, a batch at a time. Stopping the iteration (the client went
+ * The rows' answers, in input order, a batch at a time; the rows come as their reader has them,
+ * several at a time. Stopping the iteration (the client went
  * away) stops reading the input; a batch already sent to the database finishes there.
  */
 export async function* attributeRows<Row extends SourceRow>(
   job: AttributionJob,
-  rows: AsyncIterable<Row>,
+  rows: AsyncIterable<readonly Row[]>,
 ): AsyncGenerator<AttributedRow<Row>[]> {
   // The inside contexts NAT hops name, read once each (a handful per request).
   const contextNames = new Map<number, string>();
@@ -134,7 +135,7 @@ export async function* attributeRows<Row extends SourceRow>(
   // answers are ready (written out at once, not when the next batch fills); or the input pauses
   // with a partial batch read (sent after IDLE_FLUSH_MS, so a slow sender still gets answers).
   const input = rows[Symbol.asyncIterator]();
-  let pendingRow: Promise<IteratorResult<Row>> | null = null;
+  let pendingRow: Promise<IteratorResult<readonly Row[]>> | null = null;
   let batch: Row[] = [];
   try {
     for (;;) {
@@ -164,11 +165,13 @@ export async function* attributeRows<Row extends SourceRow>(
       const next = await pendingRow;
       pendingRow = null;
       if (next.done) break;
-      batch.push(next.value);
-      if (batch.length < MAX_LOOKUPS) continue;
-      send(batch);
-      batch = [];
-      if (inFlight.length >= PIPELINE_DEPTH) yield await inFlight.shift()!;
+      for (const row of next.value) {
+        batch.push(row);
+        if (batch.length < MAX_LOOKUPS) continue;
+        send(batch);
+        batch = [];
+        if (inFlight.length >= PIPELINE_DEPTH) yield await inFlight.shift()!;
+      }
     }
     if (batch.length > 0) send(batch);
     while (inFlight.length > 0) yield await inFlight.shift()!;

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import { stringify } from 'csv-stringify/sync';
 import { INPUT_COLUMNS, OUTPUT_COLUMNS } from '../domain/attribution.js';
 import { excerpt } from '../domain/invalid-value.js';
 import type { AttributedRow, InputRow, SourceRow } from './attribute.js';
@@ -46,7 +45,19 @@ function checkHeader(header: string[]): string[] {
 interface CsvInput {
   /** The header's columns, once the first row has been read. */
   columns: () => string[];
-  rows: AsyncGenerator<ReadRow>;
+  rows: AsyncGenerator<ReadRow[]>;
+}
+
+/** Resolves when `stream` has more to read, has ended or was destroyed; rejects on its error. */
+function readableOrEnd(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      stream.off('readable', settle).off('end', settle).off('close', settle).off('error', settle);
+      if (error) reject(error);
+      else resolve();
+    };
+    stream.on('readable', settle).on('end', settle).on('close', settle).on('error', settle);
+  });
 }
 
 function readCsv(body: AsyncIterable<Uint8Array>): CsvInput {
@@ -71,10 +82,22 @@ function readCsv(body: AsyncIterable<Uint8Array>): CsvInput {
   });
   source.on('error', (error) => parser.destroy(error));
   source.pipe(parser);
-  async function* rows(): AsyncGenerator<ReadRow> {
+  // Records are taken as many at a time as the parser has: a promise per row cost more than parsing it.
+  async function* rows(): AsyncGenerator<ReadRow[]> {
     try {
-      for await (const record of parser) {
-        yield unreadable.has(record as object) ? (record as ReadRow) : { cells: record as InputRow };
+      for (;;) {
+        const chunk: ReadRow[] = [];
+        let record: unknown;
+        while ((record = parser.read()) !== null) {
+          chunk.push(unreadable.has(record as object) ? (record as ReadRow) : { cells: record as InputRow });
+        }
+        if (chunk.length > 0) {
+          yield chunk;
+          continue;
+        }
+        if (parser.errored) throw parser.errored;
+        if (parser.readableEnded || parser.destroyed) return;
+        await readableOrEnd(parser);
       }
     } finally {
       source.destroy();
@@ -115,14 +138,15 @@ function ndjsonRow(text: string, line: number): ReadRow | null {
   return { cells, echo };
 }
 
-async function* readNdjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<ReadRow> {
+async function* readNdjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<ReadRow[]> {
   const decoder = new TextDecoder();
   let pending = '';
   let line = 0;
   // Past MAX_ROW_BYTES without a line break: the rest of that line is dropped as it arrives.
   let skipping = false;
-  for await (const chunk of body) {
-    pending += decoder.decode(chunk, { stream: true });
+  for await (const bytes of body) {
+    pending += decoder.decode(bytes, { stream: true });
+    const chunk: ReadRow[] = [];
     let newline: number;
     while ((newline = pending.indexOf('\n')) >= 0) {
       const text = pending.slice(0, newline);
@@ -133,40 +157,57 @@ async function* readNdjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<Read
         continue;
       }
       const row = ndjsonRow(text, line);
-      if (row) yield row;
+      if (row) chunk.push(row);
     }
     if (!skipping && pending.length > MAX_ROW_BYTES) {
-      yield { cells: {}, unreadable: `line ${line + 1}: longer than ${MAX_ROW_BYTES} bytes`, echo: {} };
+      chunk.push({ cells: {}, unreadable: `line ${line + 1}: longer than ${MAX_ROW_BYTES} bytes`, echo: {} });
       skipping = true;
     }
     if (skipping) pending = '';
+    if (chunk.length > 0) yield chunk;
   }
   pending += decoder.decode();
   if (!skipping) {
     const row = ndjsonRow(pending, line + 1);
-    if (row) yield row;
+    if (row) yield [row];
   }
 }
 
 // ---- Writing answers ----
 
+// RFC 4180 (lines end in LF, as the CSV export's do): a cell with a comma, a quote or a line
+// break is quoted, its quotes doubled; the others are written as they are. Written here, not by
+// csv-stringify, which was the largest share of a request's own work (BENCHMARKS.md).
+const NEEDS_QUOTES = /[",\r\n]/;
+const csvCell = (value: string | number | null | undefined): string => {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'number' ? String(value) : value;
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+const csvLine = (cells: readonly (string | number | null | undefined)[]) => `${cells.map(csvCell).join(',')}\n`;
+
 function csvChunk(rows: readonly AttributedRow<ReadRow>[], columns: readonly string[]): string {
-  return stringify(
-    rows.map(({ row, answer }) => [
-      ...columns.map((column) => row.cells[column] ?? ''),
-      ...OUTPUT_COLUMNS.map((column) => answer[column] ?? ''),
-    ]),
-  );
+  let chunk = '';
+  for (const { row, answer } of rows) {
+    chunk += csvLine([
+      ...columns.map((column) => row.cells[column]),
+      ...OUTPUT_COLUMNS.map((column) => answer[column]),
+    ]);
+  }
+  return chunk;
 }
 
 const ndjsonChunk = (rows: readonly AttributedRow<ReadRow>[]) =>
   rows.map(({ row, answer }) => `${JSON.stringify({ ...row.echo, ...answer })}\n`).join('');
 
-/** Reads rows of `format` from a body's bytes; `columns` names a CSV's header once the first row is read. */
+/**
+ * Reads rows of `format` from a body's bytes, as many at a time as have arrived; `columns` names a
+ * CSV's header once the first rows are read.
+ */
 export function readRows(
   format: Format,
   body: AsyncIterable<Uint8Array>,
-): { columns: () => string[] | null; rows: AsyncGenerator<ReadRow> } {
+): { columns: () => string[] | null; rows: AsyncGenerator<ReadRow[]> } {
   if (format === 'ndjson') return { columns: () => null, rows: readNdjson(body) };
   const csv = readCsv(body);
   return { columns: csv.columns, rows: csv.rows };
@@ -174,7 +215,7 @@ export function readRows(
 
 /** What opens the answer: a CSV's header row (the input's columns, then the answer's); nothing for NDJSON. */
 export const answerHeader = (columns: readonly string[] | null): string =>
-  columns === null ? '' : stringify([[...columns, ...OUTPUT_COLUMNS]]);
+  columns === null ? '' : csvLine([...columns, ...OUTPUT_COLUMNS]);
 
 /** A batch of answers in the input's form. */
 export const answerChunk = (rows: readonly AttributedRow<ReadRow>[], columns: readonly string[] | null): string =>

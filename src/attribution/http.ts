@@ -144,7 +144,7 @@ async function respond(
   const { columns, rows } = readRows(format, chunksOf(body));
   // The first row is read before answering: a CSV header that cannot be attributed is refused
   // with a status, not inside a 200.
-  let first: IteratorResult<ReadRow>;
+  let first: IteratorResult<ReadRow[]>;
   try {
     first = await rows.next();
   } catch (error) {
@@ -155,7 +155,7 @@ async function respond(
     }
     throw error;
   }
-  async function* all(): AsyncGenerator<ReadRow> {
+  async function* all(): AsyncGenerator<ReadRow[]> {
     if (first.done) return;
     yield first.value;
     yield* rows;
