@@ -91,7 +91,7 @@ export function createApp(dependencies: AppDependencies): App {
       authentication.plugin,
       useBodyLimit(env.BODY_LIMIT_BYTES),
       useRestApi({ maxResponseBytes: env.MAX_RESPONSE_BYTES, logger, nameOperation: operations.nameOperation }),
-      useAttribution({ logger }),
+      useAttribution({ logger, rateLimiter, idleTimeoutMs: env.RECEIVE_TIMEOUT_MS }),
       // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
       // page does not have (README, "Cross-site requests"); the plugin only refused plain GETs.
       ...((env.GRAPHIQL ?? !production)

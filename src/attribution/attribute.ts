@@ -24,6 +24,10 @@ export interface AttributionJob {
   reason: string;
   /** The zone Trisul-style `DD-MM-YYYY HH:MM:SS` times are read in; null: such times are refused. */
   timeZone: string | null;
+  /** Aborted when the rows' sender has gone: nothing more is read or sent to the database. */
+  signal?: AbortSignal;
+  /** Awaited before each batch is sent (the caller's rate limit, one unit a batch as a whoHadMany request). */
+  beforeBatch?: () => Promise<void>;
 }
 
 /** A row's cells by column name, as the input gave them. */
@@ -33,6 +37,8 @@ export type InputRow = Readonly<Record<string, string | undefined>>;
 export interface SourceRow {
   cells: InputRow;
   unreadable?: string;
+  /** About how much of the input it took (bytes): a batch is also sent once it holds MAX_BATCH_BYTES. */
+  bytes?: number;
 }
 
 /** What the answer adds to a row: null where it says nothing. */
@@ -48,6 +54,9 @@ export const PIPELINE_DEPTH = 2;
 
 /** A partial batch is sent once the input has paused this long. */
 const IDLE_FLUSH_MS = 50;
+
+/** Wide rows make smaller batches: what a batch holds stays bounded by bytes as well as by rows. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 /** The fields every answer reads: the mapping's own and its customer's name (bench/nat.ts sends the same). */
 export const ATTRIBUTION_COLUMNS = lookupColumns({
@@ -126,60 +135,81 @@ export async function* attributeRows<Row extends SourceRow>(
 
   const inFlight: Promise<AttributedRow<Row>[]>[] = [];
   const send = (batch: Row[]) => {
-    const answered = answerBatch(batch);
+    const answered = (job.beforeBatch ? job.beforeBatch() : Promise.resolve()).then(() => answerBatch(batch));
     // Awaited in order below; until then a failure must not count as unhandled.
     answered.catch(() => {});
     inFlight.push(answered);
   };
-  // Waiting for the next row, three things can happen first: it arrives; the oldest batch's
-  // answers are ready (written out at once, not when the next batch fills); or the input pauses
-  // with a partial batch read (sent after IDLE_FLUSH_MS, so a slow sender still gets answers).
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (job.signal?.aborted) resolve('aborted');
+    job.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  // Waiting for the next rows, four things can happen first: they arrive; the oldest batch's
+  // answers are ready (written out at once, not when the next batch fills); the input pauses with
+  // a partial batch read (sent after IDLE_FLUSH_MS if fewer than PIPELINE_DEPTH are in flight, so a
+  // slow sender still gets answers); or the sender goes away (nothing more is sent).
   const input = rows[Symbol.asyncIterator]();
-  let pendingRow: Promise<IteratorResult<readonly Row[]>> | null = null;
+  let pendingRows: Promise<IteratorResult<readonly Row[]>> | null = null;
   let batch: Row[] = [];
+  let batchBytes = 0;
+  const sendBatch = () => {
+    send(batch);
+    batch = [];
+    batchBytes = 0;
+  };
   try {
     for (;;) {
-      pendingRow ??= input.next();
-      const waits: Promise<'row' | 'answered' | 'idle'>[] = [pendingRow.then(() => 'row' as const)];
-      if (inFlight.length > 0)
+      pendingRows ??= input.next();
+      // Its failure is handled where it is awaited below; meanwhile it must not count as unhandled.
+      pendingRows.catch(() => {});
+      const waits: Promise<'rows' | 'answered' | 'idle' | 'aborted'>[] = [
+        pendingRows.then(() => 'rows' as const),
+        aborted,
+      ];
+      if (inFlight.length > 0) {
         waits.push(
           inFlight[0]!.then(
             () => 'answered' as const,
             () => 'answered' as const,
           ),
         );
+      }
       let idle: NodeJS.Timeout | undefined;
-      if (batch.length > 0)
+      if (batch.length > 0 && inFlight.length < PIPELINE_DEPTH) {
         waits.push(new Promise((resolve) => (idle = setTimeout(() => resolve('idle'), IDLE_FLUSH_MS))));
+      }
       const first = await Promise.race(waits);
       clearTimeout(idle);
+      if (first === 'aborted') return;
       if (first === 'answered') {
         yield await inFlight.shift()!;
         continue;
       }
       if (first === 'idle') {
-        send(batch);
-        batch = [];
+        sendBatch();
         continue;
       }
-      const next = await pendingRow;
-      pendingRow = null;
+      const next = await pendingRows;
+      pendingRows = null;
       if (next.done) break;
       for (const row of next.value) {
         batch.push(row);
-        if (batch.length < MAX_LOOKUPS) continue;
-        send(batch);
-        batch = [];
-        if (inFlight.length >= PIPELINE_DEPTH) yield await inFlight.shift()!;
+        batchBytes += row.bytes ?? 0;
+        if (batch.length < MAX_LOOKUPS && batchBytes < MAX_BATCH_BYTES) continue;
+        sendBatch();
+        while (inFlight.length >= PIPELINE_DEPTH) {
+          if (job.signal?.aborted) return;
+          yield await inFlight.shift()!;
+        }
       }
     }
-    if (batch.length > 0) send(batch);
-    while (inFlight.length > 0) yield await inFlight.shift()!;
+    if (batch.length > 0 && !job.signal?.aborted) sendBatch();
+    while (inFlight.length > 0 && !job.signal?.aborted) yield await inFlight.shift()!;
   } finally {
-    // Stopped early (the client went away): the input is not read further.
-    if (pendingRow === null) await input.return?.();
+    // Stopped early (the sender went away, or the reader): the input is not read further.
+    if (pendingRows === null) await input.return?.();
     else
-      void pendingRow.then(
+      void pendingRows.then(
         () => input.return?.(),
         () => {},
       );

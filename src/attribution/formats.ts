@@ -14,6 +14,9 @@ export type Format = 'csv' | 'ndjson';
 /** A row longer than this is answered with an error instead of being read whole. */
 export const MAX_ROW_BYTES = 64 * 1024;
 
+/** The most columns a CSV header may have: each is written back on every row. */
+const MAX_COLUMNS = 1000;
+
 /** A CSV header that cannot be attributed: refused before any row is answered. */
 export class HeaderError extends Error {
   readonly field = 'header';
@@ -29,6 +32,7 @@ export interface ReadRow extends SourceRow {
 
 /** The header's columns, checked: ip and time needed, none that the answer adds. */
 function checkHeader(header: string[]): string[] {
+  if (header.length > MAX_COLUMNS) throw new HeaderError(`${header.length} columns: at most ${MAX_COLUMNS}`);
   const columns = header.map((name) => name.trim());
   for (const needed of [INPUT_COLUMNS.ip, INPUT_COLUMNS.time]) {
     if (!columns.includes(needed)) {
@@ -46,6 +50,12 @@ interface CsvInput {
   /** The header's columns, once the first row has been read. */
   columns: () => string[];
   rows: AsyncGenerator<ReadRow[]>;
+}
+
+function csvRow(cells: InputRow): ReadRow {
+  let bytes = 0;
+  for (const cell of Object.values(cells)) bytes += (cell?.length ?? 0) + 1;
+  return { cells, bytes };
 }
 
 /** Resolves when `stream` has more to read, has ended or was destroyed; rejects on its error. */
@@ -89,7 +99,7 @@ function readCsv(body: AsyncIterable<Uint8Array>): CsvInput {
         const chunk: ReadRow[] = [];
         let record: unknown;
         while ((record = parser.read()) !== null) {
-          chunk.push(unreadable.has(record as object) ? (record as ReadRow) : { cells: record as InputRow });
+          chunk.push(unreadable.has(record as object) ? (record as ReadRow) : csvRow(record as InputRow));
         }
         if (chunk.length > 0) {
           yield chunk;
@@ -135,7 +145,7 @@ function ndjsonRow(text: string, line: number): ReadRow | null {
     if (typeof cell === 'object') return { cells: {}, unreadable: `${field}: ${cell.invalid}`, echo };
     cells[field] = cell;
   }
-  return { cells, echo };
+  return { cells, echo, bytes: text.length };
 }
 
 async function* readNdjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<ReadRow[]> {
@@ -190,15 +200,24 @@ function csvChunk(rows: readonly AttributedRow<ReadRow>[], columns: readonly str
   let chunk = '';
   for (const { row, answer } of rows) {
     chunk += csvLine([
-      ...columns.map((column) => row.cells[column]),
+      // Own cells only: a column named "constructor" is no property of Object's.
+      ...columns.map((column) => (Object.hasOwn(row.cells, column) ? row.cells[column] : undefined)),
       ...OUTPUT_COLUMNS.map((column) => answer[column]),
     ]);
   }
   return chunk;
 }
 
-const ndjsonChunk = (rows: readonly AttributedRow<ReadRow>[]) =>
-  rows.map(({ row, answer }) => `${JSON.stringify({ ...row.echo, ...answer })}\n`).join('');
+/** A row's object written back with its answer; one JSON cannot write (nested too deep) says so in its place. */
+function ndjsonLine({ row, answer }: AttributedRow<ReadRow>): string {
+  try {
+    return `${JSON.stringify({ ...row.echo, ...answer })}\n`;
+  } catch {
+    return `${JSON.stringify({ ...answer, error: answer.error ?? 'the row could not be written back (nested too deeply)' })}\n`;
+  }
+}
+
+const ndjsonChunk = (rows: readonly AttributedRow<ReadRow>[]) => rows.map(ndjsonLine).join('');
 
 /**
  * Reads rows of `format` from a body's bytes, as many at a time as have arrived; `columns` names a
@@ -217,6 +236,16 @@ export function readRows(
 export const answerHeader = (columns: readonly string[] | null): string =>
   columns === null ? '' : csvLine([...columns, ...OUTPUT_COLUMNS]);
 
-/** A batch of answers in the input's form. */
-export const answerChunk = (rows: readonly AttributedRow<ReadRow>[], columns: readonly string[] | null): string =>
-  columns === null ? ndjsonChunk(rows) : csvChunk(rows, columns);
+/** Rows a piece of an answer holds: a batch is written in pieces, none of them one huge string. */
+const ROWS_PER_PIECE = 1000;
+
+/** A batch of answers in the input's form, in pieces. */
+export function* answerChunks(
+  rows: readonly AttributedRow<ReadRow>[],
+  columns: readonly string[] | null,
+): Generator<string> {
+  for (let offset = 0; offset < rows.length; offset += ROWS_PER_PIECE) {
+    const piece = rows.slice(offset, offset + ROWS_PER_PIECE);
+    yield columns === null ? ndjsonChunk(piece) : csvChunk(piece, columns);
+  }
+}

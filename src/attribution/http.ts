@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
+import type { RateLimiter } from '../access/rate-limit.js';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
 import { optionalText } from '../domain/customer.js';
@@ -6,7 +8,7 @@ import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
 import { isKnownTimeZone } from '../domain/time.js';
 import type { Logger } from '../logger.js';
 import { type AttributionJob, attributeRows } from './attribute.js';
-import { type Format, HeaderError, type ReadRow, answerChunk, answerHeader, readRows } from './formats.js';
+import { type Format, HeaderError, type ReadRow, answerChunks, answerHeader, readRows } from './formats.js';
 import { ATTRIBUTE_PATH } from './path.js';
 
 // POST /attribute: report rows (CSV or NDJSON) in, the same rows with their holders out, streamed
@@ -82,10 +84,18 @@ function optionsOf(url: URL): { reason: string; timeZone: string | null } {
 
 export interface AttributionOptions {
   logger: Logger;
+  /** The API's rate limit: a batch of 10,000 rows takes a unit, as a whoHadMany request does. */
+  rateLimiter: RateLimiter;
+  /** A connection silent this long (nothing sent, nothing read) is closed (RECEIVE_TIMEOUT_MS). */
+  idleTimeoutMs: number;
 }
 
 /** Serves POST /attribute on the app's envelope (see createApp). */
-export function useAttribution({ logger }: AttributionOptions): Plugin<RequestContext, ServerContext> {
+export function useAttribution({
+  logger,
+  rateLimiter,
+  idleTimeoutMs,
+}: AttributionOptions): Plugin<RequestContext, ServerContext> {
   let getEnveloped: YogaServerInstance<ServerContext, RequestContext>['getEnveloped'] | undefined;
   return {
     onYogaInit({ yoga }) {
@@ -122,9 +132,25 @@ export function useAttribution({ logger }: AttributionOptions): Plugin<RequestCo
             reason: 'problem' in choice ? choice.problem : 'context-required',
           });
         }
-        if (!request.body) throw badInput('body', 'no rows were sent');
-        const job: AttributionJob = { db: context.db, tenant: context.tenant, actor: context.actor, reason, timeZone };
-        endResponse(await respond(job, format, request.body, logger));
+        // No body at all is an empty one: no header for CSV, no rows for NDJSON.
+        const body = request.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+        // The sender gone (its connection closed, or the answer's reader cancelled): the work stops.
+        const gone = new AbortController();
+        const node = serverContext.req;
+        node?.once('close', () => {
+          if (!node.complete) gone.abort();
+        });
+        const tokenKey = String(context.caller.tokenId);
+        const job: AttributionJob = {
+          db: context.db,
+          tenant: context.tenant,
+          actor: context.actor,
+          reason,
+          timeZone,
+          signal: gone.signal,
+          beforeBatch: () => throttled(rateLimiter, tokenKey, gone.signal),
+        };
+        endResponse(await respond(job, format, body, { logger, gone, idleTimeoutMs, node }));
       } catch (error) {
         if (error instanceof Refusal) return endResponse(error.toResponse());
         // Nothing may escape this hook: @whatwg-node/server would answer it with its stack trace.
@@ -135,14 +161,31 @@ export function useAttribution({ logger }: AttributionOptions): Plugin<RequestCo
   };
 }
 
+/** Waits until the rate limit lets `key` have a unit (or the sender has gone). */
+async function throttled(rateLimiter: RateLimiter, key: string, signal: AbortSignal) {
+  while (!signal.aborted) {
+    const decision = await rateLimiter.take(key);
+    if (decision.allowed) return;
+    await new Promise((resolve) => setTimeout(resolve, decision.retryAfterSeconds * 1000).unref());
+  }
+}
+
+interface Stream {
+  logger: Logger;
+  gone: AbortController;
+  idleTimeoutMs: number;
+  /** The Node request, when served by the HTTP server (not by yoga.fetch). */
+  node: IncomingMessage | undefined;
+}
+
 async function respond(
   job: AttributionJob,
   format: Format,
   body: ReadableStream<Uint8Array>,
-  logger: Logger,
+  { logger, gone, idleTimeoutMs, node }: Stream,
 ): Promise<Response> {
   const { columns, rows } = readRows(format, chunksOf(body));
-  // The first row is read before answering: a CSV header that cannot be attributed is refused
+  // The first rows are read before answering: a CSV header that cannot be attributed is refused
   // with a status, not inside a 200.
   let first: IteratorResult<ReadRow[]>;
   try {
@@ -155,6 +198,14 @@ async function respond(
     }
     throw error;
   }
+  if (format === 'csv' && columns()?.length === 0) {
+    await rows.return(undefined);
+    const unreadable = first.done ? undefined : first.value[0]?.unreadable;
+    throw badInput(
+      'header',
+      unreadable ? `the header row could not be read (${unreadable})` : 'no header row was sent',
+    );
+  }
   async function* all(): AsyncGenerator<ReadRow[]> {
     if (first.done) return;
     yield first.value;
@@ -162,27 +213,40 @@ async function respond(
   }
   const answers = attributeRows(job, all());
   const encoder = new TextEncoder();
-  let headerSent = false;
+  let started = false;
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
-          if (!headerSent) {
-            headerSent = true;
+          // The server's adapter turns the socket's timeout off once it streams an answer: set
+          // again at each piece, the connection closes when silent both ways for the receive timeout.
+          node?.socket.setTimeout(idleTimeoutMs, () => node.socket.destroy());
+          if (!started) {
+            started = true;
             const header = answerHeader(columns());
             if (header !== '') return controller.enqueue(encoder.encode(header));
           }
           const next = await answers.next();
-          if (next.done) return controller.close();
-          controller.enqueue(encoder.encode(answerChunk(next.value, columns())));
+          if (next.done || gone.signal.aborted) return controller.close();
+          for (const piece of answerChunks(next.value, columns())) controller.enqueue(encoder.encode(piece));
         } catch (error) {
-          // The status is sent: the answer stops short (no final chunk), which clients see as a failure.
-          logger.error({ err: error, reason: job.reason }, 'attribution failed while streaming');
+          if (gone.signal.aborted) {
+            logger.debug({ reason: job.reason }, 'attribution stopped: its sender went away');
+          } else {
+            logger.error({ err: error, reason: job.reason }, 'attribution failed while streaming');
+          }
+          gone.abort();
+          // The status is sent: the answer must stop short, its connection closed without the last
+          // chunk, for the client to see a failure (the adapter leaves an errored stream's response
+          // open). What was written is flushed first.
+          node?.socket.end();
+          setTimeout(() => node?.socket.destroy(), idleTimeoutMs).unref();
           controller.error(error);
         }
       },
       async cancel() {
-        // The client went away: no more rows are read.
+        // The client went away: no more rows are read or looked up.
+        gone.abort();
         await answers.return(undefined);
       },
     },

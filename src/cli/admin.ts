@@ -8,6 +8,8 @@ import { type Env, InvalidEnvironmentError, readEnv } from '../env.js';
 import { exportCsv, importCsv, printSummary } from '../csv/cli.js';
 import { importDetailFile, printDetailImportSummary } from '../radius/detail-import.js';
 import { importNatLogFile, printNatImportSummary } from '../nat/file-import.js';
+import { AttributionServerError, attributeFile, printAttributionSummary, writesToStdout } from '../attribution/cli.js';
+import type { Format } from '../attribution/formats.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { isKnownTimeZone } from '../domain/time.js';
@@ -24,7 +26,7 @@ import {
   revokeToken,
 } from '../access/store.js';
 
-const expected = [ValidationError, NotFoundError, AlreadyExistsError];
+const expected = [ValidationError, NotFoundError, AlreadyExistsError, AttributionServerError];
 
 function parseDate(value: string): Date {
   const date = new Date(value);
@@ -48,6 +50,11 @@ function parseSessionTimeout(value: string): number {
 
 function parseTimeZone(value: string): string {
   if (!isKnownTimeZone(value)) throw new InvalidArgumentError('must be an IANA time zone, e.g. UTC or Europe/Paris');
+  return value;
+}
+
+function parseFormat(value: string): Format {
+  if (value !== 'csv' && value !== 'ndjson') throw new InvalidArgumentError('must be csv or ndjson');
   return value;
 }
 
@@ -80,15 +87,28 @@ function table(out: AdminOutput['out'], rows: Record<string, unknown>[]) {
 }
 
 /** What commands take from the environment. */
-export type AdminSettings = Pick<Env, 'RADIUS_SESSION_TIMEOUT' | 'NAT_SYSLOG_TIMEZONE'>;
+export type AdminSettings = Pick<Env, 'RADIUS_SESSION_TIMEOUT' | 'NAT_SYSLOG_TIMEZONE'> & {
+  /** The token `attribute --url` sends without --token. */
+  IPDR_TOKEN?: string | undefined;
+};
 
-/** The CLI's commands, run against `db`, writing to `output`; commander's own exits become thrown CommanderErrors. */
-function buildProgram(db: Db, output: AdminOutput, settings: AdminSettings): Command {
+/** Whether a command works without the database: `attribute --url` asks a running server. */
+const needsNoDatabase = (command: Command) => command.name() === 'attribute' && command.opts().url !== undefined;
+
+/**
+ * The CLI's commands, run against the database `openDb` gives (asked for before each command
+ * that needs one), writing to `output`; commander's own exits become thrown CommanderErrors.
+ */
+function buildProgram(openDb: () => Promise<Db>, output: AdminOutput, settings: AdminSettings): Command {
   const out = output.out;
+  let db!: Db;
   const program = new Command('ipdr-admin')
     .description('Manage contexts, API users and tokens of ipdr-gateway')
     .exitOverride()
-    .configureOutput({ writeOut: (text) => out(text.replace(/\n$/, '')), writeErr: output.err });
+    .configureOutput({ writeOut: (text) => out(text.replace(/\n$/, '')), writeErr: output.err })
+    .hook('preAction', async (_program, command) => {
+      if (!needsNoDatabase(command)) db = await openDb();
+    });
 
   const contexts = program.command('contexts').description('contexts (partitions of customers and mappings)');
   contexts.command('list').action(async () =>
@@ -244,22 +264,73 @@ function buildProgram(db: Db, output: AdminOutput, settings: AdminSettings): Com
       });
       printNatImportSummary(summary, out);
     });
+
+  program
+    .command('attribute <in> [out]')
+    .description(
+      'answer, for each row of IN (CSV with a header naming ip, time and optionally port, or NDJSON), ' +
+        'who held the address then, as POST /attribute does: IN with the answer columns to OUT (stdout without ' +
+        'one, or -), in batches logged with the case reference; on the database, or by a running server with --url',
+    )
+    .requiredOption('--context <name>', 'the context the addresses are looked up in')
+    .requiredOption('--reason <case>', 'the case reference every lookup is logged with')
+    .option(
+      '--timezone <zone>',
+      'IANA zone of DD-MM-YYYY HH:MM:SS times, which carry none (default: such rows are refused)',
+      parseTimeZone,
+    )
+    .option('--format <format>', 'csv or ndjson (default: from IN: .csv; .ndjson or .jsonl)', parseFormat)
+    .option('--url <url>', "a running server's address (e.g. http://127.0.0.1:4000): it answers, no database is opened")
+    .option('--token <token>', 'the API token sent with --url (default: IPDR_TOKEN)')
+    .action(
+      async (
+        input: string,
+        outPath: string | undefined,
+        options: { context: string; reason: string; timezone?: string; format?: Format; url?: string; token?: string },
+      ) => {
+        let target: Parameters<typeof attributeFile>[0];
+        if (options.url === undefined) {
+          if (options.token !== undefined) {
+            throw new ValidationError('token', 'is sent with --url only: on the database the CLI acts as cli:<user>');
+          }
+          target = { db };
+        } else {
+          const token = options.token ?? settings.IPDR_TOKEN;
+          if (token === undefined || token === '') {
+            throw new ValidationError('token', 'the server needs an API token: give --token or set IPDR_TOKEN');
+          }
+          target = { url: options.url, token };
+        }
+        const summary = await attributeFile(target, {
+          inPath: input,
+          outPath,
+          contextName: options.context,
+          reason: options.reason,
+          timeZone: options.timezone,
+          format: options.format,
+        });
+        // With the answers on stdout, the summary goes to stderr.
+        printAttributionSummary(summary, writesToStdout(outPath) ? (line) => output.err(`${line}\n`) : out);
+      },
+    );
   return program;
 }
 
 /**
- * Runs one ipdr-admin command on `db`: its exit status, 0 when it did what it was asked. An
- * expected failure (a name refused, a user not found) and a command line commander refuses are
- * written to `output.err`, never thrown. `settings` are the environment's (by default, its defaults).
+ * Runs one ipdr-admin command on `db` (or the one `db()` opens, asked for only by a command that
+ * needs a database): its exit status, 0 when it did what it was asked. An expected failure (a
+ * name refused, a user not found) and a command line commander refuses are written to
+ * `output.err`, never thrown. `settings` are the environment's (by default, its defaults).
  */
 export async function runAdminCommand(
-  db: Db,
+  db: Db | (() => Promise<Db>),
   argv: readonly string[],
   output: AdminOutput,
   settings: AdminSettings = readEnv({}),
 ): Promise<number> {
+  const openDb = typeof db === 'function' ? db : async () => db;
   try {
-    await buildProgram(db, output, settings).parseAsync([...argv]);
+    await buildProgram(openDb, output, settings).parseAsync([...argv]);
     return 0;
   } catch (error) {
     // Commander has written its message (or the help it was asked for) already.
@@ -272,7 +343,7 @@ export async function runAdminCommand(
 
 /**
  * Runs one ipdr-admin command (bin/ipdr-admin.mjs is the entry): on the database the environment
- * names, migrated first, closed afterwards.
+ * names, opened and migrated when the command needs it, closed afterwards.
  */
 export async function runAdmin(argv: readonly string[], source: NodeJS.ProcessEnv): Promise<void> {
   let env;
@@ -284,13 +355,18 @@ export async function runAdmin(argv: readonly string[], source: NodeJS.ProcessEn
     process.exitCode = 1;
     return;
   }
-  const db = createDb(
-    openDatabase({ databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR }),
-  );
-  try {
+  let db: Db | undefined;
+  const openDb = async () => {
+    if (db) return db;
+    db = createDb(
+      openDatabase({ databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR }),
+    );
     await migrate(db.database);
-    process.exitCode = await runAdminCommand(db, argv, consoleOutput, env);
+    return db;
+  };
+  try {
+    process.exitCode = await runAdminCommand(openDb, argv, consoleOutput, { ...env, IPDR_TOKEN: source.IPDR_TOKEN });
   } finally {
-    await db.close();
+    await db?.close();
   }
 }

@@ -3,7 +3,7 @@ import { parseIpAddress } from './ip.js';
 import { portProblem } from './nat.js';
 import { parseTrisulDate } from './trisul-csv.js';
 import { MAX_UNIX_TIME, parseUnixTime } from './time.js';
-import { utcSeconds, zoneClock } from './time-zone.js';
+import { isRealWallTime, utcSeconds, wallTimeOf, zoneClock } from './time-zone.js';
 
 // The rows a report generator sends to be attributed (POST /attribute, ipdr-admin attribute):
 // an address, an instant and maybe a port, each as text, read strictly. Pure.
@@ -50,21 +50,6 @@ const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?
 const TRISUL_DATE_TIME = /^(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})$/;
 const DIGITS = /^\d+$/;
 
-function checkWallTime(
-  text: string,
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-) {
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
-    throw new InvalidValueError(`${quoted(text)} is not a real date and time`);
-  }
-}
-
 function inRange(text: string, seconds: number): number {
   if (seconds < 0 || seconds > MAX_UNIX_TIME)
     throw new InvalidValueError(`${quoted(text)} is out of range (1970 to 9999)`);
@@ -83,22 +68,15 @@ export function parseAttributionTime(text: string, timeZone: string | null): num
   if (DIGITS.test(trimmed)) return parseUnixTime(trimmed);
   const iso = ISO_8601.exec(trimmed);
   if (iso) {
-    const [year, month, day, hour, minute, second = 0] = [1, 2, 3, 4, 5, 6].map((i) => Number(iso[i] ?? 0)) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    checkWallTime(trimmed, year, month, day, hour, minute, second);
+    const wall = wallTimeOf(iso.slice(1, 7));
+    if (!isRealWallTime(...wall)) throw new InvalidValueError(`${quoted(trimmed)} is not a real date and time`);
     const sign = iso[9] === '-' ? -1 : 1;
     const offsetHours = Number(iso[10] ?? 0);
     const offsetMinutes = Number(iso[11] ?? 0);
     if (offsetHours > 23 || offsetMinutes > 59)
       throw new InvalidValueError(`${quoted(trimmed)} has no real UTC offset`);
     const offset = iso[8] ? 0 : sign * (offsetHours * 3600 + offsetMinutes * 60);
-    return inRange(trimmed, utcSeconds(year, month, day, hour, minute, second) - offset);
+    return inRange(trimmed, utcSeconds(...wall) - offset);
   }
   if (ISO_WITHOUT_ZONE.test(trimmed)) {
     throw new InvalidValueError(`${quoted(trimmed)} has no zone: end it with Z or an offset such as +05:30`);
@@ -112,15 +90,9 @@ export function parseAttributionTime(text: string, timeZone: string | null): num
     }
     // The date's own checks (real day, hours, range) as Trisul's CSV reads it, then the zone's offset then.
     parseTrisulDate(trimmed);
-    const [day, month, year, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(trisul[i])) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    return inRange(trimmed, zoneClock(timeZone).instant(year, month, day, hour, minute, second));
+    const [day, month, year, hour, minute, second] = trisul.slice(1, 7);
+    const wall = wallTimeOf([year, month, day, hour, minute, second]);
+    return inRange(trimmed, zoneClock(timeZone).instant(...wall));
   }
   throw new InvalidValueError(
     `${quoted(trimmed)} is not a time: unix seconds, ISO 8601 with a zone, or DD-MM-YYYY HH:MM:SS with timezone=`,

@@ -1,6 +1,6 @@
 import { InvalidValueError, quoted } from './invalid-value.js';
 import { MONTH_ABBREVIATIONS as MONTHS } from './time.js';
-import { type ZoneClock, utcSeconds, zoneClock } from './time-zone.js';
+import { type ZoneClock, daysInMonth, isRealWallTime, utcSeconds, wallTimeOf, zoneClock } from './time-zone.js';
 
 // The pure core of a syslog listener (CGNAT port-block logs arrive this way): one message read
 // from its text (RFC 5424, or the BSD form RFC 3164 describes), and a TCP stream cut into messages
@@ -128,17 +128,9 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))
 function rfc3339Seconds(text: string): number | string {
   const match = RFC3339.exec(text);
   if (!match) return 'is not an RFC 3339 time (YYYY-MM-DDThh:mm:ss[.ffffff], then Z or ±hh:mm)';
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const wall = wallTimeOf(match.slice(1, 7));
   // RFC 5424 allows no leap second (6.2.3 point 5).
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
-    return 'names no such date and time';
+  if (!isRealWallTime(...wall)) return 'names no such date and time';
   const zone = match[8]!;
   let offset = 0;
   if (zone !== 'Z') {
@@ -147,7 +139,7 @@ function rfc3339Seconds(text: string): number | string {
     if (offsetHours > 23 || offsetMinutes > 59) return `has offset ${zone}, not -23:59 to +23:59`;
     offset = (zone[0] === '-' ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
   }
-  return utcSeconds(year, month, day, hour, minute, second) - offset;
+  return utcSeconds(...wall) - offset;
 }
 
 /** Where STRUCTURED-DATA starting at `start` ends (`-`, or SD-ELEMENTs back to back), or what is wrong with it. */
@@ -243,10 +235,6 @@ function read3164(
       body: tag ? content.slice(tag[0].length) : content,
     },
   };
-}
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(utcSeconds(year, month + 1, 0, 0, 0, 0) * 1000).getUTCDate();
 }
 
 // RFC 6587 over TCP.

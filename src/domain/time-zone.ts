@@ -76,3 +76,26 @@ export function zoneClock(timeZone: string): ZoneClock {
   zoneClocks.set(timeZone, clock);
   return clock;
 }
+
+/** A wall time from captured groups in the order year, month, day, hour, minute, second (absent: 0). */
+export function wallTimeOf(groups: readonly (string | undefined)[]): WallTime {
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = groups.map((group) => Number(group ?? 0));
+  return [year, month, day, hour, minute, second];
+}
+
+export function daysInMonth(year: number, month: number): number {
+  return new Date(utcSeconds(year, month + 1, 0, 0, 0, 0) * 1000).getUTCDate();
+}
+
+/** Whether a wall time names a real calendar date and clock time (no leap second). */
+export function isRealWallTime(...[year, month, day, hour, minute, second]: WallTime): boolean {
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59
+  );
+}

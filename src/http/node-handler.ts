@@ -72,8 +72,9 @@ export function createHttpServer(app: HttpApp, options: HttpOptions): Server {
     },
     (request, response) => {
       latest.set(request.socket, { request, response });
-      if (pathOf(request) === ATTRIBUTE_PATH) {
-        // Streamed: silent for the receive timeout, the client is gone (or stalling on purpose).
+      if (request.method === 'POST' && pathOf(request) === ATTRIBUTE_PATH) {
+        // Streamed: closed once silent for the receive timeout (attribution/http.ts keeps that
+        // once the answer has begun, which turns the socket's own timeout off).
         request.setTimeout(receiveTimeout, () => request.destroy());
         return void app.yoga(request, response);
       }
@@ -100,14 +101,17 @@ export function createHttpServer(app: HttpApp, options: HttpOptions): Server {
 const requestTimeoutError = () =>
   Object.assign(new Error('The request was not received in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
 
-/** Calls `expire` when the request's body has not arrived whole within `timeoutMs`. */
+/**
+ * Calls `expire` when the request's body has not arrived whole within `timeoutMs`; a request
+ * answered before its body was read (a GET with one) has its connection closed instead.
+ */
 function receiveDeadline(request: IncomingMessage, response: ServerResponse, timeoutMs: number, expire: () => void) {
   const timer = setTimeout(() => {
-    if (!request.complete) expire();
-  }, timeoutMs);
-  const clear = () => clearTimeout(timer);
-  response.once('finish', clear);
-  response.once('close', clear);
+    if (request.complete) return;
+    if (response.headersSent) request.socket.destroy();
+    else expire();
+  }, timeoutMs).unref();
+  request.once('close', () => clearTimeout(timer));
 }
 
 const pathOf = (request: IncomingMessage) => new URL(request.url ?? '/', 'http://localhost').pathname;

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { createHttpServer } from '../../src/http/node-handler.js';
 import { createCustomer, createMapping, graphqlData, resetData } from '../helpers.js';
-import { app, prisma, yoga } from '../setup/app.js';
+import { createApp } from '../../src/app.js';
+import { createRateLimiter } from '../../src/access/rate-limit.js';
+import { app, db, env, logger, prisma, testEnv, yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // POST /attribute: report rows in, the same rows with their holders out, in input order.
@@ -142,6 +144,13 @@ describe('POST /attribute with CSV', () => {
       [post('ip,time\n', 'text/csv', 'reason=C&timezone=Mars/Olympus'), 400, { field: 'timezone' }],
       [post('ip,when\n1.2.3.4,5\n', 'text/csv'), 400, { field: 'header' }],
       [post('ip,time,name\n1.2.3.4,5,x\n', 'text/csv'), 400, { field: 'header' }],
+      [post('', 'text/csv'), 400, { field: 'header' }],
+      [post('\n\n', 'text/csv'), 400, { field: 'header' }],
+      [
+        post(`${Array.from({ length: 1001 }, (_, i) => `c${i}`).join(',')},ip,time\n`, 'text/csv'),
+        400,
+        { field: 'header' },
+      ],
       [post('{}', 'application/json'), 415, { code: 'UNSUPPORTED_MEDIA_TYPE' }],
       [post('ip,time\n', 'text/csv', 'reason=C', { authorization: 'Bearer nope' }), 401, { code: 'UNAUTHENTICATED' }],
       [post('ip,time\n', 'text/csv', 'reason=C', { 'x-context': 'nowhere' }), 403, { code: 'FORBIDDEN' }],
@@ -157,6 +166,18 @@ describe('POST /attribute with CSV', () => {
       expect([response.status, body.errors[0].extensions]).toEqual([status, expect.objectContaining(extensions)]);
       expect(typeof body.errors[0].message).toBe('string');
     }
+  });
+});
+
+describe('POST /attribute, carried-through columns', () => {
+  it("writes back only the row's own cells, quoted where needed", async () => {
+    const rows = await csvOf(
+      await post('ip,time,constructor,note\n10.20.0.9,1500\n10.20.0.9,1500,x,"a, ""b""\nc"\n', 'text/csv'),
+    );
+    expect(rows.map((row) => [row.constructor, row.note, row.userid])).toEqual([
+      ['', '', 'U-STATIC'],
+      ['x', 'a, "b"\nc', 'U-STATIC'],
+    ]);
   });
 });
 
@@ -242,4 +263,93 @@ describe('POST /attribute over HTTP', () => {
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
   });
+
+  it('closes a connection left silent both ways for the receive timeout', async () => {
+    const quiet = createHttpServer(createTestAppWith({ RECEIVE_TIMEOUT_MS: '1000' }), {
+      bodyLimitBytes: 4096,
+      receiveTimeoutMs: 1000,
+    });
+    quiet.listen(0, '127.0.0.1');
+    await once(quiet, 'listening');
+    try {
+      const request = httpRequest({
+        host: '127.0.0.1',
+        port: (quiet.address() as AddressInfo).port,
+        method: 'POST',
+        path: '/attribute?reason=CASE-IDLE',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' },
+      });
+      request.on('error', () => {});
+      request.write('ip,time\n10.20.0.9,1500\n10.20.0.9,1600\n');
+      const [response] = (await once(request, 'response')) as [import('node:http').IncomingMessage];
+      response.on('error', () => {});
+      const started = Date.now();
+      response.resume();
+      await once(response.socket, 'close');
+      // Closed by the server after about a second of silence, not left open.
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      quiet.closeAllConnections();
+      await new Promise((resolve) => quiet.close(resolve));
+    }
+  });
+
+  it('ends the answer short, closing the connection, when the database fails mid-stream', async () => {
+    let lookups = 0;
+    const failing = {
+      ...db,
+      readRows: <Row>(sql: string, params: readonly unknown[]) => {
+        if (sql.includes('"lookupIndex"') && ++lookups > 4) return Promise.reject(new Error('database gone'));
+        return db.readRows<Row>(sql, params);
+      },
+    };
+    const broken = createHttpServer(createTestAppWith({}, failing), { bodyLimitBytes: 4096, receiveTimeoutMs: 5000 });
+    broken.listen(0, '127.0.0.1');
+    await once(broken, 'listening');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const rows = Array.from({ length: 25_000 }, (_, i) => `10.20.0.${i % 256},${1000 + i}`).join('\n');
+      const request = httpRequest({
+        host: '127.0.0.1',
+        port: (broken.address() as AddressInfo).port,
+        method: 'POST',
+        path: '/attribute?reason=CASE-BROKEN',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' },
+      });
+      request.on('error', () => {});
+      request.end(`ip,time\n${rows}\n`);
+      const [response] = (await once(request, 'response')) as [import('node:http').IncomingMessage];
+      expect(response.statusCode).toBe(200);
+      let received = '';
+      const ended = await new Promise<'end' | 'aborted'>((resolve) => {
+        response.on('data', (chunk) => (received += chunk));
+        response.on('end', () => resolve('end'));
+        response.on('error', () => resolve('aborted'));
+        response.on('aborted', () => resolve('aborted'));
+      });
+      // The first batch was answered; the rest never pretends to be complete.
+      expect(ended).toBe('aborted');
+      expect(received.split('\n').length - 2).toBe(10_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      broken.closeAllConnections();
+      await new Promise((resolve) => broken.close(resolve));
+    }
+  });
 });
+
+/** An app on this file's database with other settings, or another database handle. */
+function createTestAppWith(overrides: Record<string, string>, database = db) {
+  const appEnv = testEnv(overrides);
+  return createApp({
+    env: appEnv,
+    db: database,
+    logger,
+    rateLimiter: createRateLimiter({ perMinute: appEnv.RATE_LIMIT_PER_MINUTE, redisUrl: appEnv.REDIS_URL, logger }),
+    authFailureLimiter: createRateLimiter({ perMinute: 1000, redisUrl: appEnv.REDIS_URL, logger }),
+  });
+}

@@ -109,6 +109,22 @@ describe('HTTP timeouts', () => {
     expect(data.customer).toBeNull();
   });
 
+  it('closes a connection whose body still trickles in after its answer, at the receive timeout', async () => {
+    // A GraphQL GET is answered without reading its body; the body's arrival is still bounded.
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const timer = setInterval(() => socket.writable && socket.write('1\r\na\r\n'), 300);
+    const started = Date.now();
+    await once(socket, 'close');
+    clearInterval(timer);
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(statusLine(received)).toMatch(/^HTTP\/1\.1 (200|408)/);
+  });
+
   it('closes an idle keep-alive connection after the keep-alive timeout, having answered its request', async () => {
     const socket = connect(port, '127.0.0.1');
     socket.on('error', () => {});
