@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { isCheckViolation, isUniqueViolation } from '../db/errors.js';
 import type { Db } from '../db/handle.js';
 import { apiGrants, apiTokens, apiUsers, contexts } from '../db/columns.js';
@@ -5,7 +6,7 @@ import type { ContextName, Username } from '../domain/names.js';
 import { type TokenExpiry, type TokenText, generateToken, hashToken, hashesEqual, tokenHint } from './tokens.js';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../errors.js';
 import type { ApiToken } from '../generated/prisma/client.js';
-import type { Caller } from './types.js';
+import type { Actor, Caller, Channel, Tenant } from './types.js';
 
 export type { Caller };
 
@@ -130,6 +131,16 @@ export async function createContext(db: Db, name: ContextName) {
     throw new ValidationError('name', `no more contexts can be created: context ids end at ${MAX_CONTEXT_ID}`);
   }
 }
+
+/** The context named `name`, as the tenant a command acts in; NotFoundError naming it if there is none. */
+export async function findTenant(db: Db, name: string): Promise<Tenant> {
+  const context = await db.prisma.context.findUnique({ where: { name }, select: { id: true, name: true } });
+  if (!context) throw new NotFoundError('context', name);
+  return context;
+}
+
+/** Who an ipdr-admin command acts as: the operating system's user, through `channel`. */
+export const cliActor = (channel: Channel): Actor => ({ name: `cli:${userInfo().username}`, channel });
 
 async function findContextOrThrow(db: Db, name: string) {
   const context = await db.prisma.context.findUnique({ where: { name } });

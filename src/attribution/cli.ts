@@ -2,13 +2,11 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { userInfo } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import { parse } from 'csv-parse';
-import type { Actor, Tenant } from '../access/types.js';
 import type { Db } from '../db/handle.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
@@ -16,8 +14,17 @@ import { isKnownTimeZone } from '../domain/time.js';
 import { checkContextName } from '../domain/names.js';
 import { NotFoundError, ValidationError, checkField } from '../errors.js';
 import { type AttributedRow, type AttributionJob, attributeRows } from './attribute.js';
-import { type Format, HeaderError, type ReadRow, answerChunks, answerHeader, readRows } from './formats.js';
+import {
+  CONTENT_TYPES,
+  type Format,
+  HeaderError,
+  type ReadRow,
+  answerChunks,
+  answerHeader,
+  readRows,
+} from './formats.js';
 import { ATTRIBUTE_PATH } from './path.js';
+import { cliActor, findTenant } from '../access/store.js';
 
 // `ipdr-admin attribute IN [OUT]`: what POST /attribute does, from the command line. On the
 // database the CLI opened (the embedded one or DATABASE_URL), the rows go through the same
@@ -63,8 +70,6 @@ export class AttributionServerError extends Error {
   override name = 'AttributionServerError';
 }
 
-const CONTENT_TYPES: Record<Format, string> = { csv: 'text/csv; charset=utf-8', ndjson: 'application/x-ndjson' };
-
 /** The format a file's name says, if it says one. */
 export function formatOfPath(path: string): Format | null {
   const extension = extname(path).toLowerCase();
@@ -74,12 +79,6 @@ export function formatOfPath(path: string): Format | null {
 }
 
 export const writesToStdout = (outPath: string | undefined) => outPath === undefined || outPath === '-';
-
-async function findTenant(db: Db, name: string): Promise<Tenant> {
-  const context = await db.prisma.context.findUnique({ where: { name }, select: { id: true, name: true } });
-  if (!context) throw new NotFoundError('context', name);
-  return context;
-}
 
 function checkReason(reason: string): string {
   let text: string | null;
@@ -218,7 +217,7 @@ export async function attributeFile(
   const output = new Output(options.outPath);
   try {
     if ('db' in target) {
-      const actor: Actor = { name: `cli:${userInfo().username}`, channel: 'cli' };
+      const actor = cliActor('cli');
       const job: AttributionJob = { db: target.db, tenant: tenant!, actor, reason, timeZone };
       await attributeOnDatabase(job, format, input(), output, tally);
     } else {

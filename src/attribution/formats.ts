@@ -11,6 +11,9 @@ import type { AttributedRow, InputRow, SourceRow } from './attribute.js';
 
 export type Format = 'csv' | 'ndjson';
 
+/** Each format's media type, as the answer is sent with it. */
+export const CONTENT_TYPES: Record<Format, string> = { csv: 'text/csv; charset=utf-8', ndjson: 'application/x-ndjson' };
+
 /** A row longer than this is answered with an error instead of being read whole. */
 export const MAX_ROW_BYTES = 64 * 1024;
 

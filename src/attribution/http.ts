@@ -8,7 +8,15 @@ import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
 import { isKnownTimeZone } from '../domain/time.js';
 import type { Logger } from '../logger.js';
 import { type AttributionJob, attributeRows } from './attribute.js';
-import { type Format, HeaderError, type ReadRow, answerChunks, answerHeader, readRows } from './formats.js';
+import {
+  CONTENT_TYPES,
+  type Format,
+  HeaderError,
+  type ReadRow,
+  answerChunks,
+  answerHeader,
+  readRows,
+} from './formats.js';
 import { ATTRIBUTE_PATH } from './path.js';
 
 // POST /attribute: report rows (CSV or NDJSON) in, the same rows with their holders out, streamed
@@ -22,8 +30,6 @@ const FORMATS: Record<string, Format> = {
   'application/ndjson': 'ndjson',
   'application/jsonl': 'ndjson',
 };
-
-const CONTENT_TYPES: Record<Format, string> = { csv: 'text/csv; charset=utf-8', ndjson: 'application/x-ndjson' };
 
 /** A refusal before anything is streamed, in GraphQL's error shape. */
 class Refusal extends Error {
@@ -237,11 +243,20 @@ async function respond(
           }
           gone.abort();
           // The status is sent: the answer must stop short, its connection closed without the last
-          // chunk, for the client to see a failure (the adapter leaves an errored stream's response
-          // open). What was written is flushed first.
-          node?.socket.end();
-          setTimeout(() => node?.socket.destroy(), idleTimeoutMs).unref();
-          controller.error(error);
+          // chunk, for the client to see a failure. Served by the HTTP server, the connection is
+          // ended here (what was written flushed first) and the stream closed once it is: erroring
+          // it would leave the response open for good, and the adapter rejects a promise of its own
+          // that nobody handles. Served by yoga.fetch, the stream errors.
+          if (node) {
+            const closed = new Promise((resolve) => node.socket.once('close', resolve));
+            node.socket.end();
+            setTimeout(() => node.socket.destroy(), idleTimeoutMs).unref();
+            // No further pull until then: the stream ends where nothing more can be written.
+            await closed;
+            controller.close();
+          } else {
+            controller.error(error);
+          }
         }
       },
       async cancel() {

@@ -1,28 +1,17 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import type { Db } from '../db/handle.js';
-import { userInfo } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
-import type { Actor } from '../access/types.js';
 import { InvalidValueError } from '../domain/invalid-value.js';
 import { CSV_HEADER, isHeaderRow, parseCsvRow } from '../domain/trisul-csv.js';
-import { NotFoundError } from '../errors.js';
 import { exportRows } from './export.js';
 import { type ImportRow, type ImportSummary, importRows } from './import.js';
-import type { Tenant } from '../access/types.js';
+import { cliActor, findTenant } from '../access/store.js';
 
 // `ipdr-admin import` and `ipdr-admin export`: Trisul's CSV of static IP customers.
-
-const cliActor = (): Actor => ({ name: `cli:${userInfo().username}`, channel: 'cli' });
-
-async function findTenant(db: Db, name: string): Promise<Tenant> {
-  const context = await db.prisma.context.findUnique({ where: { name } });
-  if (!context) throw new NotFoundError('context', name);
-  return context;
-}
 
 /** Parsed rows of a CSV file, streamed; a bad row becomes an error naming its line. */
 async function* readRows(
@@ -61,7 +50,7 @@ export async function importCsv(db: Db, path: string, contextName: string, dryRu
     return await importRows(
       db,
       tenant,
-      cliActor(),
+      cliActor('cli'),
       readRows(path, (bytes) => bar?.update((read += bytes))),
       { dryRun },
     );

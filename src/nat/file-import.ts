@@ -1,15 +1,14 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
-import type { Actor, Tenant } from '../access/types.js';
 import type { Db } from '../db/handle.js';
 import { excerpt } from '../domain/invalid-value.js';
 import { fileLineAsSyslog, readPortBlockMessage } from '../domain/nat-syslog.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { type PortBlockRecord, type PortBlockResult, type UnparsableLine, applyPortBlocks } from './store.js';
+import { cliActor, findTenant } from '../access/store.js';
 
 // `ipdr-admin nat import`: CGNAT port-block logs from files, for backfill, read line by line as
 // the syslog listener reads messages (domain/nat-syslog.ts) and written by the same store. Each
@@ -52,12 +51,6 @@ export interface NatImportSummary {
   elapsedSeconds: number;
 }
 
-async function findTenant(db: Db, name: string): Promise<Tenant> {
-  const context = await db.prisma.context.findUnique({ where: { name }, select: { id: true, name: true } });
-  if (!context) throw new NotFoundError('context', name);
-  return context;
-}
-
 function addResult(summary: NatImportSummary, result: PortBlockResult) {
   for (const outcome of result.outcomes) {
     if (outcome === 'applied') summary.applied++;
@@ -91,7 +84,7 @@ export async function importNatLogFile(db: Db, path: string, options: NatImportO
     if (error instanceof ValidationError) throw error;
     throw new ValidationError('FILE', `${excerpt(path)} cannot be read (${(error as NodeJS.ErrnoException).code})`);
   }
-  const actor: Actor = { name: `cli:${userInfo().username}`, channel: 'nat' };
+  const actor = cliActor('nat');
   const device = basename(path);
   const batchLines = options.batchLines ?? NAT_IMPORT_BATCH_LINES;
   const summary: NatImportSummary = {

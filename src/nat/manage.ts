@@ -32,11 +32,6 @@ export interface RuleFields {
 }
 
 /** The context named, for a binding's or rule's inside addresses; NotFoundError when there is none. */
-export async function findInsideTenant(db: Db, name: string): Promise<Tenant> {
-  const context = await db.prisma.context.findUnique({ where: { name }, select: { id: true, name: true } });
-  if (!context) throw new NotFoundError('context', name);
-  return context;
-}
 
 /** Checks a port range: both ends ports, first not after last (ValidationError on the field at fault). */
 export function checkPortRange(portFirst: number, portLast: number): void {

@@ -7,7 +7,8 @@ import { BusyError, HolderConflictError, NotFoundError, ValidationError, checkFi
 import type { Prisma } from '../generated/prisma/client.js';
 import { builder, totalCountField } from '../schema/builder.js';
 import { accepted } from '../schema/lenient.js';
-import { checkPortRange, createBinding, createRule, endBinding, endRule, findInsideTenant } from './manage.js';
+import { findTenant } from '../access/store.js';
+import { checkPortRange, createBinding, createRule, endBinding, endRule } from './manage.js';
 
 // Carrier-grade NAT records read and written through GraphQL: port-block bindings (from NAT logs,
 // files or this API) and deterministic NAT rules. Lookups through them are whoHad's (lookups/).
@@ -180,7 +181,7 @@ builder.mutationFields((t) => ({
       const end = input.endtime == null ? null : accepted('endtime', input.endtime);
       const period = checkField('endtime', () => checkTimeRange({ start, end }));
       const tenant = tenantOf(ctx);
-      const insideTenant = input.insideContext == null ? tenant : await findInsideTenant(ctx.db, input.insideContext);
+      const insideTenant = input.insideContext == null ? tenant : await findTenant(ctx.db, input.insideContext);
       return createBinding(ctx.db, tenant, ctx.actor, {
         publicAddress,
         portFirst: input.portFirst,
@@ -230,7 +231,7 @@ builder.mutationFields((t) => ({
       const end = input.endtime == null ? null : accepted('endtime', input.endtime);
       const period = checkField('endtime', () => checkTimeRange({ start, end }));
       const tenant = tenantOf(ctx);
-      const insideTenant = input.insideContext == null ? tenant : await findInsideTenant(ctx.db, input.insideContext);
+      const insideTenant = input.insideContext == null ? tenant : await findTenant(ctx.db, input.insideContext);
       const description =
         input.description == null ? null : checkField('description', () => optionalText(input.description));
       return createRule(ctx.db, tenant, ctx.actor, { rule, insideTenant, period, description });

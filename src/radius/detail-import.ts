@@ -1,9 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
-import type { Actor, Tenant } from '../access/types.js';
 import type { Db } from '../db/handle.js';
 import { excerpt } from '../domain/invalid-value.js';
 import { type DetailRecord, readDetailRecords } from '../domain/radius-detail.js';
@@ -11,6 +9,7 @@ import type { AccountingInput, AccountingRules, EventOutcome } from '../domain/r
 import { InvalidAccountingRecordError, readAccountingEvent } from '../domain/radius.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { type AccountingResult, applyAccounting } from './store.js';
+import { cliActor, findTenant } from '../access/store.js';
 
 // `ipdr-admin radius import`: FreeRADIUS detail files through the same rules as the live feed.
 // The file is streamed; events are applied a batch at a time, each batch committed on its own,
@@ -57,12 +56,6 @@ export interface DetailImportSummary {
   /** The closing sweep: at the time of the import, sessions silent for longer than the timeout end. */
   sweep: { at: number; sessionTimeout: number; sessionsEnded: number; mappingsEnded: number };
   elapsedSeconds: number;
-}
-
-async function findTenant(db: Db, name: string): Promise<Tenant> {
-  const context = await db.prisma.context.findUnique({ where: { name } });
-  if (!context) throw new NotFoundError('context', name);
-  return { id: context.id, name: context.name };
 }
 
 const firstValue = (record: DetailRecord, name: string) => record.attributes.get(name)?.[0] ?? null;
@@ -130,7 +123,7 @@ export async function importDetailFile(
     throw new ValidationError('FILE', `${excerpt(path)} cannot be read (${(error as NodeJS.ErrnoException).code})`);
   }
   const rules: AccountingRules = { sessionTimeout: options.sessionTimeout };
-  const actor: Actor = { name: `cli:${userInfo().username}`, channel: 'radius' };
+  const actor = cliActor('radius');
   const batchEvents = options.batchEvents ?? DETAIL_BATCH_EVENTS;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const summary: DetailImportSummary = {
