@@ -14,15 +14,7 @@ import { isKnownTimeZone } from '../domain/time.js';
 import { checkContextName } from '../domain/names.js';
 import { NotFoundError, ValidationError, checkField } from '../errors.js';
 import { type AttributedRow, type AttributionJob, attributeRows } from './attribute.js';
-import {
-  CONTENT_TYPES,
-  type Format,
-  HeaderError,
-  type ReadRow,
-  answerChunks,
-  answerHeader,
-  readRows,
-} from './formats.js';
+import { CONTENT_TYPES, type Format, HeaderError, answerChunks, answerHeader, openRows } from './formats.js';
 import { ATTRIBUTE_PATH } from './path.js';
 import { cliActor, findTenant } from '../access/store.js';
 
@@ -242,25 +234,16 @@ async function attributeOnDatabase(
   output: Output,
   tally: Tally,
 ) {
-  const { columns, rows } = readRows(format, input);
   // The first rows are read before OUT is opened: a header that cannot be attributed leaves none.
-  let first: IteratorResult<ReadRow[]>;
+  let opened: Awaited<ReturnType<typeof openRows>>;
   try {
-    first = await rows.next();
+    opened = await openRows(format, input);
   } catch (error) {
-    await rows.return(undefined);
-    if (error instanceof HeaderError) throw new ValidationError(error.field, error.reason);
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('CSV_')) {
-      throw new ValidationError('IN', error.message);
-    }
+    if (error instanceof HeaderError) throw new ValidationError(error.field === 'body' ? 'IN' : 'header', error.reason);
     throw error;
   }
-  async function* all(): AsyncGenerator<ReadRow[]> {
-    if (first.done) return;
-    yield first.value;
-    yield* rows;
-  }
-  const answers = attributeRows(job, all());
+  const { columns } = opened;
+  const answers = attributeRows(job, opened.rows);
   async function* text(): AsyncGenerator<string> {
     const header = answerHeader(columns());
     if (header !== '') yield header;

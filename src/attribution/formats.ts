@@ -22,10 +22,47 @@ const MAX_COLUMNS = 1000;
 
 /** A CSV header that cannot be attributed: refused before any row is answered. */
 export class HeaderError extends Error {
-  readonly field = 'header';
+  readonly field: 'header' | 'body' = 'header';
   constructor(readonly reason: string) {
     super(`header: ${reason}`);
   }
+}
+
+/** A body whose first bytes are no CSV at all (csv-parse's own refusal). */
+class UnreadableBody extends HeaderError {
+  override readonly field = 'body';
+}
+
+/**
+ * `readRows`, with the first rows read at once: a CSV whose header cannot be attributed (none, an
+ * unreadable one, one refused by its columns) is a HeaderError before anything is answered.
+ */
+export async function openRows(
+  format: Format,
+  body: AsyncIterable<Uint8Array>,
+): Promise<{ columns: () => string[] | null; rows: AsyncGenerator<ReadRow[]> }> {
+  const { columns, rows } = readRows(format, body);
+  let first: IteratorResult<ReadRow[]>;
+  try {
+    first = await rows.next();
+  } catch (error) {
+    await rows.return(undefined);
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('CSV_')) {
+      throw new UnreadableBody(error.message);
+    }
+    throw error;
+  }
+  if (format === 'csv' && columns()?.length === 0) {
+    await rows.return(undefined);
+    const unreadable = first.done ? undefined : first.value[0]?.unreadable;
+    throw new HeaderError(unreadable ? `the header row could not be read (${unreadable})` : 'no header row was sent');
+  }
+  async function* all(): AsyncGenerator<ReadRow[]> {
+    if (first.done) return;
+    yield first.value;
+    yield* rows;
+  }
+  return { columns, rows: all() };
 }
 
 /** A row as read here: NDJSON answers echo the row's own object. */

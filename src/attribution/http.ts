@@ -8,15 +8,7 @@ import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
 import { isKnownTimeZone } from '../domain/time.js';
 import type { Logger } from '../logger.js';
 import { type AttributionJob, attributeRows } from './attribute.js';
-import {
-  CONTENT_TYPES,
-  type Format,
-  HeaderError,
-  type ReadRow,
-  answerChunks,
-  answerHeader,
-  readRows,
-} from './formats.js';
+import { CONTENT_TYPES, type Format, HeaderError, answerChunks, answerHeader, openRows } from './formats.js';
 import { ATTRIBUTE_PATH } from './path.js';
 
 // POST /attribute: report rows (CSV or NDJSON) in, the same rows with their holders out, streamed
@@ -190,34 +182,17 @@ async function respond(
   body: ReadableStream<Uint8Array>,
   { logger, gone, idleTimeoutMs, node }: Stream,
 ): Promise<Response> {
-  const { columns, rows } = readRows(format, chunksOf(body));
   // The first rows are read before answering: a CSV header that cannot be attributed is refused
   // with a status, not inside a 200.
-  let first: IteratorResult<ReadRow[]>;
+  let opened: Awaited<ReturnType<typeof openRows>>;
   try {
-    first = await rows.next();
+    opened = await openRows(format, chunksOf(body));
   } catch (error) {
-    await rows.return(undefined);
     if (error instanceof HeaderError) throw badInput(error.field, error.reason);
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('CSV_')) {
-      throw badInput('body', error.message);
-    }
     throw error;
   }
-  if (format === 'csv' && columns()?.length === 0) {
-    await rows.return(undefined);
-    const unreadable = first.done ? undefined : first.value[0]?.unreadable;
-    throw badInput(
-      'header',
-      unreadable ? `the header row could not be read (${unreadable})` : 'no header row was sent',
-    );
-  }
-  async function* all(): AsyncGenerator<ReadRow[]> {
-    if (first.done) return;
-    yield first.value;
-    yield* rows;
-  }
-  const answers = attributeRows(job, all());
+  const { columns } = opened;
+  const answers = attributeRows(job, opened.rows);
   const encoder = new TextEncoder();
   let started = false;
   const stream = new ReadableStream<Uint8Array>(
