@@ -1,6 +1,7 @@
 import type { Actor, Tenant } from '../access/types.js';
 import type { Db } from '../db/handle.js';
 import { type AttributionLookup, type OutputColumn, readAttributionRow } from '../domain/attribution.js';
+import { createLoaders } from '../lookups/loaders.js';
 import { recordLookups } from '../lookups/log.js';
 import {
   type LookupAnswer,
@@ -86,27 +87,22 @@ const asNumber = (value: unknown) => (value === null || value === undefined ? nu
 
 /**
  * The rows' answers, in input order, a batch at a time; the rows come as their reader has them,
- * several at a time. Stopping the iteration (the client went
- * away) stops reading the input; a batch already sent to the database finishes there.
+ * several at a time. Stopping the iteration (the client went away) stops reading the input; a
+ * batch already sent to the database finishes there.
  */
 export async function* attributeRows<Row extends SourceRow>(
   job: AttributionJob,
   rows: AsyncIterable<readonly Row[]>,
 ): AsyncGenerator<AttributedRow<Row>[]> {
-  // The inside contexts NAT hops name, read once each (a handful per request).
-  const contextNames = new Map<number, string>();
-  async function learnContextNames(answers: readonly LookupAnswer[]) {
-    const missing = new Set<number>();
+  // The inside contexts NAT hops name: the request loaders' cache reads each once.
+  const { contextNameById } = createLoaders(job.db, job.tenant, job.actor);
+  async function contextNamesOf(answers: readonly LookupAnswer[]): Promise<ReadonlyMap<number, string>> {
+    const ids = new Set<number>();
     for (const answer of answers) {
-      const id = answer && !(answer instanceof PortRequired) ? answer.nat?.insideContextId : undefined;
-      if (id !== undefined && !contextNames.has(id)) missing.add(id);
+      if (answer && !(answer instanceof PortRequired) && answer.nat) ids.add(answer.nat.insideContextId);
     }
-    if (missing.size === 0) return;
-    const found = await job.db.prisma.context.findMany({
-      where: { id: { in: [...missing] } },
-      select: { id: true, name: true },
-    });
-    for (const context of found) contextNames.set(context.id, context.name);
+    const names = await contextNameById.loadMany([...ids]);
+    return new Map([...ids].flatMap((id, index) => (typeof names[index] === 'string' ? [[id, names[index]]] : [])));
   }
 
   async function answerBatch(batch: Row[]): Promise<AttributedRow<Row>[]> {
@@ -123,7 +119,7 @@ export async function* attributeRows<Row extends SourceRow>(
             { operation: 'attribute', reason: job.reason, asked: lookups },
           ]),
     ]);
-    await learnContextNames(answers);
+    const contextNames = await contextNamesOf(answers);
     let next = 0;
     return read.map((read, index) => {
       const row = batch[index]!;
@@ -159,9 +155,11 @@ export async function* attributeRows<Row extends SourceRow>(
   };
   try {
     for (;;) {
-      pendingRows ??= input.next();
-      // Its failure is handled where it is awaited below; meanwhile it must not count as unhandled.
-      pendingRows.catch(() => {});
+      if (pendingRows === null) {
+        pendingRows = input.next();
+        // Its failure is handled where it is awaited below; meanwhile it must not count as unhandled.
+        pendingRows.catch(() => {});
+      }
       const waits: Promise<'rows' | 'answered' | 'idle' | 'aborted'>[] = [
         pendingRows.then(() => 'rows' as const),
         aborted,

@@ -22,15 +22,13 @@ const MAX_COLUMNS = 1000;
 
 /** A CSV header that cannot be attributed: refused before any row is answered. */
 export class HeaderError extends Error {
-  readonly field: 'header' | 'body' = 'header';
-  constructor(readonly reason: string) {
-    super(`header: ${reason}`);
+  constructor(
+    readonly reason: string,
+    /** `body` when the first bytes are no CSV at all (csv-parse's own refusal). */
+    readonly field: 'header' | 'body' = 'header',
+  ) {
+    super(`${field}: ${reason}`);
   }
-}
-
-/** A body whose first bytes are no CSV at all (csv-parse's own refusal). */
-class UnreadableBody extends HeaderError {
-  override readonly field = 'body';
 }
 
 /**
@@ -48,7 +46,7 @@ export async function openRows(
   } catch (error) {
     await rows.return(undefined);
     if (error instanceof Error && 'code' in error && String(error.code).startsWith('CSV_')) {
-      throw new UnreadableBody(error.message);
+      throw new HeaderError(error.message, 'body');
     }
     throw error;
   }
@@ -263,7 +261,7 @@ const ndjsonChunk = (rows: readonly AttributedRow<ReadRow>[]) => rows.map(ndjson
  * Reads rows of `format` from a body's bytes, as many at a time as have arrived; `columns` names a
  * CSV's header once the first rows are read.
  */
-export function readRows(
+function readRows(
   format: Format,
   body: AsyncIterable<Uint8Array>,
 ): { columns: () => string[] | null; rows: AsyncGenerator<ReadRow[]> } {

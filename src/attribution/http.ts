@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { RateLimiter } from '../access/rate-limit.js';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
-import type { RequestContext, ServerContext } from '../context.js';
+import type { Tenant } from '../access/types.js';
+import { type RequestContext, type ServerContext, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
 import { isKnownTimeZone } from '../domain/time.js';
@@ -113,22 +114,18 @@ export function useAttribution({
         const format = formatOf(request);
         const { reason, timeZone } = optionsOf(url);
         let context: RequestContext;
+        let tenant: Tenant;
         try {
           context = (await getEnveloped!({
             ...serverContext,
             request,
             channel: 'attribute',
           }).contextFactory()) as RequestContext;
+          // Refused as GraphQL refuses a field that needs a context (FORBIDDEN, 403).
+          tenant = tenantOf(context);
         } catch (error) {
           if (error instanceof GraphQLError) throw refusalOf(error);
           throw error;
-        }
-        if (context.tenant === null) {
-          const choice = context.tenantChoice;
-          throw new Refusal(403, 'problem' in choice ? choice.message : 'No context was chosen', {
-            code: 'FORBIDDEN',
-            reason: 'problem' in choice ? choice.problem : 'context-required',
-          });
         }
         // No body at all is an empty one: no header for CSV, no rows for NDJSON.
         const body = request.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
@@ -141,7 +138,7 @@ export function useAttribution({
         const tokenKey = String(context.caller.tokenId);
         const job: AttributionJob = {
           db: context.db,
-          tenant: context.tenant,
+          tenant,
           actor: context.actor,
           reason,
           timeZone,

@@ -7,7 +7,7 @@ import { portProblem } from '../domain/nat.js';
 import { ValidationError, checkField } from '../errors.js';
 import { badUserInput } from '../schema/input.js';
 import { type IpAddress, type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains } from '../domain/ip.js';
-import { nowUnixTime } from '../domain/time.js';
+import { type TimeRange, nowUnixTime, rangesOverlap } from '../domain/time.js';
 import type { IpMapping, Prisma } from '../generated/prisma/client.js';
 import { readsColumns } from '../schema/columns.js';
 import type { LookupRecord } from './log.js';
@@ -402,20 +402,23 @@ async function historyOf(ctx: RequestContext, args: HistoryArgs) {
       `more than ${MAX_HISTORY_HOPS} port blocks gave port ${args.port} of ${args.ip.input} to inside addresses in this window: narrow from and to`,
     );
   }
-  const reached: Prisma.IpMappingWhereInput[] = hops.map((hop) => ({
-    AND: [
-      { contextId: hop.insideContextId },
-      containsIpWhere(parseIpAddress(hop.insideAddress)),
-      overlapsWindowWhere(...hopWindow(hop, args)),
-    ],
-  }));
+  const reached: Prisma.IpMappingWhereInput[] = hops.map((hop) => {
+    const window = hopWindow(hop, args);
+    return {
+      AND: [
+        { contextId: hop.insideContextId },
+        containsIpWhere(parseIpAddress(hop.insideAddress)),
+        overlapsWindowWhere(window.start, window.end),
+      ],
+    };
+  });
   return { where: { OR: [own, ...reached] }, hops };
 }
 
-/** The part of the window the hop held the port: [later start, earlier end]. */
-const hopWindow = (hop: NatHop, args: HistoryArgs): [number, number | null] => {
+/** The part of the window the hop held the port: from the later start to the earlier end. */
+const hopWindow = (hop: NatHop, args: HistoryArgs): TimeRange => {
   const ends = [hop.endtime, args.to ?? null].filter((end): end is number => end !== null);
-  return [Math.max(hop.starttime, args.from ?? 0), ends.length === 0 ? null : Math.min(...ends)];
+  return { start: Math.max(hop.starttime, args.from ?? 0), end: ends.length === 0 ? null : Math.min(...ends) };
 };
 
 const HOP_MATCH_COLUMNS = { contextId: true, network: true, starttime: true, endtime: true } as const;
@@ -429,8 +432,8 @@ function withHops<Row extends object>(row: Row, hops: readonly NatHop[], args: H
   const subnet = parseIpSubnet(network);
   const natHops = hops.filter((hop) => {
     if (hop.insideContextId !== contextId || !subnetContains(subnet, parseIpAddress(hop.insideAddress))) return false;
-    const [from, to] = hopWindow(hop, args);
-    return (to === null || Number(starttime) <= to) && (endtime === null || Number(endtime) >= from);
+    const held = { start: Number(starttime), end: endtime === null ? null : Number(endtime) };
+    return rangesOverlap(held, hopWindow(hop, args));
   });
   return Object.assign(row, { nat: natHops[0] ?? null, natHops });
 }
