@@ -7,6 +7,7 @@ import { useAttribution } from './attribution/http.js';
 import type { RateLimiter } from './access/rate-limit.js';
 import type { RequestContext, ServerContext } from './context.js';
 import type { Db } from './db/handle.js';
+import { type ReadRouter, primaryOnly } from './db/replicas.js';
 import type { Env } from './env.js';
 import { useBodyLimit } from './http/body-limit.js';
 import { useCostLimit } from './http/cost-limit.js';
@@ -15,6 +16,7 @@ import { useOfflineGraphiQL } from './http/graphiql.js';
 import { type Operations, createOperations } from './http/operations.js';
 import { createMetrics } from './http/metrics.js';
 import { useRequestTimeout } from './http/request-timeout.js';
+import { useReadRouting } from './http/read-routing.js';
 import { useResponseLimit } from './http/response-limit.js';
 import type { Logger } from './logger.js';
 import { useRestApi } from './rest/handler.js';
@@ -33,9 +35,12 @@ export interface AppDependencies {
   rateLimiter: RateLimiter;
   /** Failed authentications per client address: guessing tokens costs the guesser, not the server. */
   authFailureLimiter: RateLimiter;
+  /** Where queries read: replicas of `db` (db/replicas.ts); without it, `db` alone. */
+  readRouter?: ReadRouter;
 }
 
 export interface App extends AppDependencies {
+  readRouter: ReadRouter;
   /** The whole HTTP application, not listening: tests call `yoga.fetch`, main.ts serves it. */
   yoga: Yoga;
   /** The request log and metrics, which the Node handler also writes to. */
@@ -53,9 +58,16 @@ export interface AppModule {
 
 export function createApp(dependencies: AppDependencies): App {
   const { env, db, logger, rateLimiter, authFailureLimiter } = dependencies;
+  const readRouter = dependencies.readRouter ?? primaryOnly(db);
   const production = env.NODE_ENV === 'production';
-  const authentication = createAuthentication({ db, rateLimiter, authFailureLimiter, trustProxy: env.TRUST_PROXY });
-  const metrics = createMetrics({ database: db.database, rateLimiter, authFailureLimiter, env });
+  const authentication = createAuthentication({
+    db,
+    readRouter,
+    rateLimiter,
+    authFailureLimiter,
+    trustProxy: env.TRUST_PROXY,
+  });
+  const metrics = createMetrics({ database: db.database, readRouter, rateLimiter, authFailureLimiter, env });
   const operations = createOperations({ db, logger, metrics });
 
   const yoga: Yoga = createYoga<ServerContext, RequestContext>({
@@ -85,6 +97,7 @@ export function createApp(dependencies: AppDependencies): App {
       // After useEngine (it wraps the executor useEngine sets) and before useOperations (whose
       // log line and headers must see the response that is sent).
       useRequestTimeout(env.REQUEST_TIMEOUT_MS),
+      useReadRouting(),
       useResponseLimit(env.MAX_RESPONSE_BYTES),
       operations.plugin,
       // Before the query is parsed: callers without a valid token learn nothing of the schema.
@@ -117,5 +130,5 @@ export function createApp(dependencies: AppDependencies): App {
       useCostLimit({ maxCost: env.MAX_COST, maxLookups: MAX_LOOKUPS }),
     ],
   });
-  return { ...dependencies, yoga, operations };
+  return { ...dependencies, readRouter, yoga, operations };
 }

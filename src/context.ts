@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { Actor, Caller, Channel, RefusalReason, TenantAccess, TenantChoice } from './access/types.js';
 import type { Db } from './db/handle.js';
+import type { ReadRoute } from './db/replicas.js';
 import type { Loaders } from './lookups/loaders.js';
 
 /** What the server adds to a request: the REST layer marks its requests as such. */
@@ -23,8 +24,10 @@ export interface ServerContext {
 
 /** Built fresh for every request (access/authentication.ts). */
 export interface RequestContext {
-  /** The app's database: resolvers and the Prisma plugin read through it. */
+  /** The app's primary database: every write, and reads that must see the latest state (tokens, audit). */
   db: Db;
+  /** Where lookups and lists read: a replica for a query, the primary once the request writes. */
+  reads: ReadRoute;
   caller: Caller;
   actor: Actor;
   tenantChoice: TenantChoice;

@@ -122,6 +122,26 @@ const envSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection string')
       .optional(),
+    /**
+     * Streaming replicas lookups read from (comma-separated postgres:// URLs); writes, and reads of a
+     * request that wrote, stay on DATABASE_URL (db/replicas.ts).
+     */
+    DATABASE_REPLICA_URLS: z
+      .string()
+      .transform((list) =>
+        list
+          .split(',')
+          .map((url) => url.trim())
+          .filter((url) => url !== ''),
+      )
+      .pipe(
+        z
+          .array(z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres:// or postgresql:// connection strings'))
+          .min(1, 'must name at least one replica'),
+      )
+      .optional(),
+    /** A replica further behind the primary than this is skipped until it catches up. */
+    REPLICA_MAX_LAG_SECONDS: z.coerce.number({ error: 'must be seconds' }).int().min(1).max(86_400).default(10),
     DATABASE_POOL_SIZE: z.coerce.number({ error: 'must be a number of connections' }).int().min(1).max(500).default(10),
     /** How long a start waits for PostgreSQL to accept a connection, retrying; 0 tries once. */
     DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(0).default(30_000),
@@ -231,6 +251,13 @@ const envSchema = z
         code: 'custom',
         path: ['RADIUS_CLIENTS'],
         message: 'must list the NAS clients when RADIUS_ACCOUNTING_PORT is set',
+      });
+    }
+    if (env.DATABASE_REPLICA_URLS !== undefined && env.DATABASE_URL === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_REPLICA_URLS'],
+        message: 'needs DATABASE_URL: replicas are of a PostgreSQL primary, not of the embedded database',
       });
     }
     if (env.NAT_SYSLOG_PORT !== undefined && env.NAT_SYSLOG_SOURCES === undefined) {

@@ -7,6 +7,7 @@ import { type AppModule, createApp } from './app.js';
 import { DatabaseUnreachableError, describeDatabaseUrl, openDatabase, waitForDatabase } from './db/connection.js';
 import { DataDirInUseError, DataDirLockError } from './db/data-dir-lock.js';
 import { createDb } from './db/handle.js';
+import { createReadRouter, primaryOnly } from './db/replicas.js';
 import { migrate } from './db/migrate.js';
 import { type Env, InvalidEnvironmentError, readEnv } from './env.js';
 import { createHttpServer } from './http/node-handler.js';
@@ -65,6 +66,22 @@ if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations
 // After the migrations, which may run longer than a request may.
 database.limitStatements(env.REQUEST_TIMEOUT_MS);
 
+// Replicas are opened once the primary is up and migrated: they replay its schema. One that is not
+// reachable yet is skipped until a probe finds it (db/replicas.ts), never waited for.
+const readRouter = env.DATABASE_REPLICA_URLS
+  ? createReadRouter({
+      primary: db,
+      replicas: env.DATABASE_REPLICA_URLS.map((url) => {
+        const replica = openDatabase({ databaseUrl: url, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR });
+        replica.limitStatements(env.REQUEST_TIMEOUT_MS);
+        return { name: describeDatabaseUrl(url), db: createDb(replica) };
+      }),
+      maxLagSeconds: env.REPLICA_MAX_LAG_SECONDS,
+      probeIntervalMs: Math.min(1000, env.REPLICA_MAX_LAG_SECONDS * 500),
+      logger,
+    })
+  : primaryOnly(db);
+
 const adminToken = await bootstrapAccess(db, {
   contexts: env.IPDR_CONTEXTS,
   adminUser: env.IPDR_ADMIN_USER,
@@ -79,6 +96,7 @@ if (adminToken !== null) {
 const app = createApp({
   env,
   db,
+  readRouter,
   logger,
   rateLimiter: createRateLimiter({ perMinute: env.RATE_LIMIT_PER_MINUTE, redisUrl: env.REDIS_URL, logger }),
   authFailureLimiter: createRateLimiter({
@@ -101,7 +119,11 @@ const running: { name: string; stop(): Promise<void> }[] = [];
 server.listen(env.PORT, env.HOST, async () => {
   const { port } = server.address() as AddressInfo;
   const where = env.DATABASE_URL ? 'PostgreSQL' : `embedded database in ${env.DATA_DIR}`;
-  logger.info({ port, database: where }, `ipdr-gateway listening on http://${env.HOST}:${port}/graphql`);
+  const replicas = env.DATABASE_REPLICA_URLS?.map(describeDatabaseUrl);
+  logger.info(
+    { port, database: where, ...(replicas ? { replicas } : {}) },
+    `ipdr-gateway listening on http://${env.HOST}:${port}/graphql`,
+  );
   for (const module of appModules) {
     try {
       running.push({ name: module.name, ...(await module.start(app)) });
@@ -125,6 +147,7 @@ function shutdown(signal: string) {
     for (const module of running.reverse()) await module.stop();
     await app.rateLimiter.close();
     await app.authFailureLimiter.close();
+    await readRouter.close();
     await db.close();
     logger.info('stopped');
     process.exit(0);

@@ -65,6 +65,28 @@ describe('environment', () => {
     ).toThrow(/secret: must not be empty/);
   });
 
+  it('reads read replicas: a list of PostgreSQL URLs of a PostgreSQL primary, never echoed', () => {
+    const primary = 'postgres://app@db-primary/ipdr';
+    const env = readEnv({
+      DATABASE_URL: primary,
+      DATABASE_REPLICA_URLS: ' postgres://app@db-r1/ipdr , postgresql://app@db-r2:5433/ipdr,',
+      REPLICA_MAX_LAG_SECONDS: '5',
+    });
+    expect(env.DATABASE_REPLICA_URLS).toEqual(['postgres://app@db-r1/ipdr', 'postgresql://app@db-r2:5433/ipdr']);
+    expect(env.REPLICA_MAX_LAG_SECONDS).toBe(5);
+    expect(readEnv({}).REPLICA_MAX_LAG_SECONDS).toBe(10);
+    expect(() => readEnv({ DATABASE_REPLICA_URLS: 'postgres://app@db-r1/ipdr' })).toThrow(
+      /DATABASE_REPLICA_URLS: needs DATABASE_URL/,
+    );
+    expect(() =>
+      readEnv({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'postgres://app@db-r1/ipdr,mysql://u:secret@x/y' }),
+    ).toThrow(/DATABASE_REPLICA_URLS\.1: must be postgres:\/\/ or postgresql:\/\//);
+    expect(() => readEnv({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'mysql://u:secret@x/y' })).not.toThrow(
+      /secret/,
+    );
+    expect(() => readEnv({ DATABASE_URL: primary, REPLICA_MAX_LAG_SECONDS: '0' })).toThrow(/REPLICA_MAX_LAG_SECONDS/);
+  });
+
   it('reads NAT syslog settings: sources, the inside context defaulting to the context, the zone', () => {
     const sources = JSON.stringify([
       { address: '10.0.0.0/24', context: 'carrier' },

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { Plugin, YogaInitialContext } from 'graphql-yoga';
 import type { RequestContext, ServerContext } from '../context.js';
 import type { Db } from '../db/handle.js';
+import { type ReadRouter, routeReads } from '../db/replicas.js';
 import { createLoaders } from '../lookups/loaders.js';
 import type { RateLimiter } from './rate-limit.js';
 import { authenticate } from './store.js';
@@ -10,6 +11,8 @@ import type { Actor, Caller, TenantChoice } from './types.js';
 
 export interface AuthenticationOptions {
   db: Db;
+  /** Where each request's reads go (see db/replicas.ts). */
+  readRouter: ReadRouter;
   /** Requests per API token. */
   rateLimiter: RateLimiter;
   /** Failed authentications per client address. */
@@ -59,7 +62,13 @@ function clientAddressOf(request: Request, server: ServerContext, trustProxy: bo
  * learns nothing about the schema and costs no parsing; the context factory reads what it found.
  * A REST request builds its context once (rest/handler.ts), from the credentials in its body.
  */
-export function createAuthentication({ db, rateLimiter, authFailureLimiter, trustProxy }: AuthenticationOptions) {
+export function createAuthentication({
+  db,
+  readRouter,
+  rateLimiter,
+  authFailureLimiter,
+  trustProxy,
+}: AuthenticationOptions) {
   // Who each request is, found before its query is parsed (useAuthentication) and read by the context.
   const callers = new WeakMap<Request, Caller>();
 
@@ -114,7 +123,16 @@ export function createAuthentication({ db, rateLimiter, authFailureLimiter, trus
     const tenantChoice = await resolveTenant(caller, requested);
     const tenant = 'tenant' in tenantChoice ? tenantChoice.tenant : null;
     const actor: Actor = { name: caller.username, channel: initial.channel ?? 'graphql' };
-    return { db, caller, actor, tenantChoice, tenant, loaders: tenant ? createLoaders(db, tenant, actor) : null };
+    const reads = routeReads(readRouter);
+    return {
+      db,
+      reads,
+      caller,
+      actor,
+      tenantChoice,
+      tenant,
+      loaders: tenant ? createLoaders(reads, tenant, actor) : null,
+    };
   }
 
   return { plugin, createRequestContext };

@@ -1,5 +1,5 @@
 import type { Actor, Tenant } from '../access/types.js';
-import type { Db } from '../db/handle.js';
+import type { ReadRoute } from '../db/replicas.js';
 import { type AttributionLookup, type OutputColumn, readAttributionRow } from '../domain/attribution.js';
 import { createLoaders } from '../lookups/loaders.js';
 import { recordLookups } from '../lookups/log.js';
@@ -18,7 +18,8 @@ import {
 
 /** One request's rows and how to answer them. */
 export interface AttributionJob {
-  db: Db;
+  /** Lookups read where this routes them (a replica, if there is one); the lookup log goes to its primary. */
+  reads: ReadRoute;
   tenant: Tenant;
   actor: Actor;
   /** The case reference each batch is recorded in the lookup log with. */
@@ -95,7 +96,7 @@ export async function* attributeRows<Row extends SourceRow>(
   rows: AsyncIterable<readonly Row[]>,
 ): AsyncGenerator<AttributedRow<Row>[]> {
   // The inside contexts NAT hops name: the request loaders' cache reads each once.
-  const { contextNameById } = createLoaders(job.db, job.tenant, job.actor);
+  const { contextNameById } = createLoaders(job.reads, job.tenant, job.actor);
   async function contextNamesOf(answers: readonly LookupAnswer[]): Promise<ReadonlyMap<number, string>> {
     const ids = new Set<number>();
     for (const answer of answers) {
@@ -112,10 +113,10 @@ export async function* attributeRows<Row extends SourceRow>(
     const lookups: AttributionLookup[] = [];
     for (const row of read) if ('lookup' in row) lookups.push(row.lookup);
     const [answers] = await Promise.all([
-      lookups.length === 0 ? [] : whoHadBatch(job.db, job.tenant.id, lookups, ATTRIBUTION_COLUMNS),
+      lookups.length === 0 ? [] : whoHadBatch(job.reads.reader(), job.tenant.id, lookups, ATTRIBUTION_COLUMNS),
       lookups.length === 0
         ? undefined
-        : recordLookups(job.db, job.tenant, job.actor, [
+        : recordLookups(job.reads.primary, job.tenant, job.actor, [
             { operation: 'attribute', reason: job.reason, asked: lookups },
           ]),
     ]);

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import { parse } from 'csv-parse';
 import type { Db } from '../db/handle.js';
+import { primaryOnly, routeReads } from '../db/replicas.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
 import { isKnownTimeZone } from '../domain/time.js';
@@ -210,7 +211,13 @@ export async function attributeFile(
   try {
     if ('db' in target) {
       const actor = cliActor('cli');
-      const job: AttributionJob = { db: target.db, tenant: tenant!, actor, reason, timeZone };
+      const job: AttributionJob = {
+        reads: routeReads(primaryOnly(target.db)),
+        tenant: tenant!,
+        actor,
+        reason,
+        timeZone,
+      };
       await attributeOnDatabase(job, format, input(), output, tally);
     } else {
       await attributeOverHttp(server!, { ...options, reason, timeZone, format }, input(), output, tally);

@@ -137,7 +137,7 @@ export function useAttribution({
         });
         const tokenKey = String(context.caller.tokenId);
         const job: AttributionJob = {
-          db: context.db,
+          reads: context.reads,
           tenant,
           actor: context.actor,
           reason,

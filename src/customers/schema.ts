@@ -127,7 +127,7 @@ builder.queryFields((t) => ({
     description: "The customer with this UserID in the request's context, or null when there is none.",
     args: { userId: t.arg.string({ required: true, description: 'The customer id (Trisul: UserID).' }) },
     resolve: (query, _root, args, ctx) =>
-      ctx.db.prisma.customer.findUnique({
+      ctx.reads.reader().prisma.customer.findUnique({
         ...query,
         where: { contextId_userId: { contextId: tenantOf(ctx).id, userId: args.userId } },
       }),
@@ -143,9 +143,9 @@ builder.queryFields((t) => ({
         nameContains: t.arg.string({ description: 'Only customers whose name contains this text, in any case.' }),
       },
       totalCount: (_connection, args, ctx) =>
-        ctx.db.prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
+        ctx.reads.reader().prisma.customer.count({ where: customersWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.customer.findMany({
+        ctx.reads.reader().prisma.customer.findMany({
           ...query,
           where: customersWhere(tenantOf(ctx).id, args),
           orderBy: { id: 'asc' },

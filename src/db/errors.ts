@@ -45,3 +45,39 @@ export function isTransactionTimeout(error: unknown): boolean {
   // P2028 covers both: no connection within maxWait, and a transaction that outran its timeout.
   return failure?.code === 'P2028' && /Unable to start a transaction|expired transaction/.test(failure.message ?? '');
 }
+
+/** Node's socket errors: the connection could not be made, or was lost. */
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+]);
+
+/**
+ * The database could not be reached, or dropped the session (shut down, restarted, out of
+ * connections): nothing about the statement itself, which another server may run. pg reports a
+ * lost socket in a message of its own, and Prisma's adapter passes the driver's error on as its cause.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const state = sqlState(error);
+  if (state !== undefined && (state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300')) return true;
+  const failure = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (
+    typeof failure.code === 'string' &&
+    (SOCKET_ERRORS.has(failure.code) || failure.code === 'P1001' || failure.code === 'P1017')
+  )
+    return true;
+  if (
+    typeof failure.message === 'string' &&
+    /Connection terminated|connection (is )?closed|Client has encountered a connection error/i.test(failure.message)
+  )
+    return true;
+  // Node reports a refused connection to a name with several addresses as an AggregateError.
+  if (Array.isArray(failure.errors) && failure.errors.some(isConnectionFailure)) return true;
+  return failure.cause !== undefined && failure.cause !== error && isConnectionFailure(failure.cause);
+}

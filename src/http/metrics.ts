@@ -1,10 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RateLimiter } from '../access/rate-limit.js';
 import type { Database } from '../db/connection.js';
+import type { ReadRouter } from '../db/replicas.js';
 import type { Env } from '../env.js';
 
 export interface MetricSources {
   database: Database;
+  readRouter: ReadRouter;
   rateLimiter: RateLimiter;
   authFailureLimiter: RateLimiter;
   env: Pick<Env, 'REDIS_URL' | 'RATE_LIMIT_PER_MINUTE' | 'AUTH_FAILURES_PER_MINUTE'>;
@@ -13,7 +15,7 @@ export interface MetricSources {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Prometheus metrics of one app, served at /metrics. */
-export function createMetrics({ database, rateLimiter, authFailureLimiter, env }: MetricSources) {
+export function createMetrics({ database, readRouter, rateLimiter, authFailureLimiter, env }: MetricSources) {
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'ipdr_' });
 
@@ -50,6 +52,28 @@ export function createMetrics({ database, rateLimiter, authFailureLimiter, env }
       this.set({ state: 'total' }, stats.total);
       this.set({ state: 'idle' }, stats.idle);
       this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+
+  new Gauge({
+    name: 'ipdr_db_replica_usable',
+    help: 'Whether lookups read from a replica (1) or skip it (0: down, not a standby, or behind); absent without replicas',
+    labelNames: ['replica'] as const,
+    registers: [metrics],
+    collect() {
+      for (const replica of readRouter.health()) this.set({ replica: replica.name }, Number(replica.usable));
+    },
+  });
+
+  new Gauge({
+    name: 'ipdr_db_replica_lag_seconds',
+    help: 'How far a replica was behind the primary when last probed; absent while that is not known',
+    labelNames: ['replica'] as const,
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const replica of readRouter.health())
+        if (replica.lagSeconds !== null) this.set({ replica: replica.name }, replica.lagSeconds);
     },
   });
 

@@ -233,7 +233,7 @@ builder.queryFields((t) => ({
         ...(args.port == null ? {} : { port: args.port }),
       };
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      const answer = await whoHadShared(ctx.db, tenantOf(ctx).id, lookup, fieldsRead(info));
+      const answer = await whoHadShared(ctx.reads.reader(), tenantOf(ctx).id, lookup, fieldsRead(info));
       if (answer instanceof PortRequired) {
         throw badUserInput('port', portRequiredReason(lookup.ip, lookup.at, answer.blocks));
       }
@@ -261,7 +261,7 @@ builder.queryFields((t) => ({
       const found =
         lookups.length === 0
           ? []
-          : await whoHadBatch(ctx.db, tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+          : await whoHadBatch(ctx.reads.reader(), tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
       // A shared address asked about without a port is answered at its index, as a refused lookup is.
       const answerIndexes = args.lookups
         .map((_lookup, index) => index)
@@ -318,17 +318,19 @@ builder.queryFields((t) => ({
       totalCount: async (_connection, args, ctx) => {
         await logLookup(ctx, args.reason, historyRecord(args));
         const { where } = await historyOf(ctx, args);
-        return ctx.db.prisma.ipMapping.count({ where });
+        return ctx.reads.reader().prisma.ipMapping.count({ where });
       },
       resolve: async (query, _root, args, ctx) => {
         await logLookup(ctx, args.reason, historyRecord(args));
         const { where, hops } = await historyOf(ctx, args);
         if (hops.length === 0) {
-          return ctx.db.prisma.ipMapping.findMany({ ...query, where, orderBy: [{ starttime: 'asc' }, { id: 'asc' }] });
+          return ctx.reads
+            .reader()
+            .prisma.ipMapping.findMany({ ...query, where, orderBy: [{ starttime: 'asc' }, { id: 'asc' }] });
         }
         // Which hops reached a mapping is read from its own context, address and period.
         const select = 'select' in query && query.select ? { ...query.select, ...HOP_MATCH_COLUMNS } : undefined;
-        const rows = await ctx.db.prisma.ipMapping.findMany({
+        const rows = await ctx.reads.reader().prisma.ipMapping.findMany({
           ...query,
           ...(select ? { select } : {}),
           where,
@@ -392,7 +394,14 @@ async function historyOf(ctx: RequestContext, args: HistoryArgs) {
   if (!asked) historyHops.set(ctx, (asked = new Map()));
   let found = asked.get(key);
   if (!found) {
-    found = natHopsDuring(ctx.db, contextId, args.ip.first.text, args.port, args.from ?? null, args.to ?? null);
+    found = natHopsDuring(
+      ctx.reads.reader(),
+      contextId,
+      args.ip.first.text,
+      args.port,
+      args.from ?? null,
+      args.to ?? null,
+    );
     asked.set(key, found);
   }
   const hops = await found;

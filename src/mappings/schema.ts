@@ -251,7 +251,7 @@ builder.queryFields((t) => ({
     description: "The mapping with this id in the request's context, or null when there is none.",
     args: { id: t.arg.int({ required: true, description: "The mapping's id (Trisul: id)." }) },
     resolve: (query, _root, args, ctx) =>
-      ctx.db.prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: tenantOf(ctx).id } }),
+      ctx.reads.reader().prisma.ipMapping.findFirst({ ...query, where: { id: args.id, contextId: tenantOf(ctx).id } }),
   }),
   mappings: t.prismaConnection(
     {
@@ -268,9 +268,9 @@ builder.queryFields((t) => ({
         to: t.arg({ type: 'UnixTime', description: 'Only mappings held at some instant up to this one.' }),
       },
       totalCount: (_connection, args, ctx) =>
-        ctx.db.prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
+        ctx.reads.reader().prisma.ipMapping.count({ where: mappingsWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.ipMapping.findMany({
+        ctx.reads.reader().prisma.ipMapping.findMany({
           ...query,
           where: mappingsWhere(tenantOf(ctx).id, args),
           orderBy: { id: 'asc' },

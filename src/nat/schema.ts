@@ -301,9 +301,9 @@ builder.queryFields((t) => ({
         at: t.arg({ type: 'UnixTime', description: 'Only the blocks held at this instant.' }),
       },
       totalCount: (_connection, args, ctx) =>
-        ctx.db.prisma.natPortBlock.count({ where: bindingsWhere(tenantOf(ctx).id, args) }),
+        ctx.reads.reader().prisma.natPortBlock.count({ where: bindingsWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.natPortBlock.findMany({
+        ctx.reads.reader().prisma.natPortBlock.findMany({
           ...query,
           where: bindingsWhere(tenantOf(ctx).id, args),
           orderBy: { id: 'desc' },
@@ -317,9 +317,12 @@ builder.queryFields((t) => ({
       type: 'NatRule',
       cursor: 'id',
       description: "Deterministic NAT rules in the request's context, newest first.",
-      totalCount: (_connection, _args, ctx) => ctx.db.prisma.natRule.count({ where: { contextId: tenantOf(ctx).id } }),
+      totalCount: (_connection, _args, ctx) =>
+        ctx.reads.reader().prisma.natRule.count({ where: { contextId: tenantOf(ctx).id } }),
       resolve: (query, _root, _args, ctx) =>
-        ctx.db.prisma.natRule.findMany({ ...query, where: { contextId: tenantOf(ctx).id }, orderBy: { id: 'desc' } }),
+        ctx.reads
+          .reader()
+          .prisma.natRule.findMany({ ...query, where: { contextId: tenantOf(ctx).id }, orderBy: { id: 'desc' } }),
     },
     NatRuleConnection,
   ),

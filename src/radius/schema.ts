@@ -222,7 +222,7 @@ const RadiusConflictRef = builder.prismaObject('RadiusConflict', {
       // Prisma batches the findUnique calls of one tick into one statement.
       ...fromConflict(['kind', 'natHolderId'], (conflict, _args, ctx) =>
         conflict.kind === 'NAT_BINDING' && conflict.natHolderId !== null
-          ? ctx.db.prisma.natPortBlock.findUnique({ where: { id: conflict.natHolderId } })
+          ? ctx.reads.reader().prisma.natPortBlock.findUnique({ where: { id: conflict.natHolderId } })
           : null,
       ),
     }),
@@ -233,7 +233,7 @@ const RadiusConflictRef = builder.prismaObject('RadiusConflict', {
         'The deterministic NAT rule that held it, as it is now (kind NAT_RULE); null otherwise or if since deleted.',
       ...fromConflict(['kind', 'natHolderId'], (conflict, _args, ctx) =>
         conflict.kind === 'NAT_RULE' && conflict.natHolderId !== null
-          ? ctx.db.prisma.natRule.findUnique({ where: { id: conflict.natHolderId } })
+          ? ctx.reads.reader().prisma.natRule.findUnique({ where: { id: conflict.natHolderId } })
           : null,
       ),
     }),
@@ -283,9 +283,9 @@ builder.queryFields((t) => ({
         }),
       },
       totalCount: (_connection, args, ctx) =>
-        ctx.db.prisma.radiusSession.count({ where: radiusSessionsWhere(tenantOf(ctx).id, args) }),
+        ctx.reads.reader().prisma.radiusSession.count({ where: radiusSessionsWhere(tenantOf(ctx).id, args) }),
       resolve: (query, _root, args, ctx) =>
-        ctx.db.prisma.radiusSession.findMany({
+        ctx.reads.reader().prisma.radiusSession.findMany({
           ...query,
           where: radiusSessionsWhere(tenantOf(ctx).id, args),
           orderBy: { id: 'desc' },
@@ -301,9 +301,9 @@ builder.queryFields((t) => ({
       description:
         "Addresses RADIUS sessions reported that another holder already had, in the request's context, newest first.",
       totalCount: (_connection, _args, ctx) =>
-        ctx.db.prisma.radiusConflict.count({ where: radiusConflictsWhere(tenantOf(ctx).id) }),
+        ctx.reads.reader().prisma.radiusConflict.count({ where: radiusConflictsWhere(tenantOf(ctx).id) }),
       resolve: (query, _root, _args, ctx) =>
-        ctx.db.prisma.radiusConflict.findMany({
+        ctx.reads.reader().prisma.radiusConflict.findMany({
           ...query,
           where: radiusConflictsWhere(tenantOf(ctx).id),
           orderBy: { id: 'desc' },

@@ -91,7 +91,7 @@ async function execute(
 /** A later page's context: the same caller and tenant, with loaders (and their caches) of its own. */
 const pageContext = (context: RequestContext): RequestContext => ({
   ...context,
-  loaders: context.tenant ? createLoaders(context.db, context.tenant, context.actor) : null,
+  loaders: context.tenant ? createLoaders(context.reads, context.tenant, context.actor) : null,
 });
 
 /** The JSON of a REST answer, and its size in bytes (its Content-Length). */

@@ -101,8 +101,9 @@ export const builder = new SchemaBuilder<{
     },
   },
   prisma: {
-    // The client of the request's app: the schema itself holds no database.
-    client: (ctx) => ctx.db.prisma,
+    // The client of the request's app: the schema itself holds no database. Where the request
+    // reads: a replica for a query, the primary for a mutation (db/replicas.ts).
+    client: (ctx) => ctx.reads.reader().prisma,
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A PostgreSQL primary and a streaming replica of it (pg_basebackup -R) on this machine, for the
+# read-replica tests (test/db/replicas.test.ts) and for trying DATABASE_REPLICA_URLS by hand. Two
+# clusters of their own, so that the machine's main cluster is neither copied nor reconfigured.
+# Debian's postgresql-common tools; run as root (the clusters belong to the postgres user).
+#
+#   scripts/replica-cluster.sh up              create what is missing, start both, wait for streaming
+#   scripts/replica-cluster.sh stop-replica    stop the replica (fast: its sessions are cut)
+#   scripts/replica-cluster.sh start-replica   start it again and wait until it streams
+#   scripts/replica-cluster.sh down            drop both clusters
+#
+# Ports: IPDR_TEST_PRIMARY_PORT (5441) and IPDR_TEST_REPLICA_PORT (5442), on 127.0.0.1, trust.
+set -euo pipefail
+
+version="${IPDR_TEST_PG_VERSION:-$(ls /etc/postgresql | sort -n | tail -1)}"
+primary=ipdr-test-primary
+replica=ipdr-test-replica
+primary_port="${IPDR_TEST_PRIMARY_PORT:-5441}"
+replica_port="${IPDR_TEST_REPLICA_PORT:-5442}"
+ctl() { pg_ctlcluster --skip-systemctl-redirect "$version" "$@"; }
+exists() { [ -d "/etc/postgresql/$version/$1" ]; }
+online() { pg_lsclusters -h | awk -v v="$version" -v c="$1" '$1 == v && $2 == c { print $4 }' | grep -q online; }
+sql() { psql -h 127.0.0.1 -p "$1" -U postgres -d postgres -tAc "$2"; }
+
+wait_streaming() {
+  for _ in $(seq 1 100); do
+    if [ "$(sql "$primary_port" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null)" = "1" ] &&
+      [ "$(sql "$replica_port" 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "replica on port $replica_port is not streaming from $primary_port after 20 s" >&2
+  return 1
+}
+
+up() {
+  if ! exists "$primary"; then
+    pg_createcluster "$version" "$primary" -p "$primary_port" >/dev/null
+    conf="/etc/postgresql/$version/$primary"
+    printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 trust' \
+      'local replication all trust' 'host replication all 127.0.0.1/32 trust' >"$conf/pg_hba.conf"
+    {
+      echo "listen_addresses = '127.0.0.1'"
+      echo 'max_connections = 200'
+      # Small: these clusters hold a few test databases.
+      echo 'shared_buffers = 32MB'
+      echo 'fsync = off'
+    } >>"$conf/postgresql.conf"
+  fi
+  online "$primary" || ctl "$primary" start
+  if ! exists "$replica"; then
+    pg_createcluster "$version" "$replica" -p "$replica_port" >/dev/null
+    conf="/etc/postgresql/$version/$replica"
+    cp "/etc/postgresql/$version/$primary/pg_hba.conf" "$conf/pg_hba.conf"
+    {
+      echo "listen_addresses = '127.0.0.1'"
+      echo 'max_connections = 200'
+      echo 'shared_buffers = 32MB'
+      echo 'fsync = off'
+    } >>"$conf/postgresql.conf"
+  fi
+  data="/var/lib/postgresql/$version/$replica"
+  if [ ! -f "$data/standby.signal" ]; then
+    # The cluster pg_createcluster made is replaced by a copy of the primary's, which starts as its standby.
+    online "$replica" && ctl "$replica" stop
+    install -d -o postgres -g postgres -m 700 "$data"
+    find "$data" -mindepth 1 -delete
+    runuser -u postgres -- pg_basebackup -h 127.0.0.1 -p "$primary_port" -U postgres -D "$data" -R -X stream -c fast
+  fi
+  online "$replica" || ctl "$replica" start
+  wait_streaming
+}
+
+case "${1:-}" in
+up) up ;;
+stop-replica) ctl "$replica" stop -m fast ;;
+start-replica)
+  online "$replica" || ctl "$replica" start
+  wait_streaming
+  ;;
+down)
+  for cluster in "$replica" "$primary"; do
+    exists "$cluster" && pg_dropcluster --stop "$version" "$cluster"
+  done
+  ;;
+*)
+  echo "usage: $0 up|stop-replica|start-replica|down" >&2
+  exit 2
+  ;;
+esac
