@@ -53,9 +53,16 @@ describe('CSV import', () => {
     });
     // A skipped row leaves nothing behind, not even its customer.
     expect((await prisma.customer.findMany({ orderBy: { id: 'asc' } })).map((c) => c.userId)).toEqual(['B68t19', 'X1']);
+    // Every created row is in exactly one creation event: its own or a run's (entityId..entityIdLast).
     const trail = await prisma.auditEvent.findMany();
-    expect(trail).toHaveLength(5);
-    expect(new Set(trail.map((e) => e.channel))).toEqual(new Set(['cli']));
+    expect(new Set(trail.map((e) => [e.channel, e.actor.startsWith('cli:'), e.action].join()))).toEqual(
+      new Set(['cli,true,create']),
+    );
+    const covering = (entityType: string, id: number) =>
+      trail.filter((e) => e.entityType === entityType && e.entityId <= id && (e.entityIdLast ?? e.entityId) >= id);
+    for (const customer of await prisma.customer.findMany()) expect(covering('customer', customer.id)).toHaveLength(1);
+    for (const mapping of await prisma.ipMapping.findMany()) expect(covering('mapping', mapping.id)).toHaveLength(1);
+    expect(trail.reduce((n, e) => n + (e.entityIdLast ?? e.entityId) - e.entityId + 1, 0)).toBe(5);
   });
 
   it('merges: a second import skips exact duplicates and updates changed customers', async () => {
@@ -125,10 +132,21 @@ describe('CSV import', () => {
     const updated = await prisma.customer.findFirstOrThrow({ where: { userId: 'U1' } });
     const image = (row: object) => JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
     const trail = await prisma.auditEvent.findMany({ orderBy: { id: 'asc' } });
-    expect(trail.map((event) => [event.action, event.entityType, event.before, event.after])).toEqual([
-      ['create', 'customer', null, image(created)],
-      ['create', 'mapping', null, image({ ...mapping, userId: 'U1' })],
-      ['update', 'customer', image(created), image(updated)],
+    // Creations are runs of ids without images: a record's image at creation is the before-image
+    // of its first later event (here the update), or the record as stored.
+    expect(
+      trail.map((event) => [
+        event.action,
+        event.entityType,
+        event.entityId,
+        event.entityIdLast,
+        event.before,
+        event.after,
+      ]),
+    ).toEqual([
+      ['create', 'customer', created.id, created.id, null, null],
+      ['create', 'mapping', mapping.id, mapping.id, null, null],
+      ['update', 'customer', created.id, null, image(created), image(updated)],
     ]);
   });
 

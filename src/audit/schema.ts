@@ -16,7 +16,14 @@ const AuditEventRef = builder.prismaObject('AuditEvent', {
     }),
     action: t.exposeString('action', { description: 'What was done: create, update or delete.' }),
     entityType: t.exposeString('entityType', { description: 'What kind of entity changed: customer or mapping.' }),
-    entityId: t.exposeInt('entityId', { description: 'The id of the customer or mapping changed.' }),
+    entityId: t.exposeInt('entityId', {
+      description: 'The id of the customer or mapping changed (of a run of records created together, the first).',
+    }),
+    entityIdLast: t.exposeInt('entityIdLast', {
+      nullable: true,
+      description:
+        'Set when one event records a run of records created together (a CSV import): every id from entityId to this one is a record it created. Their images are not repeated here: each is its before-image in its first later event, or the record as stored now when it has none.',
+    }),
     before: t.expose('before', {
       type: 'JSON',
       nullable: true,
@@ -25,15 +32,21 @@ const AuditEventRef = builder.prismaObject('AuditEvent', {
     after: t.expose('after', {
       type: 'JSON',
       nullable: true,
-      description: 'The record after the change; null for a delete.',
+      description: 'The record after the change; null for a delete and for a run of records (entityIdLast).',
     }),
   }),
 });
 
+// An entity's events are its own and the run it was created in, if it was created in one.
 function auditWhere(contextId: number, args: { entityType?: string | null; entityId?: number | null }) {
   const where: Prisma.AuditEventWhereInput = { contextId };
   if (args.entityType != null) where.entityType = args.entityType;
-  if (args.entityId != null) where.entityId = args.entityId;
+  if (args.entityId != null) {
+    where.OR = [
+      { entityId: args.entityId },
+      { entityIdLast: { gte: args.entityId }, entityId: { lte: args.entityId } },
+    ];
+  }
   return where;
 }
 
@@ -59,7 +72,8 @@ builder.queryFields((t) => ({
       args: {
         entityType: t.arg.string({ description: 'Only events about this kind of entity: customer or mapping.' }),
         entityId: t.arg.int({
-          description: 'Only events about the entity with this id (with entityType, one entity).',
+          description:
+            'Only events about the entity with this id (with entityType, one entity), the run it was created in included.',
         }),
       },
       totalCount: (_connection, args, ctx) =>

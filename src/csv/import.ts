@@ -4,7 +4,7 @@ import type { DriverSession } from '../db/connection.js';
 import { isExclusionViolation } from '../db/errors.js';
 import type { CsvCustomer, CsvRecord } from '../domain/trisul-csv.js';
 import type { Tenant } from '../access/types.js';
-import { customerImageSql, mappingImageSql } from '../audit/store.js';
+import { customerImageSql } from '../audit/store.js';
 import { auditEvents, columnList, customers, mappings } from '../db/columns.js';
 import { periodColumns, subnetColumns } from '../mappings/filters.js';
 import { findOverlappingMappings } from '../mappings/overlaps.js';
@@ -48,6 +48,16 @@ const c = customers.columns;
 const m = mappings.columns;
 const audit = `${auditEvents.table} (${columnList(auditEvents, ['contextId', 'actor', 'channel', 'action', 'entityType', 'entityId'])}`;
 
+// Created records are audited by one event per run of consecutive ids (see the
+// audit_entity_ranges migration): an image per record cost as much as writing the record.
+// `id - row_number()` is the same along a run of consecutive ids; another writer's id between
+// two of ours starts a new run.
+const auditCreatedRunsSql = (entityType: 'customer' | 'mapping', created: string) => `
+  INSERT INTO ${audit}, ${auditEvents.columns.entityIdLast})
+  SELECT $1, $2, $3, 'create', '${entityType}', min(id), max(id)
+  FROM (SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM ${created}) numbered
+  GROUP BY run ORDER BY min(id)`;
+
 // The customer columns a row sets, in the order of the statement's arrays ($4-$9).
 const CUSTOMER_FIELDS = ['userId', 'name', 'address', 'email', 'phoneNumber', 'altPhoneNumber'] as const;
 const customerFields = columnList(customers, CUSTOMER_FIELDS);
@@ -55,7 +65,8 @@ const customerFields = columnList(customers, CUSTOMER_FIELDS);
 const CHANGED_FIELDS = CUSTOMER_FIELDS.slice(1);
 const changedIn = (row: string) => columnList(customers, CHANGED_FIELDS, row);
 
-// Upserts the batch's customers by UserID (a customer's last row wins), audits what changed, and
+// Upserts the batch's customers by UserID (a customer's last row wins), audits what changed (an
+// update with its images, creations by runs), and
 // returns the id and outcome of every customer of the batch.
 const UPSERT_CUSTOMERS_SQL = `
 WITH input AS (
@@ -76,10 +87,11 @@ WITH input AS (
 ), changes AS (
   SELECT w.*, s.${c.id} IS NULL AS created, CASE WHEN s.${c.id} IS NULL THEN NULL ELSE ${customerImageSql('s')} END AS before
   FROM written w LEFT JOIN stored s ON s.${c.id} = w.${c.id}
-), audited AS (
+), created_runs AS (${auditCreatedRunsSql('customer', `(SELECT ${c.id} AS id FROM changes WHERE created) created`)}
+), updated AS (
   INSERT INTO ${audit}, ${auditEvents.columns.before}, ${auditEvents.columns.after})
-  SELECT $1, $2, $3, CASE WHEN created THEN 'create' ELSE 'update' END, 'customer', ${c.id}, before, ${customerImageSql('changes')}
-  FROM changes ORDER BY ${c.id}
+  SELECT $1, $2, $3, 'update', 'customer', ${c.id}, before, ${customerImageSql('changes')}
+  FROM changes WHERE NOT created ORDER BY ${c.id}
 )
 SELECT ${c.userId} AS "userId", ${c.id} AS id, CASE WHEN created THEN 'created' ELSE 'updated' END AS outcome FROM changes
 UNION ALL
@@ -102,16 +114,18 @@ const mappingFields = columnList(mappings, MAPPING_FIELDS);
 const identity = columnList(mappings, ['customerId', 'ipFirst', 'ipLast', 'starttime', 'endtime']);
 
 // Adds the batch's mappings, skipping exact duplicates (of stored mappings or of an earlier row),
-// and audits each one added.
+// ($13: whether the row's customer was stored before this batch: one created by it has no
+// stored mapping to probe for, and the probes were a quarter of the statement's time)
+// and audits the runs of them added.
 const INSERT_MAPPINGS_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($4::int[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[])
-    WITH ORDINALITY AS i(${mappingFields}, ord)
+  SELECT * FROM unnest($4::int[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[], $13::bool[])
+    WITH ORDINALITY AS i(${mappingFields}, customer_was_stored, ord)
 ), fresh AS (
   SELECT DISTINCT ON (${identity}) i.* FROM input i
   LEFT JOIN LATERAL (
     SELECT true AS stored FROM ${mappings.table} m
-    WHERE m.${m.customerId} = i.${m.customerId} AND m.${m.ipFirst} = i.${m.ipFirst} AND m.${m.ipLast} = i.${m.ipLast}
+    WHERE i.customer_was_stored AND m.${m.customerId} = i.${m.customerId} AND m.${m.ipFirst} = i.${m.ipFirst} AND m.${m.ipLast} = i.${m.ipLast}
       AND m.${m.starttime} = i.${m.starttime} AND m.${m.endtime} IS NOT DISTINCT FROM i.${m.endtime}
     LIMIT 1
   ) duplicate ON true
@@ -123,10 +137,7 @@ WITH input AS (
   SELECT $1, ${mappingFields}, 'CSV', now()
   FROM fresh ORDER BY ord
   RETURNING *
-), audited AS (
-  INSERT INTO ${audit}, ${auditEvents.columns.after})
-  SELECT $1, $2, $3, 'create', 'mapping', w.${m.id}, ${mappingImageSql('w')}
-  FROM written w ORDER BY w.${m.id}
+), audited AS (${auditCreatedRunsSql('mapping', `(SELECT ${m.id} AS id FROM written) created`)}
 )
 SELECT (SELECT count(*) FROM written)::int AS created, (SELECT count(*) FROM input)::int AS candidates`;
 
@@ -221,13 +232,14 @@ async function applyRows(tx: DriverSession, tenant: Tenant, actor: Actor, batch:
     UPSERT_CUSTOMERS_SQL,
     statementParams(batch.customerColumns),
   );
-  const customerIds = new Map(batchCustomers.map((customer) => [customer.userId, customer.id]));
+  const customerIds = new Map(batchCustomers.map((customer) => [customer.userId, customer]));
   const [mappingCounts] = await tx.query<{ created: number; candidates: number }>(
     INSERT_MAPPINGS_SQL,
     statementParams([
-      batch.mappingUserIds.map((userId) => customerIds.get(userId)),
+      batch.mappingUserIds.map((userId) => customerIds.get(userId)!.id),
       batch.mappingUserIds,
       ...batch.mappingColumns,
+      batch.mappingUserIds.map((userId) => customerIds.get(userId)!.outcome !== 'created'),
     ]),
   );
   return {

@@ -83,6 +83,7 @@ export const auditEvents = {
     action: 'action',
     entityType: 'entity_type',
     entityId: 'entity_id',
+    entityIdLast: 'entity_id_last',
     before: 'before',
     after: 'after',
   },
