@@ -4,7 +4,8 @@
 // as JSON on the last line of stdout.
 //
 //   BENCH_ENGINE=postgresql|pglite  BENCH_CUSTOMERS (5 mappings each)  BENCH_SECONDS (per HTTP measurement)
-//   BENCH_DATABASE_URL (PostgreSQL server; the run uses a database ipdr_bench on it)
+//   BENCH_DATABASE_URL (PostgreSQL server)  BENCH_DATABASE (the database the run drops and makes there,
+//   default ipdr_bench)  BENCH_REST=0 (skip the REST list, which the cost curve does not measure)
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,10 @@ const engine = process.env.BENCH_ENGINE === 'pglite' ? 'pglite' : 'postgresql';
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 200_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const benchDatabase = process.env.BENCH_DATABASE ?? 'ipdr_bench';
+if (!/^ipdr_bench\w*$/.test(benchDatabase))
+  throw new Error(`BENCH_DATABASE: ${benchDatabase} does not start with ipdr_bench`);
+const measureRest = process.env.BENCH_REST !== '0';
 const TOKEN = 'bench-token-0123456789abcdefghij';
 const T1 = 1_700_000_000;
 const T2 = 1_750_000_000;
@@ -36,11 +41,11 @@ const databaseEnv: Record<string, string> = {
 if (engine === 'postgresql') {
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS ipdr_bench WITH (FORCE)');
-  await admin.query('CREATE DATABASE ipdr_bench');
+  await admin.query(`DROP DATABASE IF EXISTS ${benchDatabase} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${benchDatabase}`);
   await admin.end();
   const url = new URL(serverUrl);
-  url.pathname = '/ipdr_bench';
+  url.pathname = `/${benchDatabase}`;
   databaseEnv.DATABASE_URL = url.toString();
 } else {
   databaseEnv.DATA_DIR = join(dir, 'pglite');
@@ -99,11 +104,26 @@ await once(csv, 'finish');
 // as the HTTP concurrency, with the server's session settings), the PGlite instance itself for PGlite.
 const CONCURRENCY = 32;
 const { postgresSettings } = await import('../src/db/connection.js');
-const rawPool =
-  engine === 'postgresql' ? new pg.Pool({ ...postgresSettings(databaseEnv.DATABASE_URL!), max: CONCURRENCY }) : null;
+const REQUEST_TIMEOUT_MS = 30_000; // the server's default, its statement_timeout (Database.limitStatements)
+const settings = engine === 'postgresql' ? postgresSettings(databaseEnv.DATABASE_URL!) : null;
+const rawPool = settings
+  ? new pg.Pool({
+      ...settings,
+      options: `${settings.options} -c statement_timeout=${REQUEST_TIMEOUT_MS} -c idle_in_transaction_session_timeout=${REQUEST_TIMEOUT_MS}`,
+      max: CONCURRENCY,
+    })
+  : null;
+// As the server reads int8 columns (src/db/connection.ts).
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? BigInt : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 const rawSession = rawPool ? null : await database.openMigrationSession();
+// The ceiling's statements run longer than a request may: on a session without its timeout.
+const loadPool = settings ? new pg.Pool({ ...settings, max: 1 }) : null;
+const loadQuery = async (sql: string) => (loadPool ? await loadPool.query(sql) : await rawSession!.query(sql));
 const rawQuery = async (sql: string, params: unknown[] = []) =>
-  rawPool ? (await rawPool.query(sql, params)).rows : await rawSession!.query(sql, params);
+  rawPool ? (await rawPool.query({ text: sql, values: params, types })).rows : await rawSession!.query(sql, params);
 
 // 1. Import through the CSV importer (as `ipdr-admin import` runs it), then the ceiling: the same
 // rows put back into the emptied table, constraints, keys and triggers included, by one
@@ -111,15 +131,15 @@ const rawQuery = async (sql: string, params: unknown[] = []) =>
 let started = performance.now();
 const summary = await importCsv(db, csvPath, 'default', false);
 const importSeconds = (performance.now() - started) / 1000;
-await rawQuery('CREATE TABLE ceiling_rows AS SELECT * FROM ipdr_customers_mapping ORDER BY id');
-await rawQuery('TRUNCATE ipdr_customers_mapping');
+await loadQuery('CREATE TABLE ceiling_rows AS SELECT * FROM ipdr_customers_mapping ORDER BY id');
+await loadQuery('TRUNCATE ipdr_customers_mapping');
 started = performance.now();
-await rawQuery('INSERT INTO ipdr_customers_mapping SELECT * FROM ceiling_rows ORDER BY id');
+await loadQuery('INSERT INTO ipdr_customers_mapping SELECT * FROM ceiling_rows ORDER BY id');
 const ceilingSeconds = (performance.now() - started) / 1000;
-await rawQuery('DROP TABLE ceiling_rows');
+await loadQuery('DROP TABLE ceiling_rows');
 // Back to the state the importer leaves (it vacuums and analyses what it loaded), which the
 // ceiling's re-insert undid: lookups are index-only on all-visible pages.
-await rawQuery('VACUUM (ANALYZE) ipdr_customers_mapping');
+await loadQuery('VACUUM (ANALYZE) ipdr_customers_mapping');
 const mappings = summary.mappingsCreated;
 
 // A random address of the dataset at a random one of its three periods (inside a /29 in period 1
@@ -148,7 +168,70 @@ await Promise.all(
   }),
 );
 latencies.sort((a, b) => a - b);
+
+// 2 (raw side). whoHadMany's lookups, the same ones the server is sent below, as whoHadBatch sends
+// them: the statement split in parts of at least 1,000 lookups, at most four, all at once (on
+// their own connections for PostgreSQL; PGlite has one), parameters made before the clock starts.
+const LOOKUPS_PER_REQUEST = 10_000;
+const batches = 10;
+const manyLookups = Array.from({ length: batches + 1 }, () =>
+  Array.from({ length: LOOKUPS_PER_REQUEST }, randomLookup),
+);
+const partSize = Math.max(1000, Math.ceil(LOOKUPS_PER_REQUEST / 4));
+const PARTS = Math.ceil(LOOKUPS_PER_REQUEST / partSize);
+const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.join(',')}}`;
+const manyParams = manyLookups.map((lookups) =>
+  Array.from({ length: PARTS }, (_, p) => {
+    const part = lookups.slice(p * partSize, (p + 1) * partSize);
+    return [1, arrayLiteral(part.map((l) => l.ip)), arrayLiteral(part.map((l) => l.at)), null];
+  }),
+);
+const rawMany = async (parts: unknown[][]) =>
+  (await Promise.all(parts.map((values) => rawQuery(WHO_HAD_SQL, values)))).reduce(
+    (found, rows) => found + (rows as { found: boolean }[]).filter((row) => row.found).length,
+    0,
+  );
+await rawMany(manyParams[0]!);
+let rawManyFound = 0;
+started = performance.now();
+for (const parts of manyParams.slice(1)) rawManyFound += await rawMany(parts);
+const rawManySeconds = (performance.now() - started) / 1000;
+
+// What one part's lookups touch (EXPLAIN (ANALYZE, BUFFERS), after the warm-up), and the size of
+// the table and of each of its indexes: the memory that keeps lookups in cache.
+const relationSizes = rawPool
+  ? ((await rawQuery(
+      `SELECT c.relname AS name, c.relkind AS kind, pg_relation_size(c.oid)::float8 AS bytes
+         FROM pg_class c WHERE c.oid = 'ipdr_customers_mapping'::regclass
+            OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'ipdr_customers_mapping'::regclass)
+        ORDER BY c.relkind DESC, c.relname`,
+    )) as { name: string; kind: string; bytes: number }[])
+  : [];
+const partPlan = rawPool
+  ? (
+      (await rawQuery(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${WHO_HAD_SQL}`, manyParams[1]![0]!)) as {
+        'QUERY PLAN': [{ Plan: Record<string, unknown>; 'Execution Time': number }];
+      }[]
+    )[0]!['QUERY PLAN'][0]
+  : null;
+// The lookup indexes a plan scans, by name, and the buffers of the whole plan.
+const scannedIndexes = new Set<string>();
+const visit = (node: Record<string, unknown>) => {
+  if (typeof node['Index Name'] === 'string') scannedIndexes.add(node['Index Name']);
+  for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+};
+if (partPlan) visit(partPlan.Plan);
+const buffers = partPlan
+  ? {
+      lookups: partSize,
+      sharedHit: Number(partPlan.Plan['Shared Hit Blocks']),
+      sharedRead: Number(partPlan.Plan['Shared Read Blocks']),
+      executionMs: partPlan['Execution Time'],
+      indexes: [...scannedIndexes],
+    }
+  : null;
 await rawPool?.end();
+await loadPool?.end();
 await rawSession?.release();
 await db.close();
 
@@ -160,19 +243,18 @@ const headers = { 'content-type': 'application/json', authorization: `Bearer ${T
 
 // 2. whoHadMany, 10,000 lookups a request (one warm-up request first). The request bodies are
 // made before the clock starts: the client's own work is not the server's.
-const whoHadManyBody = () =>
+const whoHadManyBody = (lookups: { ip: string; at: number }[]) =>
   JSON.stringify({
     query: 'query($l: [WhoHadLookup!]!) { whoHadMany(lookups: $l) { id customer { userId } } }',
-    variables: { l: Array.from({ length: 10_000 }, randomLookup) },
+    variables: { l: lookups },
   });
 const whoHadMany = async (body: string) => {
   const response = await fetch(graphqlUrl, { method: 'POST', headers, body });
   const result = (await response.json()) as { data: { whoHadMany: unknown[] } };
   return result.data.whoHadMany.filter((r) => r !== null).length;
 };
-await whoHadMany(whoHadManyBody());
-const batches = 10;
-const bodies = Array.from({ length: batches }, whoHadManyBody);
+const [warmUpBody, ...bodies] = manyLookups.map(whoHadManyBody);
+await whoHadMany(warmUpBody!);
 let answered = 0;
 started = performance.now();
 for (const body of bodies) answered += await whoHadMany(body);
@@ -214,7 +296,7 @@ const graphqlList = async () => {
 };
 const restMs: number[] = [];
 const graphqlMs: number[] = [];
-for (let round = 0; round < 3; round++) {
+for (let round = 0; round < (measureRest ? 3 : 0); round++) {
   restMs.push(await timeIt(restList));
   graphqlMs.push(await timeIt(graphqlList));
 }
@@ -227,31 +309,58 @@ rmSync(dir, { recursive: true, force: true });
 
 const rawRate = latencies.length / seconds;
 const percentile = (p: number) => latencies[Math.floor(latencies.length * p)]!.toFixed(1);
+const n = (value: number) => Math.round(value).toLocaleString('en-US');
+const rawName = engine === 'postgresql' ? '`pg`' : 'PGlite';
+// Each measurement beside its ceiling, measured in this run on this data: issue 18's targets
+// are ratios to it.
+const ratioOf = (product: number, ceiling: number, target: number, unit: string, ceilingName: string) => ({
+  product: `${n(product)} ${unit}`,
+  ceiling: `${n(ceiling)} ${unit} (${ceilingName})`,
+  ratio: product / ceiling,
+  target,
+});
+const importRate = mappings / importSeconds;
+const ceilingRate = mappings / ceilingSeconds;
+const manyRate = (batches * LOOKUPS_PER_REQUEST) / manySeconds;
+const rawManyRate = (batches * LOOKUPS_PER_REQUEST) / rawManySeconds;
 const results = [
   {
     name: `CSV import of ${mappings} mappings (${summary.customersCreated} customers), one transaction`,
-    value: `${Math.round(mappings / importSeconds)} mappings/s (${importSeconds.toFixed(1)} s); INSERT … SELECT of the same rows ${Math.round(mappings / ceilingSeconds)} rows/s (${ceilingSeconds.toFixed(1)} s): ${(ceilingSeconds / importSeconds).toFixed(2)}× the ceiling`,
-    target: '≥ 50,000 rows/s',
-    met: mappings / importSeconds >= 50_000,
+    value: `${n(importRate)} mappings/s (${importSeconds.toFixed(1)} s); INSERT … SELECT of the same rows ${n(ceilingRate)} rows/s (${ceilingSeconds.toFixed(1)} s): ${(importRate / ceilingRate).toFixed(2)}× the ceiling`,
+    target: '≥ 0.7× the ceiling',
+    met: importRate / ceilingRate >= 0.7,
+    ratio: ratioOf(importRate, ceilingRate, 0.7, 'rows/s', 'INSERT … SELECT of the same rows'),
   },
   {
-    name: 'whoHadMany, 10,000 lookups a request, end to end over HTTP',
-    value: `${Math.round((batches * 10_000) / manySeconds)} lookups/s (${answered} of ${batches * 10_000} found)`,
-    target: '≥ 100,000 lookups/s',
-    met: (batches * 10_000) / manySeconds >= 100_000,
+    name: `whoHadMany, ${n(LOOKUPS_PER_REQUEST)} lookups a request, end to end over HTTP`,
+    value: `${n(manyRate)} lookups/s (${answered} of ${batches * LOOKUPS_PER_REQUEST} found); raw ${rawName} ${n(rawManyRate)} lookups/s (${rawManyFound} found, ${PARTS} parts of ${n(partSize)} at once): ${(manyRate / rawManyRate).toFixed(2)}×`,
+    target: '≥ 0.6× raw',
+    met: manyRate / rawManyRate >= 0.6,
+    ratio: ratioOf(manyRate, rawManyRate, 0.6, 'lookups/s', `the same statements raw with ${rawName}, same split`),
   },
   {
     name: `whoHad over HTTP, concurrency ${CONCURRENCY}`,
-    value: `${Math.round(http.requests.average)} req/s, p50 ${http.latency.p50} ms, p99 ${http.latency.p99} ms; raw ${engine === 'postgresql' ? '`pg`' : 'PGlite'} ${Math.round(rawRate)} req/s, p50 ${percentile(0.5)} ms, p99 ${percentile(0.99)} ms: ${(http.requests.average / rawRate).toFixed(2)}×`,
-    target: '≥ 0.5× raw',
-    met: http.requests.average / rawRate >= 0.5,
+    value: `${n(http.requests.average)} req/s, p50 ${http.latency.p50} ms, p99 ${http.latency.p99} ms; raw ${rawName} ${n(rawRate)} req/s, p50 ${percentile(0.5)} ms, p99 ${percentile(0.99)} ms: ${(http.requests.average / rawRate).toFixed(2)}×`,
+    target: '≥ 0.8× raw',
+    met: http.requests.average / rawRate >= 0.8,
+    ratio: ratioOf(
+      http.requests.average,
+      rawRate,
+      0.8,
+      'req/s',
+      `the same statement raw with ${rawName}, same concurrency`,
+    ),
   },
-  {
-    name: `REST GET /api/ipdrcustomers (${summary.customersCreated} customers) against the same GraphQL query, median of 3`,
-    value: `${median(restMs).toFixed(0)} ms vs ${median(graphqlMs).toFixed(0)} ms: ${(median(restMs) / median(graphqlMs)).toFixed(2)}×`,
-    target: '≤ 1.1×',
-    met: median(restMs) / median(graphqlMs) <= 1.1,
-  },
+  ...(measureRest
+    ? [
+        {
+          name: `REST GET /api/ipdrcustomers (${summary.customersCreated} customers) against the same GraphQL query, median of 3`,
+          value: `${median(restMs).toFixed(0)} ms vs ${median(graphqlMs).toFixed(0)} ms: ${(median(restMs) / median(graphqlMs)).toFixed(2)}×`,
+          target: '≤ 1.1×',
+          met: median(restMs) / median(graphqlMs) <= 1.1,
+        },
+      ]
+    : []),
   { name: 'peak resident memory of the server process', value: `${Math.round(peakKiB / 1024)} MiB`, target: '—' },
   {
     name: 'peak resident memory of the importer process (streaming the CSV)',
@@ -259,5 +368,13 @@ const results = [
     target: '—',
   },
 ];
-console.log(JSON.stringify({ engine, customers, mappings, seconds, results }));
+const rates = {
+  importRate,
+  ceilingRate,
+  manyRate,
+  rawManyRate,
+  whoHadRate: http.requests.average,
+  rawWhoHadRate: rawRate,
+};
+console.log(JSON.stringify({ engine, customers, mappings, seconds, results, rates, relationSizes, buffers }));
 process.exit(0);

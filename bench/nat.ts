@@ -13,6 +13,7 @@
 //   BENCH_ATTRIBUTE_ROWS=1000000 (rows of the one POST /attribute, and of its raw counterpart)
 //   BENCH_DATABASE_URL (PostgreSQL server; the run uses a database ipdr_bench_nat on it)
 import { readFileSync, writeFileSync } from 'node:fs';
+import { writeRatios } from './ratios.js';
 import pg from 'pg';
 import { startServer, stopServer } from '../test/server-process.js';
 import { checkContextName, checkUsername } from '../src/domain/names.js';
@@ -411,5 +412,21 @@ const updated =
     ? current.replace(/\n+## Figures behind design choices/, () => `\n\n${section}\n## Figures behind design choices`)
     : `${current.slice(0, at).replace(/\n*$/, '\n\n')}${section}${next === -1 ? '' : current.slice(next)}`;
 writeFileSync(file, updated);
+writeRatios('nat', [
+  {
+    measurement: 'whoHadMany with ports, 10,000 lookups a request',
+    product: `${n(Math.round(http.perSecond))} lookups/s`,
+    ceiling: `${n(Math.round(raw.perSecond))} lookups/s (the same statements raw with \`pg\`, same split)`,
+    ratio,
+    target: 0.6,
+  },
+  {
+    measurement: `\`POST /attribute\`, ${n(ATTRIBUTE_ROWS)} rows`,
+    product: `${n(Math.round(attributeHttpRate))} rows/s`,
+    ceiling: `${n(Math.round(attributeRawRate))} rows/s (the same statements raw with \`pg\`, same batches)`,
+    ratio: attributeRatio,
+    target: 0.8,
+  },
+]);
 console.log(section);
 process.exit(0);

@@ -5,8 +5,11 @@
 //
 //   BENCH_CUSTOMERS=200000 (PostgreSQL; 5 mappings each)  BENCH_PGLITE_CUSTOMERS=20000
 //   BENCH_SECONDS=10 (per HTTP measurement)  BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+//   BENCH_ENGINES=postgresql,pglite  BENCH_MODULES=radius,nat (which parts run; the sections of the
+//   parts not run are kept as the file has them)
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { type RatioRow, withRatios } from './ratios.js';
 import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
 
@@ -14,7 +17,13 @@ interface EngineRun {
   engine: string;
   customers: number;
   mappings: number;
-  results: { name: string; value: string; target: string; met?: boolean }[];
+  results: {
+    name: string;
+    value: string;
+    target: string;
+    met?: boolean;
+    ratio?: { product: string; ceiling: string; ratio: number; target: number };
+  }[];
 }
 
 const postgresCustomers = process.env.BENCH_CUSTOMERS ?? '200000';
@@ -33,7 +42,9 @@ function run(engine: string, customers: string): EngineRun {
   return JSON.parse(output.trim().split('\n').at(-1)!) as EngineRun;
 }
 
-const runs = [run('postgresql', postgresCustomers), run('pglite', pgliteCustomers)];
+const engines = (process.env.BENCH_ENGINES ?? 'postgresql,pglite').split(',');
+const modules = (process.env.BENCH_MODULES ?? 'radius,nat').split(',');
+const runs = engines.map((engine) => run(engine, engine === 'pglite' ? pgliteCustomers : postgresCustomers));
 
 const client = new pg.Client({ connectionString: serverUrl });
 await client.connect();
@@ -50,6 +61,21 @@ const table = (run: EngineRun) =>
       (r) => `| ${r.name} | ${r.value} | ${r.target} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
     ),
   ].join('\n');
+
+// The sections this run does not write (RADIUS, NAT, and any other script's), kept as they are.
+const reportFile = new URL('../BENCHMARKS.md', import.meta.url);
+const previous = existsSync(reportFile) ? readFileSync(reportFile, 'utf8') : '';
+const ownSection = (heading: string) =>
+  heading.startsWith('## Ratios to the ceiling') ||
+  heading.startsWith('## Figures behind design choices') ||
+  (engines.includes('postgresql') && heading.startsWith('## PostgreSQL')) ||
+  (engines.includes('pglite') && heading.startsWith('## PGlite'));
+const keptSections = previous
+  .split(/\n(?=## )/)
+  .slice(1)
+  .filter((section) => !ownSection(section))
+  .map((section) => `${section.replace(/\n*$/, '')}\n\n`)
+  .join('');
 
 const report = `# Benchmarks
 
@@ -74,7 +100,7 @@ REST's customer list against the same GraphQL operation paged by a client.
 
 ${runs.map(table).join('\n\n')}
 
-## Figures behind design choices
+${keptSections}## Figures behind design choices
 
 Measured once, by hand, when each choice was made (not by this run):
 
@@ -89,13 +115,30 @@ Measured once, by hand, when each choice was made (not by this run):
   writing an answer row of 18 cells cost 18 µs with csv-stringify and 2 µs with the hand-written quoting; reading
   a row cost 11 µs when rows were handed on one promise each and 4 µs when taken as many as the parser had.
 `;
-writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), report);
-console.log(report);
+// The leading table: the kept rows of the parts not run, this run's engines' rows.
+const previousRatios = previous.includes('## Ratios to the ceiling')
+  ? previous.slice(previous.indexOf('## Ratios to the ceiling')).split(/\n(?=## )/)[0]!
+  : '';
+let withLead = withRatios(report.replace(/\n## /, `\n${previousRatios}\n## `), 'none', []);
+for (const engineRun of runs) {
+  const rows: RatioRow[] = engineRun.results.flatMap((r) =>
+    r.ratio
+      ? [{ measurement: r.name.replace(/ of \d+ mappings.*/, ` (${engineRun.mappings} mappings)`), ...r.ratio }]
+      : [],
+  );
+  withLead = withRatios(withLead, engineRun.engine, rows);
+}
+writeFileSync(reportFile, withLead);
+console.log(withLead);
 
 // RADIUS accounting (bench/radius.ts) adds its section to the file just written.
-console.error('== RADIUS accounting (PostgreSQL)');
-execFileSync(process.execPath, ['--import', 'tsx', 'bench/radius.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (modules.includes('radius')) {
+  console.error('== RADIUS accounting (PostgreSQL)');
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/radius.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
 
 // Carrier-grade NAT lookups (bench/nat.ts) add theirs after it.
-console.error('== carrier-grade NAT lookups (PostgreSQL)');
-execFileSync(process.execPath, ['--import', 'tsx', 'bench/nat.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (modules.includes('nat')) {
+  console.error('== carrier-grade NAT lookups (PostgreSQL)');
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/nat.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
