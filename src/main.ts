@@ -72,7 +72,16 @@ const readRouter = env.DATABASE_REPLICA_URLS
   ? createReadRouter({
       primary: db,
       replicas: env.DATABASE_REPLICA_URLS.map((url) => {
-        const replica = openDatabase({ databaseUrl: url, poolSize: env.DATABASE_POOL_SIZE, dataDir: env.DATA_DIR });
+        const replica = openDatabase({
+          databaseUrl: url,
+          poolSize: env.DATABASE_POOL_SIZE,
+          dataDir: env.DATA_DIR,
+          // A replica that hangs fails its reads on this side, and they go to the primary.
+          clientTimeouts: {
+            connectMs: Math.max(1000, env.REPLICA_MAX_LAG_SECONDS * 1000),
+            queryMs: env.REQUEST_TIMEOUT_MS,
+          },
+        });
         replica.limitStatements(env.REQUEST_TIMEOUT_MS);
         return { name: describeDatabaseUrl(url), db: createDb(replica) };
       }),

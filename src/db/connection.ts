@@ -104,11 +104,17 @@ export interface DatabaseOptions {
   dataDir: string;
   /** An in-memory PGlite starts from this dump (PGlite's dumpDataDir) instead of an empty cluster. */
   loadDataDir?: Blob | undefined;
+  /**
+   * PostgreSQL only: a connection not made within `connectMs`, or a statement not answered within
+   * `queryMs`, fails on this side. For replicas: statement_timeout is the server's, and a server
+   * that hangs (frozen, cut off without a reset) never applies it.
+   */
+  clientTimeouts?: { connectMs: number; queryMs: number } | undefined;
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
   return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize)
+    ? openPostgres(options.databaseUrl, options.poolSize, options.clientTimeouts)
     : openPglite(options.dataDir, options.loadDataDir);
 }
 
@@ -331,8 +337,18 @@ function preparedName(sql: string): string {
   return name;
 }
 
-function openPostgres(databaseUrl: string, poolSize: number): Database {
-  const pool = new pg.Pool({ ...postgresSettings(databaseUrl), max: poolSize });
+function openPostgres(
+  databaseUrl: string,
+  poolSize: number,
+  clientTimeouts?: DatabaseOptions['clientTimeouts'],
+): Database {
+  const pool = new pg.Pool({
+    ...postgresSettings(databaseUrl),
+    max: poolSize,
+    ...(clientTimeouts
+      ? { connectionTimeoutMillis: clientTimeouts.connectMs, query_timeout: clientTimeouts.queryMs }
+      : {}),
+  });
   // An idle pooled connection can be dropped by the server (restart, failover, admin kill); pg
   // reports that here, and without a listener it would crash the process. The pool replaces it.
   pool.on('error', (error) => console.error(`database connection lost: ${error.message}`));

@@ -74,7 +74,9 @@ export function isConnectionFailure(error: unknown): boolean {
     return true;
   if (
     typeof failure.message === 'string' &&
-    /Connection terminated|connection (is )?closed|Client has encountered a connection error/i.test(failure.message)
+    /Connection terminated|connection (is )?closed|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i.test(
+      failure.message,
+    )
   )
     return true;
   // Node reports a refused connection to a name with several addresses as an AggregateError.

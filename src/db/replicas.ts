@@ -89,92 +89,133 @@ interface ReplicaState {
   /** The replica's reads, each failing over to the primary when the replica cannot answer it. */
   reader: Db;
   own: Db;
+  /** Seconds behind the primary when last measured, and when that was (ms since the epoch). */
   lagSeconds: number | null;
+  measuredAt: number;
   problem: string | null;
+  /** What the log last said of it: 'in use', or the problem it was skipped for. */
+  reported: string | null;
+  /** A probe of it has not settled yet (one that timed out may still be waiting): none is sent beside it. */
+  probing: boolean;
 }
+
+class ProbeTimeout extends Error {
+  override name = 'ProbeTimeout';
+}
+
+const within = <T>(work: Promise<T>, ms: number): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+};
 
 /**
  * Replicas probed every `probeIntervalMs` (the first probe at once; until it answers, reads go to
- * the primary). A read that a replica fails to answer for want of a connection, or cancels for a
+ * the primary), each probe bounded by `probeTimeoutMs`: a replica that hangs is skipped, as one
+ * that refuses. A read that a replica fails to answer for want of a connection, or cancels for a
  * conflict with recovery (a standby's own failure, not the statement's), is run again on the
- * primary at once, and a lost replica is skipped from then until a probe finds it back.
+ * primary at once, and a lost replica is skipped from then until a probe finds it back. Each
+ * change of a replica's state (the first probe's outcome included) is logged once.
  */
 export function createReadRouter(options: ReplicaSetOptions): ReadRouter {
   const { primary, maxLagSeconds, logger } = options;
+  const probeTimeoutMs = Math.max(1000, 2 * options.probeIntervalMs);
   let samples: PrimarySample[] = [];
   let turn = 0;
   let closed = false;
 
-  const markDown = (state: ReplicaState, problem: string) => {
-    if (state.problem === null) logger.warn({ replica: state.name, problem }, 'replica skipped');
+  const setState = (state: ReplicaState, problem: string | null, lagSeconds: number | null) => {
     state.problem = problem;
-    state.lagSeconds = null;
+    state.lagSeconds = lagSeconds;
+    state.measuredAt = Date.now();
+    const report = problem ?? 'in use';
+    if (report === state.reported) return;
+    state.reported = report;
+    if (problem === null) logger.info({ replica: state.name, lagSeconds }, 'replica in use');
+    else logger.warn({ replica: state.name, problem }, 'replica skipped');
   };
 
   const states: ReplicaState[] = options.replicas.map(({ name, db }) => {
-    const state: ReplicaState = { name, own: db, reader: db, lagSeconds: null, problem: 'not probed yet' };
+    const state: ReplicaState = {
+      name,
+      own: db,
+      reader: db,
+      lagSeconds: null,
+      measuredAt: 0,
+      problem: 'not probed yet',
+      reported: null,
+      probing: false,
+    };
     state.reader = failingOver(db, primary, (error) => {
-      if (isConnectionFailure(error)) markDown(state, describe(error));
+      if (isConnectionFailure(error)) setState(state, describe(error), null);
     });
     return state;
   });
 
-  const usable = (state: ReplicaState) =>
-    state.problem === null && state.lagSeconds !== null && state.lagSeconds <= maxLagSeconds;
+  // The lag grows between probes too: a replica last seen close to the bound may be past it now.
+  const usable = (state: ReplicaState, now = Date.now()) =>
+    state.problem === null &&
+    state.lagSeconds !== null &&
+    state.lagSeconds + (now - state.measuredAt) / 1000 <= maxLagSeconds;
+
+  async function probeReplica(state: ReplicaState) {
+    if (state.probing) return;
+    state.probing = true;
+    const answer = state.own.database.read<{ standby: boolean; lsn: string | null }>(REPLICA_POSITION_SQL, []);
+    answer.then(
+      () => (state.probing = false),
+      () => (state.probing = false),
+    );
+    try {
+      const [row] = await within(answer, probeTimeoutMs);
+      if (!row!.standby || row!.lsn === null) {
+        // Promoted, or never a standby: what it holds may have parted from the primary's.
+        setState(state, 'not a standby in recovery', null);
+        return;
+      }
+      const lag = replicaLagSeconds(samples, parseLsn(row!.lsn), Date.now());
+      if (lag === null || lag > maxLagSeconds) setState(state, `more than ${maxLagSeconds} s behind the primary`, lag);
+      else setState(state, null, lag);
+    } catch (error) {
+      setState(state, describe(error), null);
+    }
+  }
 
   async function probe() {
-    const startedAt = Date.now();
     try {
-      const [row] = await primary.database.read<{ lsn: string }>(PRIMARY_POSITION_SQL, []);
-      samples = keptSamples([...samples, { at: startedAt, lsn: parseLsn(row!.lsn) }], startedAt, maxLagSeconds);
+      const [row] = await within(primary.database.read<{ lsn: string }>(PRIMARY_POSITION_SQL, []), probeTimeoutMs);
+      // Stamped when the answer came: a wait for one of the primary's busy connections before the
+      // statement ran must not count as the replicas' lag.
+      const at = Date.now();
+      samples = keptSamples([...samples, { at, lsn: parseLsn(row!.lsn) }], at, maxLagSeconds);
     } catch (error) {
       // Without the primary's position no lag can be measured; the samples taken still age.
       logger.warn({ problem: describe(error) }, 'primary WAL position not read');
     }
-    await Promise.all(
-      states.map(async (state) => {
-        try {
-          const [row] = await state.own.database.read<{ standby: boolean; lsn: string | null }>(
-            REPLICA_POSITION_SQL,
-            [],
-          );
-          if (!row!.standby || row!.lsn === null) {
-            // Promoted, or never a standby: what it holds may have parted from the primary's.
-            markDown(state, 'not a standby in recovery');
-            return;
-          }
-          const lag = replicaLagSeconds(samples, parseLsn(row!.lsn), Date.now());
-          const wasUsable = usable(state);
-          state.lagSeconds = lag;
-          if (lag === null || lag > maxLagSeconds) {
-            if (wasUsable || state.problem === null)
-              logger.warn({ replica: state.name, lagSeconds: lag }, 'replica skipped: behind the primary');
-            state.problem = `more than ${maxLagSeconds} s behind the primary`;
-            return;
-          }
-          if (state.problem !== null) logger.info({ replica: state.name, lagSeconds: lag }, 'replica in use');
-          state.problem = null;
-        } catch (error) {
-          markDown(state, describe(error));
-        }
-      }),
-    );
+    await Promise.all(states.map(probeReplica));
   }
 
-  // A probe waits for the previous one: a replica that hangs delays its next probe, not piles them up.
-  let probing = probe();
-  const timer = setInterval(() => {
-    probing = probing.then(() => (closed ? undefined : probe()));
-  }, options.probeIntervalMs);
-  timer.unref();
+  // The next probe is scheduled once this one has settled (each is bounded by probeTimeoutMs).
+  let wake: NodeJS.Timeout | undefined;
+  let probing: Promise<void> = Promise.resolve();
+  const loop = () => {
+    probing = probe().then(() => {
+      if (closed) return;
+      wake = setTimeout(loop, options.probeIntervalMs);
+      wake.unref();
+    });
+  };
+  loop();
 
   return {
     primary,
     pick() {
+      const now = Date.now();
       for (let tried = 0; tried < states.length; tried++) {
         const state = states[turn++ % states.length]!;
-        // The lag grows between probes too: a replica last seen close to the bound may be past it now.
-        if (usable(state)) return state.reader;
+        if (usable(state, now)) return state.reader;
       }
       return primary;
     },
@@ -187,9 +228,10 @@ export function createReadRouter(options: ReplicaSetOptions): ReadRouter {
       })),
     async close() {
       closed = true;
-      clearInterval(timer);
+      clearTimeout(wake);
       await probing;
-      await Promise.all(states.map((state) => state.own.close()));
+      // A replica that hangs would hold its pool's end (and the shutdown) for good.
+      await Promise.all(states.map((state) => within(state.own.close(), probeTimeoutMs).catch(() => {})));
     },
   };
 }
@@ -239,7 +281,8 @@ function failingOver(replica: Db, primary: Db, onFailure: (error: unknown) => vo
 /**
  * The reads of one request: all on one database, so that they see one state of the data (two
  * replicas may be at different points), and on the primary once the request writes, so that it
- * reads what it wrote.
+ * reads what it wrote. `pinPrimary` must come before the request's first read: what was read
+ * before it (a loader's cache, the Prisma plugin's client for the request) is not read again.
  */
 export interface ReadRoute {
   primary: Db;
