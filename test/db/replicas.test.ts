@@ -180,7 +180,7 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
     router = createReadRouter({
       primary,
       replicas: [{ name: `127.0.0.1:${REPLICA_PORT}/${name}`, db: replica }],
-      maxLagSeconds: 2,
+      maxLagSeconds: 5,
       probeIntervalMs: 200,
       logger,
     });
@@ -194,7 +194,7 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
     });
     primaryCounts = countStatements(primary);
     replicaCounts = countStatements(replica);
-    await waitFor('usable', () => router.health()[0]!.usable);
+    await waitFor('usable', () => router.health()[0]!.usable, 20_000);
   }, 90_000);
 
   afterAll(async () => {
@@ -229,21 +229,26 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
 
   it('skips a replica further behind than REPLICA_MAX_LAG_SECONDS until it catches up', async () => {
     await onReplica('SELECT pg_wal_replay_pause()');
-    const created = await createHolder('R-2', '198.51.100.2');
-    expect(created.errors).toBeUndefined();
-    await waitFor('skipped', () => !router.health()[0]!.usable, 6_000);
-    expect(router.health()[0]!.problem).toMatch(/more than 2 s behind/);
-    // The replica has not replayed R-2; the primary answers, with it.
-    const reads = { primary: primaryCounts.reads, replica: replicaCounts.reads };
-    expect(await whoHad('198.51.100.2')).toBe('R-2');
-    expect(primaryCounts.reads).toBeGreaterThan(reads.primary);
-    expect(replicaCounts.reads).toBe(reads.replica);
-
-    await onReplica('SELECT pg_wal_replay_resume()');
-    await waitFor('usable again', () => router.health()[0]!.usable, 6_000);
+    let reads: { primary: number; replica: number };
+    try {
+      const created = await createHolder('R-2', '198.51.100.2');
+      expect(created.errors).toBeUndefined();
+      // Skipped as its last measure ages past the bound, then said so by the next probe.
+      await waitFor('skipped', () => /more than 5 s behind/.test(router.health()[0]!.problem ?? ''), 20_000);
+      expect(router.health()[0]!.usable).toBe(false);
+      // The replica has not replayed R-2; the primary answers, with it.
+      reads = { primary: primaryCounts.reads, replica: replicaCounts.reads };
+      expect(await whoHad('198.51.100.2')).toBe('R-2');
+      expect(primaryCounts.reads).toBeGreaterThan(reads.primary);
+      expect(replicaCounts.reads).toBe(reads.replica);
+    } finally {
+      // Left paused, it would fail every later test (and run) on this replica.
+      await onReplica('SELECT pg_wal_replay_resume()');
+    }
+    await waitFor('usable again', () => router.health()[0]!.usable, 20_000);
     expect(await whoHad('198.51.100.2')).toBe('R-2');
     expect(replicaCounts.reads).toBeGreaterThan(reads.replica);
-  });
+  }, 60_000);
 
   it('does not read from a server that is not a standby', async () => {
     const notStandby = createDb(
@@ -298,12 +303,12 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
     const hangingRouter = createReadRouter({
       primary,
       replicas: [{ name: 'relayed', db: hanging }],
-      maxLagSeconds: 2,
+      maxLagSeconds: 5,
       probeIntervalMs: 200,
       logger,
     });
     try {
-      await waitFor('usable', () => hangingRouter.health()[0]!.usable);
+      await waitFor('usable', () => hangingRouter.health()[0]!.usable, 20_000);
       const reader = hangingRouter.pick();
       expect(reader).not.toBe(primary);
       frozen = true;
@@ -314,7 +319,7 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
       );
       expect(rows).toEqual([{ user_id: 'R-1' }]);
       expect(Date.now() - started).toBeLessThan(5_000);
-      await waitFor('skipped', () => !hangingRouter.health()[0]!.usable, 5_000);
+      await waitFor('skipped', () => !hangingRouter.health()[0]!.usable, 10_000);
       expect(hangingRouter.pick()).toBe(primary);
     } finally {
       const closing = Date.now();
@@ -323,7 +328,7 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
       for (const socket of sockets) socket.destroy();
       relay.close();
     }
-  }, 30_000);
+  }, 60_000);
 
   describe('the deployed server, its replica stopped mid-run', () => {
     let server: RunningServer;
@@ -332,7 +337,7 @@ describe.skipIf(!onPostgres)('a streaming replica (PostgreSQL)', () => {
       server = await startServer({
         DATABASE_URL: urlOf(PRIMARY_PORT, name),
         DATABASE_REPLICA_URLS: urlOf(REPLICA_PORT, name),
-        REPLICA_MAX_LAG_SECONDS: '2',
+        REPLICA_MAX_LAG_SECONDS: '5',
       });
     }, 120_000);
     afterAll(async () => {
