@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.js';
+import { failureSummary } from './errors.js';
 
 /** Statements sent by the driver itself in one transaction, int8 columns as bigint (as Prisma gives them). */
 export interface DriverSession {
@@ -527,10 +528,7 @@ export async function waitForDatabase(database: Database, options: WaitOptions):
       await database.checkConnection(Math.max(1000, Math.min(left, 5000)));
       return;
     } catch (error) {
-      // Node reports a refused connection to a name with several addresses as an AggregateError
-      // with no message of its own, only a code.
-      const { message, code } = error as { message?: string; code?: string };
-      const reason = message?.split('\n')[0] || code || String(error);
+      const reason = failureSummary(error);
       if (isFinal(error)) {
         throw new DatabaseUnreachableError(`cannot connect to the database at ${options.where}: ${reason}`);
       }

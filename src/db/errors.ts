@@ -83,3 +83,17 @@ export function isConnectionFailure(error: unknown): boolean {
   if (Array.isArray(failure.errors) && failure.errors.some(isConnectionFailure)) return true;
   return failure.cause !== undefined && failure.cause !== error && isConnectionFailure(failure.cause);
 }
+
+/**
+ * What a failure to reach or use the database was, in one line: its message's first line, or its
+ * code. Node reports a refused connection to a name with several addresses as an AggregateError
+ * with no message of its own, only a code.
+ */
+export function failureSummary(error: unknown): string {
+  const { message, code } = (typeof error === 'object' && error !== null ? error : {}) as {
+    message?: unknown;
+    code?: unknown;
+  };
+  const firstLine = typeof message === 'string' ? message.split('\n')[0] : undefined;
+  return firstLine || (typeof code === 'string' ? code : '') || String(error);
+}

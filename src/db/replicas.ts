@@ -1,7 +1,7 @@
 // Reads that may be answered by a streaming replica (DATABASE_REPLICA_URLS): which replica, how
 // far behind each is, and what happens when one fails. Writes never come here: a replica refuses them.
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { isConnectionFailure, isWriteConflict } from './errors.js';
+import { failureSummary, isConnectionFailure, isWriteConflict } from './errors.js';
 import type { Db } from './handle.js';
 
 /** A position in the write-ahead log, as PostgreSQL prints it: `16/B374D848`. */
@@ -149,7 +149,7 @@ export function createReadRouter(options: ReplicaSetOptions): ReadRouter {
       probing: false,
     };
     state.reader = failingOver(db, primary, (error) => {
-      if (isConnectionFailure(error)) setState(state, describe(error), null);
+      if (isConnectionFailure(error)) setState(state, failureSummary(error), null);
     });
     return state;
   });
@@ -179,7 +179,7 @@ export function createReadRouter(options: ReplicaSetOptions): ReadRouter {
       if (lag === null || lag > maxLagSeconds) setState(state, `more than ${maxLagSeconds} s behind the primary`, lag);
       else setState(state, null, lag);
     } catch (error) {
-      setState(state, describe(error), null);
+      setState(state, failureSummary(error), null);
     }
   }
 
@@ -192,7 +192,7 @@ export function createReadRouter(options: ReplicaSetOptions): ReadRouter {
       samples = keptSamples([...samples, { at, lsn: parseLsn(row!.lsn) }], at, maxLagSeconds);
     } catch (error) {
       // Without the primary's position no lag can be measured; the samples taken still age.
-      logger.warn({ problem: describe(error) }, 'primary WAL position not read');
+      logger.warn({ problem: failureSummary(error) }, 'primary WAL position not read');
     }
     await Promise.all(states.map(probeReplica));
   }
@@ -235,9 +235,6 @@ export function createReadRouter(options: ReplicaSetOptions): ReadRouter {
     },
   };
 }
-
-const describe = (error: unknown) =>
-  (error instanceof Error ? error.message : String(error)).split('\n')[0] || String(error);
 
 /** Whether a read the replica failed is worth running on the primary. */
 const replicaFailed = (error: unknown) => isConnectionFailure(error) || isWriteConflict(error);
