@@ -12,7 +12,10 @@
 //   BENCH_SECONDS=10 (per timed loop)  BENCH_NAT_MAX_REQUESTS=50 (per timed loop, 10,000 lookups each)
 //   BENCH_ATTRIBUTE_ROWS=1000000 (rows of the one POST /attribute, and of its raw counterpart)
 //   BENCH_DATABASE_URL (PostgreSQL server; the run uses a database ipdr_bench_nat on it)
-import { readFileSync, writeFileSync } from 'node:fs';
+//   BENCH_NAT_REUSE=1: measure again on the database a previous run of the same sizes left, without
+//   building it; such a run prints its section and writes nothing to BENCHMARKS.md
+//   BENCH_SERVER_NODE_OPTIONS: NODE_OPTIONS of the server process (e.g. --cpu-prof, to profile it)
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { writeRatios } from './ratios.js';
 import pg from 'pg';
 import { startServer, stopServer } from '../test/server-process.js';
@@ -45,11 +48,14 @@ if (ADDRESSES > 2 ** 17) throw new Error('BENCH_NAT_BINDINGS: too many for 198.1
 const dotted = (value: number) => `${value >>> 24}.${(value >> 16) & 255}.${(value >> 8) & 255}.${value & 255}`;
 const PUBLIC_BASE = 0xc6120000; // 198.18.0.0
 
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query('DROP DATABASE IF EXISTS ipdr_bench_nat WITH (FORCE)');
-await admin.query('CREATE DATABASE ipdr_bench_nat');
-await admin.end();
+const REUSE = process.env.BENCH_NAT_REUSE === '1';
+if (!REUSE) {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS ipdr_bench_nat WITH (FORCE)');
+  await admin.query('CREATE DATABASE ipdr_bench_nat');
+  await admin.end();
+}
 const url = new URL(serverUrl);
 url.pathname = '/ipdr_bench_nat';
 const databaseUrl = url.toString();
@@ -59,7 +65,7 @@ const { openDatabase, postgresSettings } = await import('../src/db/connection.js
 const { createDb } = await import('../src/db/handle.js');
 const { migrate } = await import('../src/db/migrate.js');
 const { bootstrapAccess } = await import('../src/access/store.js');
-{
+if (!REUSE) {
   const db = createDb(openDatabase({ databaseUrl, poolSize: 2, dataDir: 'memory://' }));
   await migrate(db.database);
   await bootstrapAccess(db, {
@@ -90,14 +96,16 @@ const explained = async (sql: string, params: unknown[]) => {
   bindingTriggers = rows.map((row) => row['QUERY PLAN']).filter((line) => line.startsWith('Trigger'));
   return (performance.now() - started) / 1000;
 };
-const build = {
-  customers: await timed(
-    `INSERT INTO ipdr_customers (context_id, user_id, name, source, updated_at)
+const build = REUSE
+  ? { customers: 0, sessions: 0, bindings: 0, vacuum: 0 }
+  : {
+      customers: await timed(
+        `INSERT INTO ipdr_customers (context_id, user_id, name, source, updated_at)
      SELECT $1, 'u' || g, 'Subscriber ' || g, 'API', now() FROM generate_series(0, $2 - 1) g`,
-    [contextId, SESSIONS],
-  ),
-  sessions: await timed(
-    `WITH session AS (
+        [contextId, SESSIONS],
+      ),
+      sessions: await timed(
+        `WITH session AS (
        INSERT INTO radius_sessions (context_id, session_key, user_name, acct_session_id, nas_key, nas_ip_address,
          started_at, last_seen, ended_at, end_kind, updated_at)
        SELECT $1, md5('nat ' || g), 'u' || g, 's' || g, '127.0.0.1', '127.0.0.1', $3::int8, $4::int8, $4::int8, 'REPORTED', now()
@@ -111,20 +119,20 @@ const build = {
      JOIN ipdr_customers cu ON cu.context_id = s.context_id AND cu.user_id = s.user_name
      CROSS JOIN LATERAL (SELECT '100.64.0.0'::inet + substr(s.user_name, 2)::int AS address) n
      CROSS JOIN LATERAL (SELECT n.address, '4' || lpad(to_hex(n.address - '0.0.0.0'::inet), 8, '0') AS key) a`,
-    [contextId, SESSIONS, T0 - 3_600, T0 + PERIODS * PERIOD_SECONDS + 3_600],
-  ),
-  bindings: await explained(
-    `INSERT INTO nat_port_blocks (context_id, public_address, port_first, port_last, starttime, endtime, end_kind,
+        [contextId, SESSIONS, T0 - 3_600, T0 + PERIODS * PERIOD_SECONDS + 3_600],
+      ),
+      bindings: await explained(
+        `INSERT INTO nat_port_blocks (context_id, public_address, port_first, port_last, starttime, endtime, end_kind,
        last_seen, inside_address, inside_context_id, source, device, updated_at)
      SELECT $1, '198.18.0.0'::inet + (j / ($3::int * $4::int)), $5::int + ((j / $4::int) % $3::int) * $6::int,
        $5::int + ((j / $4::int) % $3::int) * $6::int + $6::int - 1,
        $7::int8 + (j % $4::int) * $8::int, $7::int8 + (j % $4::int) * $8::int + $8::int - 1, 'RELEASED',
        $7::int8 + (j % $4::int) * $8::int, '100.64.0.0'::inet + (j % $9::int), $1, 'SYSLOG', '127.0.0.1', now()
      FROM generate_series(0, $2::int - 1) j`,
-    [contextId, BINDINGS, BLOCKS, PERIODS, FIRST_PORT, PORTS, T0, PERIOD_SECONDS, SESSIONS],
-  ),
-  vacuum: await timed('VACUUM ANALYZE'),
-};
+        [contextId, BINDINGS, BLOCKS, PERIODS, FIRST_PORT, PORTS, T0, PERIOD_SECONDS, SESSIONS],
+      ),
+      vacuum: await timed('VACUUM ANALYZE'),
+    };
 console.error(bindingTriggers.join('\n'));
 console.error(
   `built: ${SESSIONS} customers ${build.customers.toFixed(1)} s, sessions and mappings ${build.sessions.toFixed(1)} s, ` +
@@ -200,6 +208,35 @@ const plan = (
 planClient.release();
 console.error(plan.join('\n'));
 
+/** CPU seconds (user and system) a process has used, from /proc; null when it is gone. */
+const CLOCK_TICKS = 100;
+function cpuSecondsOf(pid: number | string): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/**
+ * CPU seconds used so far by the PostgreSQL backends serving the bench database (by their process
+ * titles), so that other work on the same cluster is not counted. A backend that has exited is not.
+ */
+function databaseCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!title.startsWith('postgres: ') || !title.includes(' ipdr_bench_nat ')) continue;
+    } catch {
+      continue;
+    }
+    total += cpuSecondsOf(pid) ?? 0;
+  }
+  return total;
+}
+
 // 1b. Raw counterpart of POST /attribute: the statement attribution sends (its own columns), for
 // the same rows in batches of 10,000 split as whoHadBatch splits them, PIPELINE_DEPTH batches at
 // once as attributeRows keeps them. Parameters made before the clock starts.
@@ -223,14 +260,20 @@ for (let offset = 0; offset < ATTRIBUTE_ROWS; offset += LOOKUPS_PER_REQUEST) {
   attributeParams.push(parts);
 }
 const attributePool = new pg.Pool({ ...settings, options: rawPool.options.options, max: PARTS * PIPELINE_DEPTH });
-const attributeRaw = await (async () => {
-  await Promise.all(attributeParams[0]!.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })));
+interface Timed {
+  seconds: number;
+  found: number;
+  cpu: { client: number; server: number; database: number };
+}
+/** The raw counterpart over `batches`, PIPELINE_DEPTH at once, timed with its CPU seconds. */
+async function rawAttribution(batches: readonly unknown[][][]): Promise<Timed> {
+  const cpu = { client: process.cpuUsage(), database: databaseCpuSeconds() };
   const started = performance.now();
   let found = 0;
   let next = 0;
   const worker = async () => {
-    while (next < attributeParams.length) {
-      const parts = attributeParams[next++]!;
+    while (next < batches.length) {
+      const parts = batches[next++]!;
       const results = await Promise.all(
         parts.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })),
       );
@@ -238,12 +281,18 @@ const attributeRaw = await (async () => {
     }
   };
   await Promise.all(Array.from({ length: PIPELINE_DEPTH }, worker));
-  return { seconds: (performance.now() - started) / 1000, found };
-})();
-await attributePool.end();
-console.error(
-  `raw attribution: ${Math.round(ATTRIBUTE_ROWS / attributeRaw.seconds)} rows/s (${attributeRaw.found} of ${ATTRIBUTE_ROWS} found)`,
-);
+  const client = process.cpuUsage(cpu.client);
+  return {
+    seconds: (performance.now() - started) / 1000,
+    found,
+    cpu: { client: (client.user + client.system) / 1e6, server: 0, database: databaseCpuSeconds() - cpu.database },
+  };
+}
+// Timed in two halves, one before the server starts and one after its request: the machine's
+// other load, which changes over minutes on a shared 2-core machine, then weighs on both sides.
+await Promise.all(attributeParams[0]!.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })));
+const attributeHalf = Math.ceil(attributeParams.length / 2);
+const attributeRawFirst = await rawAttribution(attributeParams.slice(0, attributeHalf));
 
 /** Runs `request` over the timed batches, one at a time, for `seconds` or until they run out. */
 async function timedLoop(request: (index: number) => Promise<number>) {
@@ -276,6 +325,7 @@ const server = await startServer({
   IPDR_ADMIN_TOKEN: TOKEN,
   LOG_LEVEL: 'info',
   PORT: '0',
+  ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
 });
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 const QUERY =
@@ -297,6 +347,11 @@ console.error(`HTTP: ${Math.round(http.perSecond)} lookups/s (${http.found} of $
 // 3. POST /attribute: the same rows as raw attribution's, one CSV request, timed to its last byte.
 const attributeBody = `ip,time,port\n${attributeLookups.map((l) => `${l.ip},${l.at},${l.port}`).join('\n')}\n`;
 const attributeHttp = await (async () => {
+  const cpu = {
+    client: process.cpuUsage(),
+    server: cpuSecondsOf(server.process.pid!) ?? 0,
+    database: databaseCpuSeconds(),
+  };
   const started = performance.now();
   const response = await fetch(`${server.url.replace(/\/graphql$/, '')}/attribute?reason=BENCH`, {
     method: 'POST',
@@ -317,13 +372,41 @@ const attributeHttp = await (async () => {
       if (rows > 0 && line.split(',', 4)[3] !== '') found++;
     }
   }
-  return { seconds: (performance.now() - started) / 1000, rows, found };
+  const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(cpu.client);
+  return {
+    seconds,
+    rows,
+    found,
+    cpu: {
+      client: (client.user + client.system) / 1e6,
+      server: (cpuSecondsOf(server.process.pid!) ?? 0) - cpu.server,
+      database: databaseCpuSeconds() - cpu.database,
+    },
+  };
 })();
 console.error(
   `HTTP attribution: ${Math.round(attributeHttp.rows / attributeHttp.seconds)} rows/s (${attributeHttp.found} of ${attributeHttp.rows} found)`,
 );
+const cpuLine = ({ seconds, cpu }: { seconds: number; cpu: { client: number; server: number; database: number } }) =>
+  `${seconds.toFixed(1)} s wall; CPU s: database ${cpu.database.toFixed(1)}, server ${cpu.server.toFixed(1)}, client ${cpu.client.toFixed(1)}`;
 const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.process.pid}/status`, 'utf8'))?.[1]);
 await stopServer(server);
+const attributeRawSecond = await rawAttribution(attributeParams.slice(attributeHalf));
+await attributePool.end();
+const attributeRaw: Timed = {
+  seconds: attributeRawFirst.seconds + attributeRawSecond.seconds,
+  found: attributeRawFirst.found + attributeRawSecond.found,
+  cpu: {
+    client: attributeRawFirst.cpu.client + attributeRawSecond.cpu.client,
+    server: 0,
+    database: attributeRawFirst.cpu.database + attributeRawSecond.cpu.database,
+  },
+};
+console.error(
+  `raw attribution: ${Math.round(ATTRIBUTE_ROWS / attributeRaw.seconds)} rows/s (${attributeRaw.found} of ${ATTRIBUTE_ROWS} found; halves ${Math.round((attributeHalf * LOOKUPS_PER_REQUEST) / attributeRawFirst.seconds)} and ${Math.round((ATTRIBUTE_ROWS - attributeHalf * LOOKUPS_PER_REQUEST) / attributeRawSecond.seconds)} rows/s)`,
+);
+console.error(`raw attribution: ${cpuLine(attributeRaw)}\nHTTP attribution: ${cpuLine(attributeHttp)}`);
 
 const ratio = http.perSecond / raw.perSecond;
 const attributeRawRate = ATTRIBUTE_ROWS / attributeRaw.seconds;
@@ -378,12 +461,16 @@ process, \`NODE_ENV=production\`, request logging on), \`whoHadMany(lookups: [{i
 \`POST /attribute\`: ${n(ATTRIBUTE_ROWS)} more such lookups as one CSV body (\`ip,time,port\`), its answer read to the end; its raw
 counterpart sends attribution's own statement (the columns of its answer: the mapping's, the customer's name) for the
 same rows, in batches of 10,000 split in ${PARTS} parts as \`whoHadBatch\` splits them, ${PIPELINE_DEPTH} batches at once as
-\`attributeRows\` keeps them (what the server adds besides: reading and writing the CSV, and a lookup log row a batch).
+\`attributeRows\` keeps them (what the server adds besides: reading and writing the CSV, and a lookup log row a batch),
+timed in two halves, one before the server starts and one after its request, so that the machine's other load, which
+changes over minutes here, weighs on both sides. CPU seconds are read from \`/proc\` over each: the bench database's
+backends (by their process titles), the server process, and this process (the client).
 
 | measurement | result | target | met |
 | --- | --- | --- | --- |
 | whoHadMany with ports, 10,000 lookups a request (${n(BINDINGS)} bindings, ${n(SESSIONS)} inside sessions), end to end over HTTP | ${n(Math.round(http.perSecond))} lookups/s (${n(http.found)} of ${n(http.lookups)} found); raw \`pg\` ${n(Math.round(raw.perSecond))} lookups/s (${n(raw.found)} of ${n(raw.lookups)} found): ${ratio.toFixed(2)}× | ≥ 0.6× raw | ${ratio >= 0.6 ? 'yes' : '**no**'} |
 | \`POST /attribute\`, ${n(ATTRIBUTE_ROWS)} rows of CSV in one request, streamed, timed to its last byte | ${n(Math.round(attributeHttpRate))} rows/s (${n(attributeHttp.found)} of ${n(attributeHttp.rows)} found); raw \`pg\` ${n(Math.round(attributeRawRate))} rows/s (${n(attributeRaw.found)} found): ${attributeRatio.toFixed(2)}× | ≥ 0.8× raw | ${attributeRatio >= 0.8 ? 'yes' : '**no**'} |
+| where \`POST /attribute\`'s time goes (CPU seconds) | raw: ${cpuLine(attributeRaw)}; HTTP: ${cpuLine(attributeHttp)}; the server's own: ${((attributeHttp.cpu.server / attributeHttp.rows) * 1e6).toFixed(0)} µs a row | — | |
 | peak resident memory of the server process (both measurements) | ${Math.round(peakKiB / 1024)} MiB | — | |
 
 ${
@@ -402,6 +489,10 @@ ${keyLines.join('\n')}
 \`\`\`
 `;
 
+if (REUSE) {
+  console.log(section);
+  process.exit(0);
+}
 const file = new URL('../BENCHMARKS.md', import.meta.url);
 const current = readFileSync(file, 'utf8');
 const at = current.indexOf('## Carrier-grade NAT lookups');
