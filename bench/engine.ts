@@ -151,23 +151,72 @@ const randomLookup = () => {
   return { ip, at: [T1 - 5, T1 + 5, T2 + 5][period]! };
 };
 
-// 3 (raw side). The statement the server runs for one lookup asking `id customer { userId }`,
-// sent directly, at the same concurrency.
+// 3 (raw side). The server's statement for lookups asking `id customer { userId }`, sent directly,
+// at the same concurrency, batched as the server batches single lookups (whoHadShared in
+// src/lookups/store.ts): the lookups started in the same turn of the event loop go as one
+// statement, sent on the next (setImmediate). The server never sends one statement per concurrent
+// lookup, so a loop that did measured the planning of a statement per lookup, a cost the server
+// does not pay, and not the database's ceiling for this load; that figure is kept beside it
+// (`unbatched`) to show the difference.
 const { lookupColumns, whoHadSql } = await import('../src/lookups/store.js');
 const WHO_HAD_SQL = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) }));
-const latencies: number[] = [];
-const deadline = performance.now() + seconds * 1000;
-await Promise.all(
-  Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < deadline) {
-      const { ip, at } = randomLookup();
-      const t = performance.now();
-      await rawQuery(WHO_HAD_SQL, [1, [ip], [String(at)], null]);
-      latencies.push(performance.now() - t);
-    }
-  }),
-);
-latencies.sort((a, b) => a - b);
+const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.join(',')}}`;
+interface PendingRawLookup {
+  lookup: { ip: string; at: number };
+  answered: () => void;
+  failed: (error: unknown) => void;
+}
+let pendingRaw: PendingRawLookup[] = [];
+let rawStatements = 0;
+const sendPendingRaw = () => {
+  const batch = pendingRaw;
+  pendingRaw = [];
+  rawStatements++;
+  rawQuery(WHO_HAD_SQL, [
+    1,
+    arrayLiteral(batch.map((one) => one.lookup.ip)),
+    arrayLiteral(batch.map((one) => one.lookup.at)),
+    null,
+  ]).then(
+    () => batch.forEach((one) => one.answered()),
+    (error: unknown) => batch.forEach((one) => one.failed(error)),
+  );
+};
+const rawShared = (lookup: { ip: string; at: number }) =>
+  new Promise<void>((answered, failed) => {
+    if (pendingRaw.length === 0) setImmediate(sendPendingRaw);
+    pendingRaw.push({ lookup, answered, failed });
+  });
+const rawUnbatched = async (lookup: { ip: string; at: number }) => {
+  await rawQuery(WHO_HAD_SQL, [1, [lookup.ip], [String(lookup.at)], null]);
+};
+// CONCURRENCY clients, each sending its next lookup when the last is answered, for `duration`
+// seconds; the rate is over the time until the last answer (lookups still in flight at the
+// deadline are answered and counted).
+const rawLoop = async (send: (lookup: { ip: string; at: number }) => Promise<void>, duration: number) => {
+  const latencies: number[] = [];
+  const begun = performance.now();
+  const deadline = begun + duration * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await send(randomLookup());
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - begun) / 1000;
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => latencies[Math.floor(latencies.length * p)]!;
+  return { rate: latencies.length / elapsed, count: latencies.length, p50: percentile(0.5), p99: percentile(0.99) };
+};
+// A warm-up first, as autocannon's below: the pool's connections opened, the index read in.
+await rawLoop(rawShared, 2);
+rawStatements = 0;
+const rawWhoHad = await rawLoop(rawShared, seconds);
+const rawLookupsPerStatement = rawWhoHad.count / rawStatements;
+const rawWhoHadUnbatched = await rawLoop(rawUnbatched, seconds);
 
 // 2 (raw side). whoHadMany's lookups, the same ones the server is sent below, as whoHadBatch sends
 // them: the statement split in parts of at least 1,000 lookups, at most four, all at once (on
@@ -179,7 +228,6 @@ const manyLookups = Array.from({ length: batches + 1 }, () =>
 );
 const partSize = Math.max(1000, Math.ceil(LOOKUPS_PER_REQUEST / 4));
 const PARTS = Math.ceil(LOOKUPS_PER_REQUEST / partSize);
-const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.join(',')}}`;
 const manyParams = manyLookups.map((lookups) =>
   Array.from({ length: PARTS }, (_, p) => {
     const part = lookups.slice(p * partSize, (p + 1) * partSize);
@@ -197,16 +245,9 @@ started = performance.now();
 for (const parts of manyParams.slice(1)) rawManyFound += await rawMany(parts);
 const rawManySeconds = (performance.now() - started) / 1000;
 
-// What one part's lookups touch (EXPLAIN (ANALYZE, BUFFERS), after the warm-up), and the size of
-// the table and of each of its indexes: the memory that keeps lookups in cache.
-const relationSizes = rawPool
-  ? ((await rawQuery(
-      `SELECT c.relname AS name, c.relkind AS kind, pg_relation_size(c.oid)::float8 AS bytes
-         FROM pg_class c WHERE c.oid = 'ipdr_customers_mapping'::regclass
-            OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'ipdr_customers_mapping'::regclass)
-        ORDER BY c.relkind DESC, c.relname`,
-    )) as { name: string; kind: string; bytes: number }[])
-  : [];
+// What one part's lookups touch (EXPLAIN (ANALYZE, BUFFERS), after the warm-up): every scan node
+// of the plan, with its heap fetches (an index-only scan that visits the table for a row whose
+// page is not all-visible), and the plan's buffers in all.
 const partPlan = rawPool
   ? (
       (await rawQuery(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${WHO_HAD_SQL}`, manyParams[1]![0]!)) as {
@@ -214,10 +255,27 @@ const partPlan = rawPool
       }[]
     )[0]!['QUERY PLAN'][0]
   : null;
-// The lookup indexes a plan scans, by name, and the buffers of the whole plan.
-const scannedIndexes = new Set<string>();
+interface ScanNode {
+  nodeType: string;
+  relation: string;
+  index: string | null;
+  loops: number;
+  heapFetches: number | null;
+  sharedHit: number;
+  sharedRead: number;
+}
+const scans: ScanNode[] = [];
 const visit = (node: Record<string, unknown>) => {
-  if (typeof node['Index Name'] === 'string') scannedIndexes.add(node['Index Name']);
+  if (typeof node['Relation Name'] === 'string')
+    scans.push({
+      nodeType: String(node['Node Type']),
+      relation: node['Relation Name'],
+      index: typeof node['Index Name'] === 'string' ? node['Index Name'] : null,
+      loops: Number(node['Actual Loops']),
+      heapFetches: node['Heap Fetches'] === undefined ? null : Number(node['Heap Fetches']),
+      sharedHit: Number(node['Shared Hit Blocks']),
+      sharedRead: Number(node['Shared Read Blocks']),
+    });
   for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
 };
 if (partPlan) visit(partPlan.Plan);
@@ -227,9 +285,35 @@ const buffers = partPlan
       sharedHit: Number(partPlan.Plan['Shared Hit Blocks']),
       sharedRead: Number(partPlan.Plan['Shared Read Blocks']),
       executionMs: partPlan['Execution Time'],
-      indexes: [...scannedIndexes],
+      indexes: [...new Set(scans.flatMap((scan) => (scan.index ? [scan.index] : [])))],
+      scans,
     }
   : null;
+// The size of the mappings' and customers' tables and of each of their indexes, of the mappings'
+// visibility map (an index-only scan reads it for every row), and of every relation the plan
+// scans: the memory that keeps lookups in cache.
+const relationSizes = rawPool
+  ? ((await rawQuery(
+      `WITH tables AS (SELECT unnest($1::regclass[])::oid AS oid),
+            relations AS (
+              SELECT oid, oid AS table_oid FROM tables
+              UNION SELECT indexrelid, indrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM tables)
+              UNION SELECT i.indexrelid, i.indrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                WHERE c.relname = ANY($2::text[])
+              UNION SELECT c.oid, c.oid FROM pg_class c WHERE c.relname = ANY($3::text[]) AND c.relkind = 'r')
+       SELECT c.relname::text AS name, c.relkind::text AS kind, t.relname::text AS "table", pg_relation_size(c.oid)::float8 AS bytes
+         FROM relations r JOIN pg_class c ON c.oid = r.oid JOIN pg_class t ON t.oid = r.table_oid
+       UNION ALL
+       SELECT 'ipdr_customers_mapping (visibility map)', 'vm', 'ipdr_customers_mapping',
+              pg_relation_size('ipdr_customers_mapping'::regclass, 'vm')::float8
+        ORDER BY 3, 2 DESC, 1`,
+      [
+        '{ipdr_customers_mapping,ipdr_customers,mapping_prefix_lengths}',
+        arrayLiteral(buffers?.indexes ?? []),
+        arrayLiteral([...new Set(scans.map((scan) => scan.relation))]),
+      ],
+    )) as { name: string; kind: string; table: string; bytes: number }[])
+  : [];
 await rawPool?.end();
 await loadPool?.end();
 await rawSession?.release();
@@ -307,8 +391,7 @@ const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.proces
 await stopServer(server);
 rmSync(dir, { recursive: true, force: true });
 
-const rawRate = latencies.length / seconds;
-const percentile = (p: number) => latencies[Math.floor(latencies.length * p)]!.toFixed(1);
+const rawRate = rawWhoHad.rate;
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
 const rawName = engine === 'postgresql' ? '`pg`' : 'PGlite';
 // Each measurement beside its ceiling, measured in this run on this data: issue 18's targets
@@ -340,7 +423,7 @@ const results = [
   },
   {
     name: `whoHad over HTTP, concurrency ${CONCURRENCY}`,
-    value: `${n(http.requests.average)} req/s, p50 ${http.latency.p50} ms, p99 ${http.latency.p99} ms; raw ${rawName} ${n(rawRate)} req/s, p50 ${percentile(0.5)} ms, p99 ${percentile(0.99)} ms: ${(http.requests.average / rawRate).toFixed(2)}×`,
+    value: `${n(http.requests.average)} req/s, p50 ${http.latency.p50} ms, p99 ${http.latency.p99} ms; raw ${rawName} ${n(rawRate)} req/s, p50 ${rawWhoHad.p50.toFixed(1)} ms, p99 ${rawWhoHad.p99.toFixed(1)} ms (batched as the server batches, ${rawLookupsPerStatement.toFixed(1)} lookups a statement; unbatched, one statement a lookup, ${n(rawWhoHadUnbatched.rate)} req/s): ${(http.requests.average / rawRate).toFixed(2)}×`,
     target: '≥ 0.8× raw',
     met: http.requests.average / rawRate >= 0.8,
     ratio: ratioOf(
@@ -348,7 +431,7 @@ const results = [
       rawRate,
       0.8,
       'req/s',
-      `the same statement raw with ${rawName}, same concurrency`,
+      `the same statement raw with ${rawName}, same concurrency, batched as the server batches`,
     ),
   },
   ...(measureRest
@@ -375,6 +458,8 @@ const rates = {
   rawManyRate,
   whoHadRate: http.requests.average,
   rawWhoHadRate: rawRate,
+  rawWhoHadUnbatchedRate: rawWhoHadUnbatched.rate,
+  rawLookupsPerStatement,
 };
 console.log(JSON.stringify({ engine, customers, mappings, seconds, results, rates, relationSizes, buffers }));
 process.exit(0);

@@ -2,11 +2,15 @@
 // (a smaller one), each in a fresh database, measured side by side with the database's own
 // ceiling and raw queries; writes BENCHMARKS.md, then bench/radius.ts adds RADIUS accounting's
 // section and bench/nat.ts carrier-grade NAT lookups'. Not part of the tests. See engine.ts.
+// By default (no BENCH_ENGINES or BENCH_MODULES) it runs both engines, radius and nat; the cost
+// curve (bench/curve.ts: engine.ts at 100k, 1M and 5M mappings, the longest part) only when
+// BENCH_MODULES names curve, after the others.
 //
 //   BENCH_CUSTOMERS=200000 (PostgreSQL; 5 mappings each)  BENCH_PGLITE_CUSTOMERS=20000
 //   BENCH_SECONDS=10 (per HTTP measurement)  BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
-//   BENCH_ENGINES=postgresql,pglite  BENCH_MODULES=radius,nat (which parts run; the sections of the
-//   parts not run are kept as the file has them)
+//   BENCH_ENGINES=postgresql,pglite (empty: none, the engines' sections kept)
+//   BENCH_MODULES=radius,nat (which parts run, of radius, nat and curve; the sections of the parts
+//   not run are kept as the file has them)  BENCH_CURVE_MAPPINGS (see curve.ts)
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { type RatioRow, withRatios } from './ratios.js';
@@ -42,8 +46,9 @@ function run(engine: string, customers: string): EngineRun {
   return JSON.parse(output.trim().split('\n').at(-1)!) as EngineRun;
 }
 
-const engines = (process.env.BENCH_ENGINES ?? 'postgresql,pglite').split(',');
-const modules = (process.env.BENCH_MODULES ?? 'radius,nat').split(',');
+const listOf = (text: string) => text.split(',').filter((name) => name !== '');
+const engines = listOf(process.env.BENCH_ENGINES ?? 'postgresql,pglite');
+const modules = listOf(process.env.BENCH_MODULES ?? 'radius,nat');
 const runs = engines.map((engine) => run(engine, engine === 'pglite' ? pgliteCustomers : postgresCustomers));
 
 const client = new pg.Client({ connectionString: serverUrl });
@@ -128,8 +133,11 @@ for (const engineRun of runs) {
   );
   withLead = withRatios(withLead, engineRun.engine, rows);
 }
-writeFileSync(reportFile, withLead);
-console.log(withLead);
+// Without an engine run the file is left as it is (its introduction names the engines' settings).
+if (runs.length > 0) {
+  writeFileSync(reportFile, withLead);
+  console.log(withLead);
+}
 
 // RADIUS accounting (bench/radius.ts) adds its section to the file just written.
 if (modules.includes('radius')) {
@@ -141,4 +149,10 @@ if (modules.includes('radius')) {
 if (modules.includes('nat')) {
   console.error('== carrier-grade NAT lookups (PostgreSQL)');
   execFileSync(process.execPath, ['--import', 'tsx', 'bench/nat.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+// The cost curve (bench/curve.ts) replaces its own section last: it runs longest.
+if (modules.includes('curve')) {
+  console.error('== cost curve (PostgreSQL)');
+  execFileSync(process.execPath, ['--import', 'tsx', 'bench/curve.ts'], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
