@@ -106,6 +106,27 @@ describe('CSV import', () => {
     expect(await prisma.ipMapping.count()).toBe(11_997);
   });
 
+  it('keeps every batch after one that overlaps, and skips repeats within a batch and across batches', async () => {
+    // Three batches of 5,000 rows, all sent before the first has ended: the first has an overlap,
+    // so the two after it are sent again; exact repeats of an earlier row, in its own batch or a
+    // later one, are duplicates.
+    const rows = Array.from({ length: 15_000 }, (_, i) => `10.${i >> 8}.${i & 255}.1,C${i},,,,,U${i},,,`);
+    rows[10] = '10.0.3.1,Late,,,,,L10,,,';
+    rows[20] = rows[19]!;
+    rows[7000] = rows[30]!;
+    rows[14_999] = rows[6000]!;
+    const summary = await importCsv(db, file('repeats.csv', [HEADER, ...rows]), 'default', false);
+    expect(summary.rowsSkipped.map((skipped) => skipped.line)).toEqual([12]);
+    expect(summary).toMatchObject({
+      rowsRead: 15_000,
+      customersCreated: 14_996,
+      mappingsCreated: 14_996,
+      duplicatesSkipped: 3,
+    });
+    expect(await prisma.ipMapping.count()).toBe(14_996);
+    expect(await prisma.customer.count()).toBe(14_996);
+  });
+
   it('counts each customer of the file once, however many batches its rows fall in', async () => {
     await importCsv(db, file('stored.csv', [HEADER, '172.16.0.1,Stored,,,,,S1,,,']), 'default', false);
     // U0 and S1 have rows in the first and the second batch (5,000 rows each); S1's second row

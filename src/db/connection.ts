@@ -15,6 +15,12 @@ export interface DriverSession {
   query<Row>(sql: string, params?: readonly unknown[], options?: StatementOptions): Promise<Row[]>;
 }
 
+/** The session of a transaction of the driver's own. */
+export interface TransactionSession extends DriverSession {
+  /** Statements without parameters, several in one round trip (`RELEASE SAVEPOINT a; SAVEPOINT a`). */
+  exec(script: string): Promise<void>;
+}
+
 export interface StatementOptions {
   /**
    * On PostgreSQL, parsed and planned once per connection and reused: for a statement a writer
@@ -79,7 +85,7 @@ export interface Database {
    * rolled back when it throws. For the CSV import, whose batches of column arrays cost Prisma
    * about 1 s of CPU to serialise per 200,000 mappings, while the database waited.
    */
-  transaction<T>(work: (session: DriverSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(work: (session: TransactionSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Opens one connection of its own and closes it, failing within `timeoutMs`: whether the
    * database can be reached now. PGlite, in this process, always can.
@@ -373,7 +379,13 @@ function openPostgres(
       let reusable = true;
       try {
         await client.query(['BEGIN', ...beginStatements(options)].join('; '));
-        const result = await work({ query: (sql, params = [], statement) => pgRows(client, sql, params, statement) });
+        const result = await work({
+          query: (sql, params = [], statement) => pgRows(client, sql, params, statement),
+          exec: async (script) => {
+            checkDeadline();
+            await watched(client.query(script));
+          },
+        });
         checkDeadline();
         await committing(() => client.query('COMMIT'));
         return result;
@@ -461,7 +473,13 @@ function openPglite(dataDir: string, loadDataDir?: Blob): Database {
           // Its statements are not prepared (see StatementOptions): each is planned for its values.
           const first = beginStatements({ ...options, genericPlans: false });
           if (first.length > 0) await tx.exec(first.join('; '));
-          const result = await work({ query: (sql, params = []) => pgliteRows(tx, sql, params) });
+          const result = await work({
+            query: (sql, params = []) => pgliteRows(tx, sql, params),
+            exec: async (script) => {
+              checkDeadline();
+              await watched(tx.exec(script));
+            },
+          });
           checkDeadline();
           settle = deadline && outcomeOf(deadline).beginCommit();
           return result;

@@ -1,5 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DriverSession, StatementOptions, TransactionOptions } from '../../src/db/connection.js';
+import type {
+  DriverSession,
+  StatementOptions,
+  TransactionOptions,
+  TransactionSession,
+} from '../../src/db/connection.js';
 import type { AccountingInput } from '../../src/domain/radius-session.js';
 import { parseIpSubnet } from '../../src/domain/ip.js';
 import { subnetColumns } from '../../src/mappings/filters.js';
@@ -57,10 +62,10 @@ async function countDriverStatements(
   const original = database.transaction;
   let statements = 0;
   let transactions = 0;
-  database.transaction = <T>(work: (session: DriverSession) => Promise<T>, options?: TransactionOptions) =>
+  database.transaction = <T>(work: (session: TransactionSession) => Promise<T>, options?: TransactionOptions) =>
     original.call<
       typeof database,
-      [(session: DriverSession) => Promise<T>, TransactionOptions | undefined],
+      [(session: TransactionSession) => Promise<T>, TransactionOptions | undefined],
       Promise<T>
     >(
       database,
@@ -71,6 +76,11 @@ async function countDriverStatements(
             statements++;
             await intercept?.(sql, session, transaction);
             return session.query<Row>(sql, params, statement);
+          },
+          exec: async (script: string) => {
+            statements++;
+            await intercept?.(script, session, transaction);
+            return session.exec(script);
           },
         });
       },
