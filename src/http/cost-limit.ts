@@ -175,7 +175,12 @@ function listBound(
     const asked = intArgument(walk, field, node, bound.argument);
     return Math.min(Math.max(asked ?? bound.default, 0), bound.max);
   }
-  if (bound?.kind === 'lengthOf') return listLength(walk, argumentValue(field, node, bound.argument));
+  if (bound?.kind === 'lengthOf') {
+    const length = listLength(walk, argumentValue(field, node, bound.argument));
+    return bound.alternative === undefined
+      ? length
+      : Math.max(length, listLength(walk, argumentValue(field, node, bound.alternative)));
+  }
   if (field.name === 'edges' && page !== undefined) return page;
   // A list that says nothing of its size could be of any size (test/api/cost-limit.test.ts checks
   // that the schema has none).

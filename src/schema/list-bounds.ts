@@ -10,8 +10,11 @@ export const LIST_BOUND = 'listBound';
 export type ListBound =
   /** At most `argument` items (an Int argument defaulting to `default`), never more than `max`. */
   | { kind: 'argument'; argument: string; default: number; max: number }
-  /** As many items as the list argument `argument` has: one answer per question. */
-  | { kind: 'lengthOf'; argument: string; lookups: boolean };
+  /**
+   * As many items as the list argument `argument` has (or `alternative`, the same questions in
+   * another shape, when that is the one given): one answer per question.
+   */
+  | { kind: 'lengthOf'; argument: string; alternative?: string; lookups: boolean };
 
 export const listBound = (bound: ListBound) => ({ [LIST_BOUND]: bound });
 

@@ -147,6 +147,77 @@ describe('whoHadMany', () => {
   });
 });
 
+const WHO_HAD_MANY_LISTS = `query($ips: [IPAddressInput!], $ats: [UnixTimeInput], $ports: [Int], $lookups: [WhoHadLookup!]) {
+  whoHadMany(ips: $ips, ats: $ats, ports: $ports, lookups: $lookups) { id customer { userId } } }`;
+
+describe('whoHadMany with parallel lists (ips, ats, ports)', () => {
+  it('answers as the same lookups given as objects, in input order', async () => {
+    const lookups = [
+      { ip: '10.0.0.7', at: 250 },
+      { ip: '10.0.0.7', at: 150 },
+      { ip: '10.0.0.7', at: 50 },
+      { ip: '10.0.9.9', at: 400 },
+      { ip: '2001:db8::ff', at: null },
+    ];
+    const asObjects = await graphqlData(WHO_HAD_MANY, { lookups });
+    const asLists = await graphqlData(WHO_HAD_MANY_LISTS, {
+      ips: lookups.map((l) => l.ip),
+      ats: lookups.map((l) => l.at),
+    });
+    expect(asLists.whoHadMany).toEqual(asObjects.whoHadMany);
+    expect(asLists.whoHadMany[0]).toEqual({ id: ids.b, customer: { userId: 'B' } });
+    // Without ats every lookup is of now: the ongoing /16 holds both addresses.
+    const now = await graphqlData(WHO_HAD_MANY_LISTS, { ips: ['10.0.0.7', '10.0.9.9'] });
+    expect(now.whoHadMany).toEqual([
+      { id: ids.c, customer: { userId: 'C' } },
+      { id: ids.c, customer: { userId: 'C' } },
+    ]);
+  });
+
+  it('answers the other lookups when some values are malformed, naming the list and index', async () => {
+    const result = await graphql(WHO_HAD_MANY_LISTS, {
+      ips: ['10.0.0.7', '10.20.1.256', '10.0.0.7', '10.0.0.7'],
+      ats: [250, 250, 'yesterday', 250],
+      ports: [null, null, null, 70000],
+    });
+    expect(result.data?.whoHadMany).toEqual([{ id: ids.b, customer: { userId: 'B' } }, null, null, null]);
+    expect(result.errors?.map((error) => [error.path, error.extensions?.field, error.extensions?.index])).toEqual([
+      [['whoHadMany', 1], 'ips[1]', 1],
+      [['whoHadMany', 2], 'ats[2]', 2],
+      [['whoHadMany', 3], 'ports[3]', 3],
+    ]);
+    expect(result.errors![0]!.message).toMatch(/^ips\[1\]: .*10\.20\.1\.256.*canonical form/);
+  });
+
+  it('refuses lists of different lengths, both shapes at once, neither, and ats without ips, naming the field', async () => {
+    const refusal = async (variables: Record<string, unknown>) => {
+      const result = await graphql(WHO_HAD_MANY_LISTS, variables);
+      expect(result.data?.whoHadMany ?? null).toBeNull();
+      return [result.errors?.[0]?.extensions?.field, result.errors?.[0]?.message];
+    };
+    expect(await refusal({ ips: ['10.0.0.7', '10.0.0.8'], ats: [250] })).toEqual([
+      'ats',
+      'ats: has 1 elements: one for each of the 2 ips is needed',
+    ]);
+    expect(await refusal({ ips: ['10.0.0.7'], ports: [1, 2] })).toEqual([
+      'ports',
+      'ports: has 2 elements: one for each of the 1 ips is needed',
+    ]);
+    expect((await refusal({ ips: ['10.0.0.7'], lookups: [{ ip: '10.0.0.7' }] }))[0]).toBe('lookups');
+    expect((await refusal({}))[0]).toBe('lookups');
+    expect((await refusal({ ats: [250] }))[0]).toBe('ips');
+  });
+
+  it('refuses more than 10,000 addresses, saying so', async () => {
+    const result = await graphql(WHO_HAD_MANY_LISTS, {
+      ips: Array.from({ length: 10_001 }, () => '10.0.0.7'),
+    });
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lookups' });
+    expect(result.errors?.[0]?.message).toContain('at most 10000 per request (got 10001)');
+  });
+});
+
 describe('ipHistory', () => {
   const HISTORY = `query($ip: IPSubnet!, $from: UnixTime, $to: UnixTime) {
     ipHistory(ip: $ip, from: $from, to: $to) { totalCount edges { node { id starttime endtime customer { userId } } } } }`;
