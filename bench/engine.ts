@@ -122,24 +122,30 @@ const rawSession = rawPool ? null : await database.openMigrationSession();
 // The ceiling's statements run longer than a request may: on a session without its timeout.
 const loadPool = settings ? new pg.Pool({ ...settings, max: 1 }) : null;
 const loadQuery = async (sql: string) => (loadPool ? await loadPool.query(sql) : await rawSession!.query(sql));
+// Several statements in one (pg's simple query; PGlite's exec).
+const loadScript = async (sql: string) => (loadPool ? await loadPool.query(sql) : await rawSession!.exec(sql));
 const rawQuery = async (sql: string, params: unknown[] = []) =>
   rawPool ? (await rawPool.query({ text: sql, values: params, types })).rows : await rawSession!.query(sql, params);
 
 // 1. Import through the CSV importer (as `ipdr-admin import` runs it), then the ceiling: the same
-// rows put back into the emptied table, constraints, keys and triggers included, by one
-// INSERT … SELECT in import order.
+// rows (the customers and the mappings the import stored) put back into the emptied tables,
+// constraints, keys and triggers included, by one INSERT … SELECT each in import order, in one
+// transaction as the import's.
 let started = performance.now();
 const summary = await importCsv(db, csvPath, 'default', false);
 const importSeconds = (performance.now() - started) / 1000;
+await loadQuery('CREATE TABLE ceiling_customers AS SELECT * FROM ipdr_customers ORDER BY id');
 await loadQuery('CREATE TABLE ceiling_rows AS SELECT * FROM ipdr_customers_mapping ORDER BY id');
-await loadQuery('TRUNCATE ipdr_customers_mapping');
+await loadQuery('TRUNCATE ipdr_customers_mapping, ipdr_customers');
 started = performance.now();
-await loadQuery('INSERT INTO ipdr_customers_mapping SELECT * FROM ceiling_rows ORDER BY id');
+await loadScript(
+  'BEGIN; INSERT INTO ipdr_customers SELECT * FROM ceiling_customers ORDER BY id; INSERT INTO ipdr_customers_mapping SELECT * FROM ceiling_rows ORDER BY id; COMMIT',
+);
 const ceilingSeconds = (performance.now() - started) / 1000;
-await loadQuery('DROP TABLE ceiling_rows');
+await loadQuery('DROP TABLE ceiling_rows, ceiling_customers');
 // Back to the state the importer leaves (it vacuums and analyses what it loaded), which the
 // ceiling's re-insert undid: lookups are index-only on all-visible pages.
-await loadQuery('VACUUM (ANALYZE) ipdr_customers_mapping');
+await loadQuery('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers');
 const mappings = summary.mappingsCreated;
 
 // A random address of the dataset at a random one of its three periods (inside a /29 in period 1
@@ -409,10 +415,10 @@ const rawManyRate = (batches * LOOKUPS_PER_REQUEST) / rawManySeconds;
 const results = [
   {
     name: `CSV import of ${mappings} mappings (${summary.customersCreated} customers), one transaction`,
-    value: `${n(importRate)} mappings/s (${importSeconds.toFixed(1)} s); INSERT … SELECT of the same rows ${n(ceilingRate)} rows/s (${ceilingSeconds.toFixed(1)} s): ${(importRate / ceilingRate).toFixed(2)}× the ceiling`,
+    value: `${n(importRate)} mappings/s (${importSeconds.toFixed(1)} s); INSERT … SELECT of the same rows (customers and mappings) ${n(ceilingRate)} mappings/s (${ceilingSeconds.toFixed(1)} s): ${(importRate / ceilingRate).toFixed(2)}× the ceiling`,
     target: '≥ 0.7× the ceiling',
     met: importRate / ceilingRate >= 0.7,
-    ratio: ratioOf(importRate, ceilingRate, 0.7, 'rows/s', 'INSERT … SELECT of the same rows'),
+    ratio: ratioOf(importRate, ceilingRate, 0.7, 'mappings/s', 'INSERT … SELECT of the same customers and mappings'),
   },
   {
     name: `whoHadMany, ${n(LOOKUPS_PER_REQUEST)} lookups a request, end to end over HTTP`,
