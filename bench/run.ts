@@ -94,9 +94,9 @@ ${new Date().toISOString().slice(0, 10)}. The database, the server process and t
 How each figure is taken (bench/engine.ts): the CSV (customers in UserID order, each with an IPv4 /32 or /29 and
 an IPv6 /64 in a first period, the previous customer's IPv4 and an IPv6 /56 in a second, and the IPv4 of the
 customer two before in a third, ongoing) is imported by the importer the CLI uses, in one transaction, its
-closing \`VACUUM ANALYZE\` included; the ceiling is the same rows inserted again, by one \`INSERT … SELECT\`,
-into the emptied table with all its constraints, and the table is vacuumed again after it (as the importer
-leaves it). Raw lookups send the server's own lookup statement (for the same fields, \`id customer { userId }\`)
+closing \`VACUUM ANALYZE\` included; the ceiling is the same rows (the customers and the mappings the import
+stored) inserted again, by one \`INSERT … SELECT\` each in one transaction, into the emptied tables with all their
+constraints, and the tables are vacuumed again after it (as the importer leaves them). Raw lookups send the server's own lookup statement (for the same fields, \`id customer { userId }\`)
 straight to the database at the same concurrency, with the server's session settings, before the server starts.
 Then the server runs as deployed (\`npm start\`'s node command, its own process, \`NODE_ENV=production\`, request
 logging on) and is measured over HTTP: whoHadMany with 10,000 random lookups a request, one request at a time
