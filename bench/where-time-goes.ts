@@ -1,7 +1,7 @@
 // Where one whoHadMany request of 10,000 lookups spends its time, each step measured alone in
 // this process on the bench database (run after engine.ts, which leaves it): reading the body
 // (JSON.parse), coercing the variables (graphql-js' getVariableValues against the server's
-// schema), the database (the server's statement sent raw with `pg`, split as whoHadBatch splits
+// schema; and the same questions as whoHadMany's parallel lists, ips and ats), the database (the server's statement sent raw with `pg`, split as whoHadBatch splits
 // it), writing the answer (JSON.stringify of the same answer shape). What the request costs over
 // HTTP besides these (resolving, completing 10,000 results, authentication, the log) is the rest.
 //
@@ -27,6 +27,10 @@ const randomLookup = () => {
 };
 const QUERY = 'query($l: [WhoHadLookup!]!) { whoHadMany(lookups: $l) { id customer { userId } } }';
 const operation = parse(QUERY).definitions[0] as OperationDefinitionNode;
+// The same questions as whoHadMany's parallel lists: coerced as three lists of scalars.
+const LISTS_QUERY =
+  'query($ips: [IPAddressInput!], $ats: [UnixTimeInput]) { whoHadMany(ips: $ips, ats: $ats) { id customer { userId } } }';
+const listsOperation = parse(LISTS_QUERY).definitions[0] as OperationDefinitionNode;
 const requests = Array.from({ length: ROUNDS + 1 }, () => {
   const lookups = Array.from({ length: LOOKUPS }, randomLookup);
   return { lookups, body: JSON.stringify({ query: QUERY, variables: { l: lookups } }) };
@@ -36,7 +40,13 @@ const settings = postgresSettings(databaseUrl);
 const pool = new pg.Pool({ ...settings, max: 4 });
 const SQL = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) }));
 const partSize = Math.max(1000, Math.ceil(LOOKUPS / 4));
-const steps: Record<string, number[]> = { body: [], coercion: [], database: [], serialisation: [] };
+const steps: Record<string, number[]> = {
+  body: [],
+  coercion: [],
+  listsCoercion: [],
+  database: [],
+  serialisation: [],
+};
 const time = async <T>(step: string, run: () => T | Promise<T>): Promise<T> => {
   const started = performance.now();
   const result = await run();
@@ -49,6 +59,11 @@ for (const [round, { lookups, body }] of requests.entries()) {
     getVariableValues(schema, operation.variableDefinitions ?? [], variables),
   );
   if ('errors' in coerced && coerced.errors) throw new Error(coerced.errors[0]!.message);
+  const lists = { ips: lookups.map((l) => l.ip), ats: lookups.map((l) => l.at) };
+  const listsCoerced = await time('listsCoercion', () =>
+    getVariableValues(schema, listsOperation.variableDefinitions ?? [], lists),
+  );
+  if ('errors' in listsCoerced && listsCoerced.errors) throw new Error(listsCoerced.errors[0]!.message);
   const parts: { ip: string; at: number }[][] = [];
   for (let offset = 0; offset < LOOKUPS; offset += partSize) parts.push(lookups.slice(offset, offset + partSize));
   const rows = await time('database', async () =>
