@@ -51,8 +51,13 @@ export interface AttributedRow<Row extends SourceRow = SourceRow> {
   answer: AnswerCells;
 }
 
-/** Batches in flight: one being answered by the database while the one before is written out. */
-export const PIPELINE_DEPTH = 2;
+/**
+ * Batches in flight: while the oldest one's answers are written out and the next rows are read, two
+ * are still being answered. With one left in the database at such times, its statements ran out
+ * before the next batch was sent, and the database's share of the cores went idle (bench/nat.ts's
+ * CPU seconds of each side show it).
+ */
+export const PIPELINE_DEPTH = 3;
 
 /** A partial batch is sent once the input has paused this long. */
 const IDLE_FLUSH_MS = 50;
