@@ -21,6 +21,7 @@ import pg from 'pg';
 import { startServer, stopServer } from '../test/server-process.js';
 import { checkContextName, checkUsername } from '../src/domain/names.js';
 import { checkTokenFormat } from '../src/access/tokens.js';
+import { explainPrepared } from './prepared-plan.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BINDINGS = Number(process.env.BENCH_NAT_BINDINGS ?? 1_000_000);
@@ -194,7 +195,7 @@ const rawParams = batches.map((batch) =>
   }),
 );
 const rawBatch = async (parts: unknown[][]) =>
-  (await Promise.all(parts.map((values) => rawPool.query({ text: SQL, values, types })))).reduce(
+  (await Promise.all(parts.map((values) => rawPool.query({ name: 'who_had', text: SQL, values, types })))).reduce(
     (found, result) => found + result.rows.filter((row: { found: boolean }) => row.found).length,
     0,
   );
@@ -202,9 +203,9 @@ const rawBatch = async (parts: unknown[][]) =>
 await rawBatch(rawParams[0]!);
 // One part's plan, as PostgreSQL ran it (after the warm-up, in the same settings).
 const planClient = await rawPool.connect();
-const plan = (
-  await planClient.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${SQL}`, rawParams[1]![0]!)
-).rows.map((row) => row['QUERY PLAN']);
+const partExplained = await explainPrepared(planClient, SQL, rawParams[1]![0]!, 'ANALYZE, BUFFERS');
+const planKind = partExplained.genericPlans > 0 ? 'generic' : 'custom';
+const plan = (partExplained.rows as { 'QUERY PLAN': string }[]).map((row) => row['QUERY PLAN']);
 planClient.release();
 console.error(plan.join('\n'));
 
@@ -275,7 +276,7 @@ async function rawAttribution(batches: readonly unknown[][][]): Promise<Timed> {
     while (next < batches.length) {
       const parts = batches[next++]!;
       const results = await Promise.all(
-        parts.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })),
+        parts.map((values) => attributePool.query({ name: 'attribution', text: ATTRIBUTION_SQL, values, types })),
       );
       for (const result of results) found += result.rows.filter((row: { found: boolean }) => row.found).length;
     }
@@ -290,7 +291,11 @@ async function rawAttribution(batches: readonly unknown[][][]): Promise<Timed> {
 }
 // Timed in two halves, one before the server starts and one after its request: the machine's
 // other load, which changes over minutes on a shared 2-core machine, then weighs on both sides.
-await Promise.all(attributeParams[0]!.map((values) => attributePool.query({ text: ATTRIBUTION_SQL, values, types })));
+await Promise.all(
+  attributeParams[0]!.map((values) =>
+    attributePool.query({ name: 'attribution', text: ATTRIBUTION_SQL, values, types }),
+  ),
+);
 const attributeHalf = Math.ceil(attributeParams.length / 2);
 const attributeRawFirst = await rawAttribution(attributeParams.slice(0, attributeHalf));
 
@@ -511,7 +516,7 @@ ${n(partSize)} loops)${countShare === null ? '' : `, ${Math.round(countShare * 1
 
 `
     : ''
-}One raw part's plan (EXPLAIN (ANALYZE, BUFFERS), ${n(partSize)} lookups, after the warm-up), the nodes that ran:
+}One raw part's plan (EXPLAIN (ANALYZE, BUFFERS) of the prepared statement, ${n(partSize)} lookups, after the warm-up; PostgreSQL's ${planKind} plan), the nodes that ran:
 
 \`\`\`
 ${keyLines.join('\n')}

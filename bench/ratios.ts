@@ -8,7 +8,8 @@ export interface RatioRow {
   product: string;
   ceiling: string;
   ratio: number;
-  target: number;
+  /** Issue 18's target for the ratio; null for a figure shown beside one that has it. */
+  target: number | null;
 }
 
 const HEADING = '## Ratios to the ceiling, measured in the same run';
@@ -18,7 +19,7 @@ const HEADER = [
 ];
 
 const rowOf = (bench: string, r: RatioRow) =>
-  `| ${bench} | ${r.measurement} | ${r.product} | ${r.ceiling} | ${r.ratio.toFixed(2)}× | ≥ ${r.target}× | ${r.ratio >= r.target ? 'yes' : '**no**'} |`;
+  `| ${bench} | ${r.measurement} | ${r.product} | ${r.ceiling} | ${r.ratio.toFixed(2)}× | ${r.target === null ? '—' : `≥ ${r.target}×`} | ${r.target === null ? '' : r.ratio >= r.target ? 'yes' : '**no**'} |`;
 
 /** The leading table's text with `bench`'s rows replaced by `rows`, from a report's current text. */
 export function withRatios(report: string, bench: string, rows: readonly RatioRow[]): string {

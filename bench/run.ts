@@ -26,7 +26,7 @@ interface EngineRun {
     value: string;
     target: string;
     met?: boolean;
-    ratio?: { product: string; ceiling: string; ratio: number; target: number };
+    ratio?: { product: string; ceiling: string; ratio: number; target: number | null };
   }[];
 }
 

@@ -55,13 +55,17 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       child.kill('SIGKILL');
       reject(new Error(`server did not start in ${START_TIMEOUT_MS} ms:\n${output}`));
     }, START_TIMEOUT_MS);
-    child.stdout!.on('data', () => {
+    // Removed once found: every later line would scan the whole output again (a bench's server
+    // logs a line a request, and this process, its load generator, paid for it quadratically).
+    const findListening = () => {
       const match = /listening on (http:\/\/[\d.]+:\d+\/graphql)/.exec(output);
       if (match) {
         clearTimeout(timer);
+        child.stdout!.off('data', findListening);
         resolve(match[1]!);
       }
-    });
+    };
+    child.stdout!.on('data', findListening);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
   });
   return { process: child, url, output: () => output };

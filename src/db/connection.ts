@@ -23,9 +23,12 @@ export interface TransactionSession extends DriverSession {
 
 export interface StatementOptions {
   /**
-   * On PostgreSQL, parsed and planned once per connection and reused: for a statement a writer
-   * sends with the same text over and over (RADIUS's group commits). Its parse and bind cost as
-   * much as the execution of a small batch. PGlite, in this process, has nothing to save.
+   * On PostgreSQL, parsed once per connection and kept, its plan cached by PostgreSQL's own rule
+   * (plan_cache_mode): for a statement sent with the same text over and over, whose parse and
+   * planning cost more than its run (RADIUS's group commits, the lookups). Only the first
+   * MAX_PREPARED_TEXTS texts of the process are kept: a statement whose text is built from what
+   * a caller asks (the lookups' columns) cannot fill every connection with plans. PGlite, in this
+   * process, has nothing to save.
    */
   prepared?: boolean;
 }
@@ -79,7 +82,7 @@ export interface Database {
    * gives them). For lookup batches: decoding a raw result of thousands of rows costs Prisma about
    * twice the driver's CPU (BENCHMARKS.md).
    */
-  read<Row>(sql: string, params: readonly unknown[]): Promise<Row[]>;
+  read<Row>(sql: string, params: readonly unknown[], options?: StatementOptions): Promise<Row[]>;
   /**
    * Runs `work` in one transaction of its own, below Prisma: committed when `work` resolves,
    * rolled back when it throws. For the CSV import, whose batches of column arrays cost Prisma
@@ -333,11 +336,13 @@ async function pgRows<Row>(
     .rows as Row[];
 }
 
-// A prepared statement's name, from its text: the same text is the same statement on every connection.
+// A prepared statement's name, from its text: the same text is the same statement on every
+// connection. Past MAX_PREPARED_TEXTS texts, a new one is sent unnamed (parsed and planned each time).
+export const MAX_PREPARED_TEXTS = 64;
 const preparedNames = new Map<string, string>();
-function preparedName(sql: string): string {
+function preparedName(sql: string): string | undefined {
   let name = preparedNames.get(sql);
-  if (name === undefined) {
+  if (name === undefined && preparedNames.size < MAX_PREPARED_TEXTS) {
     name = `ipdr_${createHash('sha256').update(sql).digest('hex').slice(0, 40)}`;
     preparedNames.set(sql, name);
   }
@@ -373,7 +378,7 @@ function openPostgres(
         release: async () => client.release(true),
       };
     },
-    read: (sql, params) => pgRows(pool, sql, params),
+    read: (sql, params, options) => pgRows(pool, sql, params, options),
     async transaction(work, options = {}) {
       const client = await pool.connect();
       let reusable = true;

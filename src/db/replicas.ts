@@ -3,6 +3,7 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { failureSummary, isConnectionFailure, isWriteConflict } from './errors.js';
 import type { Db } from './handle.js';
+import type { StatementOptions } from './connection.js';
 
 /** A position in the write-ahead log, as PostgreSQL prints it: `16/B374D848`. */
 export function parseLsn(text: string): bigint {
@@ -263,13 +264,13 @@ function failingOver(replica: Db, primary: Db, onFailure: (error: unknown) => vo
   return {
     ...replica,
     prisma,
-    async readRows<Row>(sql: string, params: readonly unknown[]) {
+    async readRows<Row>(sql: string, params: readonly unknown[], options?: StatementOptions) {
       try {
-        return await replica.readRows<Row>(sql, params);
+        return await replica.readRows<Row>(sql, params, options);
       } catch (error) {
         if (!replicaFailed(error)) throw error;
         onFailure(error);
-        return primary.readRows<Row>(sql, params);
+        return primary.readRows<Row>(sql, params, options);
       }
     },
   };

@@ -244,7 +244,10 @@ type Row = { lookupIndex: number; found: boolean } & Partial<IpMapping> &
 export const MAX_LOOKUPS = 10_000;
 
 // A large batch is split over up to four statements, sent at once on separate connections: the
-// database answers the later parts while this process decodes the first ones.
+// database answers the later parts while this process decodes the first ones. The statement is
+// prepared: planned anew for each batch, its planning cost more than answering a few dozen
+// lookups, and under concurrent single lookups the database spent most of its time planning
+// (BENCHMARKS.md, "Figures behind design choices").
 const STATEMENTS_PER_BATCH = 4;
 const MIN_LOOKUPS_PER_STATEMENT = 1000;
 
@@ -269,12 +272,16 @@ export async function whoHadBatch(
   const sql = whoHadSql(columns);
   const answerPart = async (offset: number) => {
     const part = lookups.slice(offset, offset + partSize);
-    const rows = await db.readRows<Row>(sql, [
-      contextId,
-      arrayLiteral(part.map((lookup) => lookup.ip)),
-      arrayLiteral(part.map((lookup) => lookup.at)),
-      part.some((lookup) => lookup.port != null) ? arrayLiteral(part.map((lookup) => lookup.port ?? null)) : null,
-    ]);
+    const rows = await db.readRows<Row>(
+      sql,
+      [
+        contextId,
+        arrayLiteral(part.map((lookup) => lookup.ip)),
+        arrayLiteral(part.map((lookup) => lookup.at)),
+        part.some((lookup) => lookup.port != null) ? arrayLiteral(part.map((lookup) => lookup.port ?? null)) : null,
+      ],
+      { prepared: true },
+    );
     for (const row of rows) {
       const index = offset + row.lookupIndex - 1;
       results[index] = answerOf(row, lookups[index]!, contextId, columns);

@@ -125,7 +125,10 @@ builder.objectType(HolderConflictError, {
       description:
         'Those in the way, mappings first then bindings then rules, each in id order (at most 10 of each kind); empty when the other was written at the same moment and is not yet visible.',
       args: {
-        first: t.arg.int({ defaultValue: HOLDER_LISTS.default, description: firstDescription('holders', HOLDER_LISTS) }),
+        first: t.arg.int({
+          defaultValue: HOLDER_LISTS.default,
+          description: firstDescription('holders', HOLDER_LISTS),
+        }),
       },
       extensions: listBound({ kind: 'argument', argument: 'first', ...HOLDER_LISTS }),
       resolve: (error, args) => error.holders.slice(0, takeFirst(args.first, HOLDER_LISTS)),
