@@ -11,17 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import pg from 'pg';
+// Types only: engine.ts is a script, run as a child process below, never imported.
+import type { ScanNode } from './engine.js';
 import { type RatioRow, withRatios } from './ratios.js';
 
-interface ScanNode {
-  nodeType: string;
-  relation: string;
-  index: string | null;
-  loops: number;
-  heapFetches: number | null;
-  sharedHit: number;
-  sharedRead: number;
-}
 interface RelationSize {
   name: string;
   kind: string;

@@ -278,7 +278,7 @@ const partPlan = rawPool
       }
     })()
   : null;
-interface ScanNode {
+export interface ScanNode {
   nodeType: string;
   relation: string;
   index: string | null;
