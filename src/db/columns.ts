@@ -6,6 +6,7 @@ import type {
   Context,
   Customer,
   IpMapping,
+  LogChainHead,
   LookupLogEntry,
   MappingPrefixLength,
   NatPortBlock,
@@ -86,6 +87,9 @@ export const auditEvents = {
     entityIdLast: 'entity_id_last',
     before: 'before',
     after: 'after',
+    chainSeq: 'chain_seq',
+    prevHash: 'prev_hash',
+    hash: 'hash',
   },
 } as const satisfies TableNames<AuditEvent>;
 
@@ -127,8 +131,16 @@ export const lookupLog = {
     reason: 'reason',
     lookups: 'lookups',
     detail: 'detail',
+    chainSeq: 'chain_seq',
+    prevHash: 'prev_hash',
+    hash: 'hash',
   },
 } as const satisfies TableNames<LookupLogEntry>;
+
+export const logChainHeads = {
+  table: 'log_chain_heads',
+  columns: { log: 'log', contextId: 'context_id', seq: 'seq', hash: 'hash' },
+} as const satisfies TableNames<LogChainHead>;
 
 export const mappingPrefixLengths = {
   table: 'mapping_prefix_lengths',
@@ -241,6 +253,7 @@ export const TABLES = {
   ApiGrant: apiGrants,
   ApiToken: apiTokens,
   LookupLogEntry: lookupLog,
+  LogChainHead: logChainHeads,
   MappingPrefixLength: mappingPrefixLengths,
   RadiusSession: radiusSessions,
   RadiusConflict: radiusConflicts,

@@ -81,6 +81,7 @@ describe('schema drift', () => {
         'ApiGrant',
         'ApiToken',
         'LookupLogEntry',
+        'LogChainHead',
         'MappingPrefixLength',
         'RadiusSession',
         'RadiusConflict',
