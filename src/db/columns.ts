@@ -90,6 +90,7 @@ export const auditEvents = {
     chainSeq: 'chain_seq',
     prevHash: 'prev_hash',
     hash: 'hash',
+    chainTxid: 'chain_txid',
   },
 } as const satisfies TableNames<AuditEvent>;
 
@@ -134,6 +135,7 @@ export const lookupLog = {
     chainSeq: 'chain_seq',
     prevHash: 'prev_hash',
     hash: 'hash',
+    chainTxid: 'chain_txid',
   },
 } as const satisfies TableNames<LookupLogEntry>;
 
