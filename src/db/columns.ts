@@ -90,7 +90,6 @@ export const auditEvents = {
     chainSeq: 'chain_seq',
     prevHash: 'prev_hash',
     hash: 'hash',
-    chainTxid: 'chain_txid',
   },
 } as const satisfies TableNames<AuditEvent>;
 
@@ -135,7 +134,6 @@ export const lookupLog = {
     chainSeq: 'chain_seq',
     prevHash: 'prev_hash',
     hash: 'hash',
-    chainTxid: 'chain_txid',
   },
 } as const satisfies TableNames<LookupLogEntry>;
 

@@ -48,95 +48,41 @@ LANGUAGE sql IMMUTABLE AS $$
     )::text
 $$;
 
--- The transaction an entry was written in (its top-level transaction, savepoints included): at
--- commit, the first entry's trigger chains all of its transaction's entries at once, in id order,
--- and moves each head once. Chaining entry by entry moved the head row once an entry, and a
--- group commit of RADIUS accounting spent most of its time walking that row's versions.
-ALTER TABLE "audit_events" ADD COLUMN "chain_txid" BIGINT DEFAULT pg_current_xact_id()::text::bigint;
-ALTER TABLE "lookup_log" ADD COLUMN "chain_txid" BIGINT DEFAULT pg_current_xact_id()::text::bigint;
-CREATE INDEX "audit_events_unchained_idx" ON "audit_events" ("chain_txid") WHERE "chain_seq" IS NULL;
-CREATE INDEX "lookup_log_unchained_idx" ON "lookup_log" ("chain_txid") WHERE "chain_seq" IS NULL;
-
--- Chains the entries of `which_log` this transaction wrote and nothing has chained yet: per context, in
--- the order of the contexts' ids (so two transactions lock heads in the same order), each head
--- locked until the transaction ends.
-CREATE FUNCTION ipdr_chain_pending(which_log TEXT) RETURNS void
+-- The next place and the hash before it in the chain `log` of `context`, the head locked until
+-- the transaction ends, and the head moved on to `hash_of(prev_hash)` by the caller.
+CREATE FUNCTION ipdr_chain_next(log TEXT, context INTEGER, OUT seq BIGINT, OUT prev_hash BYTEA)
 LANGUAGE plpgsql AS $$
-DECLARE
-    own_txid BIGINT := pg_current_xact_id()::text::bigint;
-    context INTEGER;
-    head_seq BIGINT;
-    head_hash BYTEA;
-    entry RECORD;
-    ids BIGINT[];
-    seqs BIGINT[];
-    prevs BYTEA[];
-    hashes BYTEA[];
-    n INTEGER;
 BEGIN
-    FOR context IN
-        SELECT DISTINCT e."context_id" FROM "audit_events" e
-            WHERE which_log = 'audit' AND e."chain_txid" = own_txid AND e."chain_seq" IS NULL
-        UNION
-        SELECT DISTINCT l."context_id" FROM "lookup_log" l
-            WHERE which_log = 'lookup' AND l."chain_txid" = own_txid AND l."chain_seq" IS NULL
-        ORDER BY 1
-    LOOP
-        PERFORM 1 FROM "log_chain_heads" h WHERE h."log" = which_log AND h."context_id" = context;
-        IF NOT FOUND THEN
-            INSERT INTO "log_chain_heads" ("log", "context_id", "seq", "hash")
-                VALUES (which_log, context, 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
-                ON CONFLICT DO NOTHING;
-        END IF;
-        SELECT h."seq", h."hash" INTO head_seq, head_hash
-            FROM "log_chain_heads" h WHERE h."log" = which_log AND h."context_id" = context FOR UPDATE;
-        ids := '{}'; seqs := '{}'; prevs := '{}'; hashes := '{}'; n := 0;
-        IF which_log = 'audit' THEN
-            FOR entry IN SELECT e.id::bigint AS id, ipdr_audit_event_content(e) AS content FROM "audit_events" e
-                WHERE e."chain_txid" = own_txid AND e."chain_seq" IS NULL AND e."context_id" = context ORDER BY e."id"
-            LOOP
-                n := n + 1;
-                head_seq := head_seq + 1;
-                -- Element assignment: PL/pgSQL grows the array in place (appending with || copied it).
-                ids[n] := entry.id; seqs[n] := head_seq; prevs[n] := head_hash;
-                head_hash := sha256(head_hash || convert_to(entry.content, 'UTF8'));
-                hashes[n] := head_hash;
-            END LOOP;
-            UPDATE "audit_events" e SET "chain_seq" = c.seq, "prev_hash" = c.prev, "hash" = c.hash
-                FROM unnest(ids, seqs, prevs, hashes) AS c(id, seq, prev, hash) WHERE e."id" = c.id;
-        ELSE
-            FOR entry IN SELECT l.id AS id, ipdr_lookup_log_content(l) AS content FROM "lookup_log" l
-                WHERE l."chain_txid" = own_txid AND l."chain_seq" IS NULL AND l."context_id" = context ORDER BY l."id"
-            LOOP
-                n := n + 1;
-                head_seq := head_seq + 1;
-                -- Element assignment: PL/pgSQL grows the array in place (appending with || copied it).
-                ids[n] := entry.id; seqs[n] := head_seq; prevs[n] := head_hash;
-                head_hash := sha256(head_hash || convert_to(entry.content, 'UTF8'));
-                hashes[n] := head_hash;
-            END LOOP;
-            UPDATE "lookup_log" l SET "chain_seq" = c.seq, "prev_hash" = c.prev, "hash" = c.hash
-                FROM unnest(ids, seqs, prevs, hashes) AS c(id, seq, prev, hash) WHERE l."id" = c.id;
-        END IF;
-        UPDATE "log_chain_heads" SET "seq" = head_seq, "hash" = head_hash
-            WHERE "log" = which_log AND "context_id" = context;
-    END LOOP;
+    SELECT h."seq" + 1, h."hash" INTO seq, prev_hash
+        FROM "log_chain_heads" h WHERE h."log" = ipdr_chain_next.log AND h."context_id" = context FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO "log_chain_heads" ("log", "context_id", "seq", "hash")
+            VALUES (ipdr_chain_next.log, context, 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+            ON CONFLICT DO NOTHING;
+        SELECT h."seq" + 1, h."hash" INTO seq, prev_hash
+            FROM "log_chain_heads" h WHERE h."log" = ipdr_chain_next.log AND h."context_id" = context FOR UPDATE;
+    END IF;
 END
 $$;
 
--- Each entry's trigger at commit: the first one of its transaction chains them all; the others
--- find their entry chained already.
 CREATE FUNCTION ipdr_chain_audit_event() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    place BIGINT;
+    next RECORD;
+    entry "audit_events";
+    own_hash BYTEA;
 BEGIN
-    -- By its id alone: with "chain_seq IS NULL" beside it the planner took the partial index of
-    -- unchained entries, which still lists every entry chained in this transaction.
-    SELECT "chain_seq" INTO place FROM "audit_events" WHERE "id" = NEW."id";
-    IF FOUND AND place IS NULL THEN
-        PERFORM ipdr_chain_pending('audit');
+    -- The row as it stands at commit (NEW is the row as inserted; nothing changes it meanwhile).
+    SELECT * INTO entry FROM "audit_events" WHERE "id" = NEW."id";
+    IF NOT FOUND OR entry."chain_seq" IS NOT NULL THEN
+        RETURN NULL;
     END IF;
+    next := ipdr_chain_next('audit', entry."context_id");
+    own_hash := sha256(next.prev_hash || convert_to(ipdr_audit_event_content(entry), 'UTF8'));
+    UPDATE "audit_events" SET "chain_seq" = next.seq, "prev_hash" = next.prev_hash, "hash" = own_hash
+        WHERE "id" = entry."id";
+    UPDATE "log_chain_heads" SET "seq" = next.seq, "hash" = own_hash
+        WHERE "log" = 'audit' AND "context_id" = entry."context_id";
     RETURN NULL;
 END
 $$;
@@ -144,14 +90,20 @@ $$;
 CREATE FUNCTION ipdr_chain_lookup_log() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    place BIGINT;
+    next RECORD;
+    entry "lookup_log";
+    own_hash BYTEA;
 BEGIN
-    -- By its id alone: with "chain_seq IS NULL" beside it the planner took the partial index of
-    -- unchained entries, which still lists every entry chained in this transaction.
-    SELECT "chain_seq" INTO place FROM "lookup_log" WHERE "id" = NEW."id";
-    IF FOUND AND place IS NULL THEN
-        PERFORM ipdr_chain_pending('lookup');
+    SELECT * INTO entry FROM "lookup_log" WHERE "id" = NEW."id";
+    IF NOT FOUND OR entry."chain_seq" IS NOT NULL THEN
+        RETURN NULL;
     END IF;
+    next := ipdr_chain_next('lookup', entry."context_id");
+    own_hash := sha256(next.prev_hash || convert_to(ipdr_lookup_log_content(entry), 'UTF8'));
+    UPDATE "lookup_log" SET "chain_seq" = next.seq, "prev_hash" = next.prev_hash, "hash" = own_hash
+        WHERE "id" = entry."id";
+    UPDATE "log_chain_heads" SET "seq" = next.seq, "hash" = own_hash
+        WHERE "log" = 'lookup' AND "context_id" = entry."context_id";
     RETURN NULL;
 END
 $$;
@@ -161,9 +113,24 @@ CREATE CONSTRAINT TRIGGER "audit_events_chain" AFTER INSERT ON "audit_events"
 CREATE CONSTRAINT TRIGGER "lookup_log_chain" AFTER INSERT ON "lookup_log"
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ipdr_chain_lookup_log();
 
--- The entries written before this migration, chained in the order of their ids (the migration's
--- own transaction takes them as its own).
-UPDATE "audit_events" SET "chain_txid" = pg_current_xact_id()::text::bigint;
-UPDATE "lookup_log" SET "chain_txid" = pg_current_xact_id()::text::bigint;
-SELECT ipdr_chain_pending('audit');
-SELECT ipdr_chain_pending('lookup');
+-- The entries written before this migration, chained in the order of their ids.
+DO $$
+DECLARE
+    entry RECORD;
+    next RECORD;
+    own_hash BYTEA;
+BEGIN
+    FOR entry IN SELECT * FROM "audit_events" ORDER BY "id" LOOP
+        next := ipdr_chain_next('audit', entry."context_id");
+        own_hash := sha256(next.prev_hash || convert_to(ipdr_audit_event_content(entry::"audit_events"), 'UTF8'));
+        UPDATE "audit_events" SET "chain_seq" = next.seq, "prev_hash" = next.prev_hash, "hash" = own_hash WHERE "id" = entry."id";
+        UPDATE "log_chain_heads" SET "seq" = next.seq, "hash" = own_hash WHERE "log" = 'audit' AND "context_id" = entry."context_id";
+    END LOOP;
+    FOR entry IN SELECT * FROM "lookup_log" ORDER BY "id" LOOP
+        next := ipdr_chain_next('lookup', entry."context_id");
+        own_hash := sha256(next.prev_hash || convert_to(ipdr_lookup_log_content(entry::"lookup_log"), 'UTF8'));
+        UPDATE "lookup_log" SET "chain_seq" = next.seq, "prev_hash" = next.prev_hash, "hash" = own_hash WHERE "id" = entry."id";
+        UPDATE "log_chain_heads" SET "seq" = next.seq, "hash" = own_hash WHERE "log" = 'lookup' AND "context_id" = entry."context_id";
+    END LOOP;
+END
+$$;
