@@ -36,8 +36,6 @@ export async function resetData(next: { customer?: number; mapping?: number } = 
   await prisma.$executeRawUnsafe(
     'TRUNCATE audit_events, radius_conflicts, radius_sessions, ipdr_customers_mapping, ipdr_customers, nat_port_blocks, nat_rules, nat_unparsable_lines RESTART IDENTITY CASCADE',
   );
-  // The audit trail's hash chains start again with it.
-  await prisma.$executeRawUnsafe(`DELETE FROM log_chain_heads WHERE log = 'audit'`);
   for (const [table, id] of [
     ['ipdr_customers', next.customer],
     ['ipdr_customers_mapping', next.mapping],

@@ -11,7 +11,6 @@ import { importNatLogFile, printNatImportSummary } from '../nat/file-import.js';
 import { AttributionServerError, attributeFile, printAttributionSummary, writesToStdout } from '../attribution/cli.js';
 import type { Format } from '../attribution/formats.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
-import { type ChainReport, verifyChains } from '../audit/chain.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { isKnownTimeZone } from '../domain/time.js';
 import { checkTokenExpiry, checkTokenFormat } from '../access/tokens.js';
@@ -27,12 +26,7 @@ import {
   revokeToken,
 } from '../access/store.js';
 
-/** `verify` found a chain broken: it has said where; the command exits 1. */
-class ChainsBrokenError extends Error {
-  override name = 'ChainsBrokenError';
-}
-
-const expected = [ValidationError, NotFoundError, AlreadyExistsError, AttributionServerError, ChainsBrokenError];
+const expected = [ValidationError, NotFoundError, AlreadyExistsError, AttributionServerError];
 
 function parseDate(value: string): Date {
   const date = new Date(value);
@@ -272,23 +266,6 @@ function buildProgram(openDb: () => Promise<Db>, output: AdminOutput, settings: 
     });
 
   program
-    .command('verify')
-    .description(
-      "walk the audit trail's and the lookup log's hash chains, of one context or all, and say the first entry " +
-        'that does not match (exit status 1 when one does)',
-    )
-    .option('--context <name>', 'only this context')
-    .action(async (options: { context?: string }) => {
-      const name =
-        options.context === undefined ? undefined : checkField('--context', () => checkContextName(options.context!));
-      const reports = await verifyChains(db, name);
-      if (name !== undefined && reports.length === 0) throw new NotFoundError('context', name);
-      for (const report of reports) out(chainLine(report));
-      const broken = reports.filter((report) => report.broken !== null).length;
-      if (broken > 0) throw new ChainsBrokenError(`${broken} of ${reports.length} chains broken`);
-    });
-
-  program
     .command('attribute <in> [out]')
     .description(
       'answer, for each row of IN (CSV with a header naming ip, time and optionally port, or NDJSON), ' +
@@ -337,19 +314,6 @@ function buildProgram(openDb: () => Promise<Db>, output: AdminOutput, settings: 
       },
     );
   return program;
-}
-
-const LOG_NAMES = { audit: 'audit trail', lookup: 'lookup log' } as const;
-
-function chainLine(report: ChainReport): string {
-  const which = `${LOG_NAMES[report.log]} of context ${report.contextName}`;
-  if (report.broken) {
-    const at =
-      report.broken.entryId === null ? `its end (place ${report.broken.seq})` : `entry ${report.broken.entryId}`;
-    return `${which}: BROKEN at ${at}: ${report.broken.reason}`;
-  }
-  const entries = `${report.entries} ${report.entries === 1 ? 'entry' : 'entries'}`;
-  return `${which}: ${entries}, intact${report.headHash === null ? '' : `, head ${report.headHash}`}`;
 }
 
 /**

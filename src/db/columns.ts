@@ -6,7 +6,6 @@ import type {
   Context,
   Customer,
   IpMapping,
-  LogChainHead,
   LookupLogEntry,
   MappingPrefixLength,
   NatPortBlock,
@@ -87,9 +86,6 @@ export const auditEvents = {
     entityIdLast: 'entity_id_last',
     before: 'before',
     after: 'after',
-    chainSeq: 'chain_seq',
-    prevHash: 'prev_hash',
-    hash: 'hash',
   },
 } as const satisfies TableNames<AuditEvent>;
 
@@ -131,16 +127,8 @@ export const lookupLog = {
     reason: 'reason',
     lookups: 'lookups',
     detail: 'detail',
-    chainSeq: 'chain_seq',
-    prevHash: 'prev_hash',
-    hash: 'hash',
   },
 } as const satisfies TableNames<LookupLogEntry>;
-
-export const logChainHeads = {
-  table: 'log_chain_heads',
-  columns: { log: 'log', contextId: 'context_id', seq: 'seq', hash: 'hash' },
-} as const satisfies TableNames<LogChainHead>;
 
 export const mappingPrefixLengths = {
   table: 'mapping_prefix_lengths',
@@ -253,7 +241,6 @@ export const TABLES = {
   ApiGrant: apiGrants,
   ApiToken: apiTokens,
   LookupLogEntry: lookupLog,
-  LogChainHead: logChainHeads,
   MappingPrefixLength: mappingPrefixLengths,
   RadiusSession: radiusSessions,
   RadiusConflict: radiusConflicts,

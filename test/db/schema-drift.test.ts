@@ -81,7 +81,6 @@ describe('schema drift', () => {
         'ApiGrant',
         'ApiToken',
         'LookupLogEntry',
-        'LogChainHead',
         'MappingPrefixLength',
         'RadiusSession',
         'RadiusConflict',
