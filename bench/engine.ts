@@ -258,25 +258,20 @@ let rawManySeconds = (performance.now() - started) / 1000;
 // What one part's lookups touch (EXPLAIN (ANALYZE, BUFFERS), after the warm-up): every scan node
 // of the plan, with its heap fetches (an index-only scan that visits the table for a row whose
 // page is not all-visible), and the plan's buffers in all.
-let planKind = '';
-const partPlan = rawPool
+const explainedPart = rawPool
   ? await (async () => {
       const client = await rawPool.connect();
       try {
-        const explained = await explainPrepared(
-          client,
-          WHO_HAD_SQL,
-          manyParams[1]![0]!,
-          'ANALYZE, BUFFERS, FORMAT JSON',
-        );
-        planKind = explained.genericPlans > 0 ? 'generic' : 'custom';
-        return (
-          explained.rows as { 'QUERY PLAN': [{ Plan: Record<string, unknown>; 'Execution Time': number }] }[]
-        )[0]!['QUERY PLAN'][0];
+        return await explainPrepared(client, WHO_HAD_SQL, manyParams[1]![0]!, 'ANALYZE, BUFFERS, FORMAT JSON');
       } finally {
         client.release();
       }
     })()
+  : null;
+const partPlan = explainedPart
+  ? (explainedPart.rows as { 'QUERY PLAN': [{ Plan: Record<string, unknown>; 'Execution Time': number }] }[])[0]![
+      'QUERY PLAN'
+    ][0]
   : null;
 export interface ScanNode {
   nodeType: string;
@@ -305,7 +300,7 @@ if (partPlan) visit(partPlan.Plan);
 const buffers = partPlan
   ? {
       lookups: partSize,
-      planKind,
+      planKind: explainedPart!.kind,
       sharedHit: Number(partPlan.Plan['Shared Hit Blocks']),
       sharedRead: Number(partPlan.Plan['Shared Read Blocks']),
       executionMs: partPlan['Execution Time'],
@@ -361,12 +356,15 @@ const whoHadMany = async (body: string) => {
   const result = (await response.json()) as { data: { whoHadMany: unknown[] } };
   return result.data.whoHadMany.filter((r) => r !== null).length;
 };
-const [warmUpBody, ...bodies] = manyLookups.map(whoHadManyBody);
-await whoHadMany(warmUpBody!);
-let answered = 0;
-started = performance.now();
-for (const body of bodies) answered += await whoHadMany(body);
-const manySeconds = (performance.now() - started) / 1000;
+// One request to warm up, then the others one at a time: the lookups found and the seconds taken.
+const timeRequests = async ([warmUp, ...bodies]: string[]) => {
+  await whoHadMany(warmUp!);
+  let found = 0;
+  const begun = performance.now();
+  for (const body of bodies) found += await whoHadMany(body);
+  return { found, seconds: (performance.now() - begun) / 1000 };
+};
+const { found: answered, seconds: manySeconds } = await timeRequests(manyLookups.map(whoHadManyBody));
 // The same lookups as parallel lists, the lean shape for bulk lookups (no input object a lookup to coerce).
 const listsBody = (lookups: { ip: string; at: number }[]) =>
   JSON.stringify({
@@ -374,12 +372,7 @@ const listsBody = (lookups: { ip: string; at: number }[]) =>
       'query($ips: [IPAddressInput!], $ats: [UnixTimeInput]) { whoHadMany(ips: $ips, ats: $ats) { id customer { userId } } }',
     variables: { ips: lookups.map((l) => l.ip), ats: lookups.map((l) => l.at) },
   });
-const [listsWarmUp, ...listsBodies] = manyLookups.map(listsBody);
-await whoHadMany(listsWarmUp!);
-let listsAnswered = 0;
-started = performance.now();
-for (const body of listsBodies) listsAnswered += await whoHadMany(body);
-const listsSeconds = (performance.now() - started) / 1000;
+const { found: listsAnswered, seconds: listsSeconds } = await timeRequests(manyLookups.map(listsBody));
 // The same raw statements again, now: the machine's other load, which changes over minutes on a
 // shared machine, then weighs on both sides (PGlite's raw session is the server's database, closed).
 if (settings) {

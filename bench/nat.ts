@@ -203,9 +203,13 @@ const rawBatch = async (parts: unknown[][]) =>
 await rawBatch(rawParams[0]!);
 // One part's plan, as PostgreSQL ran it (after the warm-up, in the same settings).
 const planClient = await rawPool.connect();
-const partExplained = await explainPrepared(planClient, SQL, rawParams[1]![0]!, 'ANALYZE, BUFFERS');
-const planKind = partExplained.genericPlans > 0 ? 'generic' : 'custom';
-const plan = (partExplained.rows as { 'QUERY PLAN': string }[]).map((row) => row['QUERY PLAN']);
+const { rows: planRows, kind: planKind } = await explainPrepared(
+  planClient,
+  SQL,
+  rawParams[1]![0]!,
+  'ANALYZE, BUFFERS',
+);
+const plan = (planRows as { 'QUERY PLAN': string }[]).map((row) => row['QUERY PLAN']);
 planClient.release();
 console.error(plan.join('\n'));
 

@@ -10,9 +10,8 @@ const literal = (value: unknown) => (value === null ? 'NULL' : `'${String(value)
 export interface PreparedPlan {
   /** EXPLAIN's rows (text) or its one JSON document. */
   rows: unknown[];
-  /** How PostgreSQL has planned the statement's runs so far (pg_prepared_statements). */
-  genericPlans: number;
-  customPlans: number;
+  /** Which plan PostgreSQL's plan cache had come to (pg_prepared_statements: generic once any run was). */
+  kind: 'generic' | 'custom';
 }
 
 export async function explainPrepared(
@@ -27,15 +26,11 @@ export async function explainPrepared(
     const execute = `EXECUTE ${name}(${params.map(literal).join(', ')})`;
     for (let run = 0; run < 6; run++) await client.query(execute);
     const { rows } = await client.query(`EXPLAIN (${explainOptions}) ${execute}`);
-    const counts = await client.query<{ generic_plans: string; custom_plans: string }>(
-      'SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1',
+    const counts = await client.query<{ generic_plans: string }>(
+      'SELECT generic_plans FROM pg_prepared_statements WHERE name = $1',
       [name],
     );
-    return {
-      rows,
-      genericPlans: Number(counts.rows[0]!.generic_plans),
-      customPlans: Number(counts.rows[0]!.custom_plans),
-    };
+    return { rows, kind: Number(counts.rows[0]!.generic_plans) > 0 ? 'generic' : 'custom' };
   } finally {
     await client.query(`DEALLOCATE ${name}`);
   }

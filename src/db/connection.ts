@@ -338,7 +338,7 @@ async function pgRows<Row>(
 
 // A prepared statement's name, from its text: the same text is the same statement on every
 // connection. Past MAX_PREPARED_TEXTS texts, a new one is sent unnamed (parsed and planned each time).
-export const MAX_PREPARED_TEXTS = 64;
+const MAX_PREPARED_TEXTS = 64;
 const preparedNames = new Map<string, string>();
 function preparedName(sql: string): string | undefined {
   let name = preparedNames.get(sql);
