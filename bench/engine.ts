@@ -151,6 +151,18 @@ await loadQuery('DROP TABLE ceiling_rows, ceiling_customers');
 // ceiling's re-insert undid: lookups are index-only on all-visible pages.
 await loadQuery('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers');
 const mappings = summary.mappingsCreated;
+// The records' history, which asOf lookups (line 2b) read: every tenth mapping corrected once after
+// the import, its imported version moved to the history, as an ISP's records are; `beforeCorrections`
+// is an instant between the two, when the corrected mappings' versions are those in the history.
+const { microsSql, systemInstantOfColumn } = await import('../src/domain/system-time.js');
+const readClock = async () =>
+  systemInstantOfColumn(
+    ((await rawQuery(`SELECT ${microsSql('clock_timestamp()')} AS micros`)) as { micros: string }[])[0]!.micros,
+  );
+const beforeCorrections = await readClock();
+while ((await readClock()).micros === beforeCorrections.micros);
+await loadQuery('UPDATE ipdr_customers_mapping SET updated_at = updated_at WHERE id % 10 = 0');
+await loadQuery('VACUUM (ANALYZE) ipdr_customers_mapping, ipdr_customers_mapping_history');
 
 // A random address of the dataset at a random one of its three periods (inside a /29 in period 1
 // for every tenth customer).
@@ -168,7 +180,8 @@ const randomLookup = () => {
 // sends one statement per concurrent lookup; that figure is kept beside it (`unbatched`) to show
 // what the batching is worth.
 const { lookupColumns, whoHadSql } = await import('../src/lookups/store.js');
-const WHO_HAD_SQL = whoHadSql(lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) }));
+const WHO_HAD_COLUMNS = lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId']) });
+const WHO_HAD_SQL = whoHadSql(WHO_HAD_COLUMNS);
 const WHO_HAD_NAME = 'who_had';
 const arrayLiteral = (elements: readonly (string | number)[]) => `{${elements.join(',')}}`;
 interface PendingRawLookup {
@@ -243,8 +256,8 @@ const manyParams = manyLookups.map((lookups) =>
     return [1, arrayLiteral(part.map((l) => l.ip)), arrayLiteral(part.map((l) => l.at)), null];
   }),
 );
-const rawMany = async (parts: unknown[][]) =>
-  (await Promise.all(parts.map((values) => rawQuery(WHO_HAD_SQL, values, WHO_HAD_NAME)))).reduce(
+const rawMany = async (parts: unknown[][], sql = WHO_HAD_SQL, name = WHO_HAD_NAME) =>
+  (await Promise.all(parts.map((values) => rawQuery(sql, values, name)))).reduce(
     (found, rows) => found + (rows as { found: boolean }[]).filter((row) => row.found).length,
     0,
   );
@@ -254,6 +267,27 @@ started = performance.now();
 for (const parts of manyParams.slice(1)) rawManyFound += await rawMany(parts);
 // On PostgreSQL timed again after the server's whoHadMany loop (see there), and the mean taken.
 let rawManySeconds = (performance.now() - started) / 1000;
+
+// 2b (raw). The same parts asked as known at `beforeCorrections` (the current rows' versions and
+// the history's, see lookups/store.ts) against the current records, alternately, twice each: the
+// same mappings answer (a correction left each lookup's answer as it was), from both tables.
+const AS_OF_SQL = whoHadSql(WHO_HAD_COLUMNS, true);
+const AS_OF_NAME = 'who_had_as_of';
+const asOfParams = manyParams.map((parts) => parts.map((values) => [...values, beforeCorrections.sql]));
+await rawMany(asOfParams[0]!, AS_OF_SQL, AS_OF_NAME);
+let asOfSeconds = 0;
+let currentSeconds = 0;
+let asOfFound = 0;
+for (let round = 0; round < 2; round++) {
+  started = performance.now();
+  for (const parts of manyParams.slice(1)) await rawMany(parts);
+  currentSeconds += (performance.now() - started) / 1000;
+  started = performance.now();
+  asOfFound = 0;
+  for (const parts of asOfParams.slice(1)) asOfFound += await rawMany(parts, AS_OF_SQL, AS_OF_NAME);
+  asOfSeconds += (performance.now() - started) / 1000;
+}
+if (asOfFound !== rawManyFound) throw new Error(`asOf found ${asOfFound} holders, the current records ${rawManyFound}`);
 
 // What one part's lookups touch (EXPLAIN (ANALYZE, BUFFERS), after the warm-up): every scan node
 // of the plan, with its heap fetches (an index-only scan that visits the table for a row whose
@@ -472,6 +506,8 @@ const ceilingRate = mappings / ceilingSeconds;
 const manyRate = (batches * LOOKUPS_PER_REQUEST) / manySeconds;
 const rawManyRate = (batches * LOOKUPS_PER_REQUEST) / rawManySeconds;
 const listsRate = (batches * LOOKUPS_PER_REQUEST) / listsSeconds;
+const asOfRate = (2 * batches * LOOKUPS_PER_REQUEST) / asOfSeconds;
+const currentRate = (2 * batches * LOOKUPS_PER_REQUEST) / currentSeconds;
 const results = [
   {
     name: `CSV import of ${mappings} mappings (${summary.customersCreated} customers), one transaction`,
@@ -493,6 +529,19 @@ const results = [
     target: '≥ 0.6× raw',
     met: listsRate / rawManyRate >= 0.6,
     ratio: ratioOf(listsRate, rawManyRate, 0.6, 'lookups/s', `the same statements raw with ${rawName}, same split`),
+  },
+  {
+    name: `whoHadMany's statements asOf a past instant (every tenth mapping corrected since), raw, ${n(LOOKUPS_PER_REQUEST)} lookups in ${PARTS} parts`,
+    value: `${n(asOfRate)} lookups/s; the same lookups of the current records ${n(currentRate)} lookups/s: ${(asOfRate / currentRate).toFixed(2)}×`,
+    target: '≥ 0.8× the current lookup',
+    met: asOfRate / currentRate >= 0.8,
+    ratio: ratioOf(
+      asOfRate,
+      currentRate,
+      0.8,
+      'lookups/s',
+      `the same lookups of the current records, raw with ${rawName}`,
+    ),
   },
   {
     name: `whoHad over HTTP, concurrency ${CONCURRENCY}`,
@@ -551,6 +600,8 @@ const rates = {
   rawLookupsPerStatement,
   listsRate,
   serverLookupsPerStatement,
+  asOfRate,
+  currentRate,
 };
 console.log(JSON.stringify({ engine, customers, mappings, seconds, results, rates, relationSizes, buffers }));
 process.exit(0);

@@ -1,5 +1,6 @@
 import type { Actor, Tenant } from '../access/types.js';
 import type { ReadRoute } from '../db/replicas.js';
+import type { SystemInstant } from '../domain/system-time.js';
 import { type AttributionLookup, type OutputColumn, readAttributionRow } from '../domain/attribution.js';
 import { createLoaders } from '../lookups/loaders.js';
 import { recordLookups } from '../lookups/log.js';
@@ -24,6 +25,8 @@ export interface AttributionJob {
   actor: Actor;
   /** The case reference each batch is recorded in the lookup log with. */
   reason: string;
+  /** The records answer as they stood at this system instant; absent: the current records. */
+  asKnownAt?: SystemInstant;
   /** The zone Trisul-style `DD-MM-YYYY HH:MM:SS` times are read in; null: such times are refused. */
   timeZone: string | null;
   /** Aborted when the rows' sender has gone: nothing more is read or sent to the database. */
@@ -118,7 +121,9 @@ export async function* attributeRows<Row extends SourceRow>(
     const lookups: AttributionLookup[] = [];
     for (const row of read) if ('lookup' in row) lookups.push(row.lookup);
     const [answers] = await Promise.all([
-      lookups.length === 0 ? [] : whoHadBatch(job.reads.reader(), job.tenant.id, lookups, ATTRIBUTION_COLUMNS),
+      lookups.length === 0
+        ? []
+        : whoHadBatch(job.reads.reader(), job.tenant.id, lookups, ATTRIBUTION_COLUMNS, job.asKnownAt),
       lookups.length === 0
         ? undefined
         : recordLookups(job.reads.primary, job.tenant, job.actor, [

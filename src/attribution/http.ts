@@ -6,7 +6,10 @@ import type { Tenant } from '../access/types.js';
 import { type RequestContext, type ServerContext, tenantOf } from '../context.js';
 import { optionalText } from '../domain/customer.js';
 import { InvalidValueError, excerpt } from '../domain/invalid-value.js';
-import { isKnownTimeZone } from '../domain/time.js';
+import { isKnownTimeZone, nowUnixTime } from '../domain/time.js';
+import { type SystemInstant, asOfProblem, endOfSecond } from '../domain/system-time.js';
+import { versioningStartedAt } from '../lookups/store.js';
+import type { ReadRoute } from '../db/replicas.js';
 import type { Logger } from '../logger.js';
 import { type AttributionJob, attributeRows } from './attribute.js';
 import { CONTENT_TYPES, type Format, HeaderError, answerChunks, answerHeader, openRows } from './formats.js';
@@ -64,7 +67,7 @@ function formatOf(request: Request): Format {
   return format;
 }
 
-function optionsOf(url: URL): { reason: string; timeZone: string | null } {
+function optionsOf(url: URL): { reason: string; timeZone: string | null; asOf: number | null } {
   let reason: string | null;
   try {
     reason = optionalText(url.searchParams.get('reason'));
@@ -78,7 +81,23 @@ function optionsOf(url: URL): { reason: string; timeZone: string | null } {
   if (timeZone !== null && !isKnownTimeZone(timeZone)) {
     throw badInput('timezone', `${excerpt(timeZone)} is not an IANA time zone (e.g. UTC, Asia/Kolkata)`);
   }
-  return { reason, timeZone: timeZone === null || timeZone === '' ? null : timeZone };
+  const asOf = url.searchParams.get('asOf');
+  if (asOf !== null && !/^\d{1,15}$/.test(asOf)) {
+    throw badInput('asOf', `${excerpt(asOf)} is not a unix time (whole seconds since 1970)`);
+  }
+  return {
+    reason,
+    timeZone: timeZone === null || timeZone === '' ? null : timeZone,
+    asOf: asOf === null ? null : Number(asOf),
+  };
+}
+
+/** The system instant the rows are answered as known at (?asOf=), checked as whoHad checks its own. */
+async function asKnownAtOf(reads: ReadRoute, asOf: number | null): Promise<SystemInstant | undefined> {
+  if (asOf === null) return undefined;
+  const problem = asOfProblem(asOf, nowUnixTime(), await versioningStartedAt(reads.reader()));
+  if (problem !== null) throw badInput('asOf', problem);
+  return endOfSecond(asOf);
 }
 
 export interface AttributionOptions {
@@ -112,7 +131,7 @@ export function useAttribution({
           );
         }
         const format = formatOf(request);
-        const { reason, timeZone } = optionsOf(url);
+        const { reason, timeZone, asOf } = optionsOf(url);
         let context: RequestContext;
         let tenant: Tenant;
         try {
@@ -142,6 +161,7 @@ export function useAttribution({
           actor: context.actor,
           reason,
           timeZone,
+          ...(asOf === null ? {} : { asKnownAt: await asKnownAtOf(context.reads, asOf) }),
           signal: gone.signal,
           beforeBatch: () => throttled(rateLimiter, tokenKey, gone.signal),
         };

@@ -47,6 +47,7 @@ export const customers = {
     source: 'source',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
+    sysFrom: 'sys_from',
   },
 } as const satisfies TableNames<Customer>;
 
@@ -69,6 +70,7 @@ export const mappings = {
     endKind: 'end_kind',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
+    sysFrom: 'sys_from',
   },
 } as const satisfies TableNames<IpMapping>;
 
@@ -196,6 +198,7 @@ export const natPortBlocks = {
     rawLine: 'raw_line',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
+    sysFrom: 'sys_from',
   },
 } as const satisfies TableNames<NatPortBlock>;
 
@@ -214,6 +217,7 @@ export const natRules = {
     description: 'description',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
+    sysFrom: 'sys_from',
   },
 } as const satisfies TableNames<NatRule>;
 

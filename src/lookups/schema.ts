@@ -20,9 +20,11 @@ import {
   lookupColumns,
   natHopsDuring,
   portRequiredReason,
+  versioningStartedAt,
   whoHadBatch,
   whoHadShared,
 } from './store.js';
+import { type SystemInstant, asOfProblem, endOfSecond } from '../domain/system-time.js';
 import { type Lenient, RejectedValue } from '../schema/lenient.js';
 import { asMappingParent, asMappingParents, fieldsRead } from './fields.js';
 import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
@@ -115,6 +117,17 @@ function askedLookups(args: WhoHadManyArgs): {
     throw new ValidationError('lookups', `at most ${MAX_LOOKUPS} per request (got ${args.lookups.length})`);
   }
   return { asked: args.lookups, pathOf: ({ index, field }) => `lookups[${index}].${field}` };
+}
+
+const AS_OF_DESCRIPTION =
+  'The system time (unix seconds) whose records answer: the mappings, customers and NAT port blocks as they stood at the end of that second, before any later correction or deletion. Absent or null: the current records. Not after now, nor before the database began keeping versions.';
+
+/** The system instant the records answer as known at (see domain/system-time.ts); undefined: the current records. */
+async function asKnownAt(ctx: RequestContext, asOf: number | null | undefined): Promise<SystemInstant | undefined> {
+  if (asOf == null) return undefined;
+  const problem = asOfProblem(asOf, nowUnixTime(), await versioningStartedAt(ctx.reads.reader()));
+  if (problem !== null) throw new ValidationError('asOf', problem);
+  return endOfSecond(asOf);
 }
 
 // Thrown where no typed result catches it: the caller gets BAD_USER_INPUT naming `reason`
@@ -279,6 +292,7 @@ builder.queryFields((t) => ({
         description:
           'The port asked about (0-65535): needed for an address shared through carrier-grade NAT, whose holder is then found through the port block (see IpMapping.nat).',
       }),
+      asOf: t.arg({ type: 'UnixTime', description: AS_OF_DESCRIPTION }),
       reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
     },
     resolve: async (_root, args, ctx, info) => {
@@ -289,8 +303,21 @@ builder.queryFields((t) => ({
         at: args.at ?? nowUnixTime(),
         ...(args.port == null ? {} : { port: args.port }),
       };
+      const knownAt = await asKnownAt(ctx, args.asOf);
       await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
-      const answer = await whoHadShared(ctx.reads.reader(), tenantOf(ctx).id, lookup, fieldsRead(info));
+      // As known at an instant, a lookup is answered alone: the shared batch reads the current records.
+      const answer =
+        knownAt === undefined
+          ? await whoHadShared(ctx.reads.reader(), tenantOf(ctx).id, lookup, fieldsRead(info))
+          : (
+              await whoHadBatch(
+                ctx.reads.reader(),
+                tenantOf(ctx).id,
+                [lookup],
+                lookupColumns(fieldsRead(info)),
+                knownAt,
+              )
+            )[0]!;
       if (answer instanceof PortRequired) {
         throw badUserInput('port', portRequiredReason(lookup.ip, lookup.at, answer.blocks));
       }
@@ -323,6 +350,7 @@ builder.queryFields((t) => ({
         description:
           'With ips: the port of each address (0-65535), as many as ips (null: none); absent: no port for any.',
       }),
+      asOf: t.arg({ type: 'UnixTime', description: AS_OF_DESCRIPTION }),
       reason: t.arg.string({ description: 'A case reference: the lookups are recorded with it.' }),
     },
     // One answer per lookup; the lookups of all whoHadMany fields of a request count together
@@ -331,11 +359,12 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const { asked, pathOf } = askedLookups(args);
       const { lookups, refusals } = checkLookups(asked, nowUnixTime());
+      const knownAt = await asKnownAt(ctx, args.asOf);
       await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
       const found =
         lookups.length === 0
           ? []
-          : await whoHadBatch(ctx.reads.reader(), tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)));
+          : await whoHadBatch(ctx.reads.reader(), tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)), knownAt);
       // A shared address asked about without a port is answered at its index, as a refused lookup is.
       const answerIndexes = asked
         .map((_lookup, index) => index)

@@ -3,6 +3,7 @@ import type { Db } from '../db/handle.js';
 import { type TableNames, customers, mappingPrefixLengths, mappings, natPortBlocks, natRules } from '../db/columns.js';
 import { withoutDeadline } from '../db/connection.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
+import { type SystemInstant, microsSql, systemInstantOfColumn } from '../domain/system-time.js';
 
 export interface Lookup {
   /** Canonical address text (see domain/ip.ts). */
@@ -142,11 +143,46 @@ const m = mappings.columns;
 const b = natPortBlocks.columns;
 const r = natRules.columns;
 
+/**
+ * What a lookup statement reads the records from: the tables (the current records), or their
+ * versions as they stood at a past system instant (system_versioning migration).
+ */
+interface Records {
+  mappings: string;
+  customers: string;
+  natPortBlocks: string;
+  natRules: string;
+}
+
+const CURRENT_RECORDS: Records = {
+  mappings: mappings.table,
+  customers: customers.table,
+  natPortBlocks: natPortBlocks.table,
+  natRules: natRules.table,
+};
+
+// The rows of a table as they stood at `instant`: its current rows already the record then, and
+// the replaced versions that were. Both halves list the same columns, so that the planner treats
+// the union as one table: a condition on it reaches each half's index, and an ordered probe
+// merges the two indexes' orders.
+const versionsAt = <Model>(names: TableNames<Model>, instant: string) => {
+  const list = Object.values<string>(names.columns).join(', ');
+  return `(SELECT ${list} FROM ${names.table} WHERE sys_from <= ${instant}
+    UNION ALL SELECT ${list} FROM ${names.table}_history WHERE sys_from <= ${instant} AND sys_to > ${instant})`;
+};
+
+const recordsAt = (instant: string): Records => ({
+  mappings: versionsAt(mappings, instant),
+  customers: versionsAt(customers, instant),
+  natPortBlocks: versionsAt(natPortBlocks, instant),
+  natRules: versionsAt(natRules, instant),
+});
+
 /** The mapping of `context` holding `address` at q.at (see above), as a lateral subquery. */
-const holderSql = (context: string, address: string) => `
+const holderSql = (context: string, address: string, records: Records) => `
   SELECT candidate.* FROM unnest(CASE family(${address}) WHEN 4 THEN ${prefixLengthsSql(4, context)} ELSE ${prefixLengthsSql(6, context)} END) AS p(prefix_length)
   CROSS JOIN LATERAL (
-    SELECT * FROM ${mappings.table} m
+    SELECT * FROM ${records.mappings} m
     WHERE m.${m.contextId} = ${context}
       AND m.${m.network} = network(set_masklen(${address}, p.prefix_length))::inet
       AND m.${m.starttime} <= q.at
@@ -173,11 +209,11 @@ const ruleHost = `((q.port - nr.${r.firstPort}) / nr.${r.portsPerHost})`;
  * address at some instant of `extent` (a box in the exclusion constraints' terms), with the
  * port block they gave: what whoHad and ipHistory go through.
  */
-const natHopsSql = (extent: string) => `
+const natHopsSql = (extent: string, records: Records) => `
     SELECT 'binding' AS kind, nb.${b.id} AS id, nb.${b.portFirst} AS port_first, nb.${b.portLast} AS port_last,
       nb.${b.insideAddress} AS inside, nb.${b.insideContextId} AS inside_context_id, nb.${b.source} AS source,
       nb.${b.starttime} AS starttime, nb.${b.endtime} AS endtime
-    FROM ${natPortBlocks.table} nb
+    FROM ${records.natPortBlocks} nb
     WHERE ${bindingExtent} && ${extent}
       AND ipdr_port_span(nb.${b.portFirst}, nb.${b.portLast}) && ipdr_port_span(q.port, q.port)
     UNION ALL
@@ -185,12 +221,13 @@ const natHopsSql = (extent: string) => `
       nr.${r.firstPort} + (${ruleHost}::int + 1) * nr.${r.portsPerHost} - 1,
       set_masklen(nr.${r.insidePrefix}, 32) + ((q.ip - nr.${r.outsidePrefix}) * ${ruleRatio} + ${ruleHost}),
       nr.${r.insideContextId}, 'RULE', nr.${r.starttime}, nr.${r.endtime}
-    FROM ${natRules.table} nr
+    FROM ${records.natRules} nr
     WHERE ${ruleExtent} && ${extent} AND q.port >= nr.${r.firstPort} AND ${ruleHost} < ${ruleRatio}`;
 
 /**
  * The lookup statement: $1 the context, $2 the addresses (inet[]), $3 the instants (int8[]), $4 the
- * ports (int4[], elements or the whole array null: no port).
+ * ports (int4[], elements or the whole array null: no port); `asKnownAt`: $5 the system instant
+ * (timestamptz) whose records answer, instead of the current ones.
  *
  * An address's own holder (d) holds every port of it. Without one, a shared IPv4 address is held
  * port by port: with a port, the binding or rule covering it (n) names an inside address, whose
@@ -198,32 +235,35 @@ const natHopsSql = (extent: string) => `
  * address had then (s) so the caller can say a port is needed. A row comes back for every lookup
  * where any of these found something.
  */
-export const whoHadSql = (columns: LookupColumns) => `
+export const whoHadSql = (columns: LookupColumns, asKnownAt = false) => {
+  const records = asKnownAt ? recordsAt('$5::timestamptz') : CURRENT_RECORDS;
+  return `
 SELECT ${selectList(columns)}, (d.${m.id} IS NOT NULL OR i.${m.id} IS NOT NULL) AS "found",
   n.kind AS "natKind", n.id AS "natId", n.port_first AS "natPortFirst", n.port_last AS "natPortLast",
   host(n.inside) AS "natInsideAddress", n.inside_context_id AS "natInsideContextId", n.source AS "natSource",
   n.starttime AS "natStarttime", n.endtime AS "natEndtime", s.blocks AS "natBlocks"
 FROM unnest($2::inet[], $3::int8[], $4::int4[]) WITH ORDINALITY AS q(ip, at, port, ord)
-LEFT JOIN LATERAL (${holderSql('$1', 'q.ip')}
+LEFT JOIN LATERAL (${holderSql('$1', 'q.ip', records)}
 ) d ON true
 LEFT JOIN LATERAL (
   SELECT * FROM (
-${natHopsSql(pointSql)}
+${natHopsSql(pointSql, records)}
   ) found
   WHERE d.${m.id} IS NULL AND q.port IS NOT NULL AND family(q.ip) = 4
   LIMIT 1
 ) n ON true
 LEFT JOIN LATERAL (
-  SELECT (SELECT count(*) FROM ${natPortBlocks.table} nb WHERE ${bindingExtent} && ${pointSql})
-    + coalesce((SELECT ${ruleRatio} FROM ${natRules.table} nr WHERE ${ruleExtent} && ${pointSql} LIMIT 1), 0) AS blocks
+  SELECT (SELECT count(*) FROM ${records.natPortBlocks} nb WHERE ${bindingExtent} && ${pointSql})
+    + coalesce((SELECT ${ruleRatio} FROM ${records.natRules} nr WHERE ${ruleExtent} && ${pointSql} LIMIT 1), 0) AS blocks
   WHERE d.${m.id} IS NULL AND q.port IS NULL AND family(q.ip) = 4
   -- OFFSET 0 keeps this subquery whole: pulled up into the join, its WHERE became a join filter
   -- applied after the counts, which then ran for every lookup, ports or not (bench/nat.ts's plan).
   OFFSET 0
 ) s ON true
-LEFT JOIN LATERAL (${holderSql('n.inside_context_id', 'n.inside')}
-) i ON true${columns.customer?.length ? `\nLEFT JOIN ${customers.table} c ON c.${customers.columns.id} = coalesce(d.${m.customerId}, i.${m.customerId})` : ''}
+LEFT JOIN LATERAL (${holderSql('n.inside_context_id', 'n.inside', records)}
+) i ON true${columns.customer?.length ? `\nLEFT JOIN ${records.customers} c ON c.${customers.columns.id} = coalesce(d.${m.customerId}, i.${m.customerId})` : ''}
 WHERE d.${m.id} IS NOT NULL OR n.id IS NOT NULL OR s.blocks > 0`;
+};
 
 // What the statement answers: the mapping's columns by their field names, the customer's as "c_<field>".
 type Row = { lookupIndex: number; found: boolean } & Partial<IpMapping> &
@@ -260,16 +300,18 @@ const arrayLiteral = (elements: readonly (string | number | null)[]) =>
 /**
  * The mapping that held each address at each instant (null where none did), in input order,
  * with the columns asked for; its customer (with its id and the asked columns) if asked for.
+ * With `asKnownAt` (a system instant, see domain/system-time.ts), the answer the records gave then.
  */
 export async function whoHadBatch(
   db: Db,
   contextId: number,
   lookups: readonly Lookup[],
   columns: LookupColumns,
+  asKnownAt?: SystemInstant,
 ): Promise<LookupAnswer[]> {
   const results = new Array<LookupAnswer>(lookups.length).fill(null);
   const partSize = Math.max(MIN_LOOKUPS_PER_STATEMENT, Math.ceil(lookups.length / STATEMENTS_PER_BATCH));
-  const sql = whoHadSql(columns);
+  const sql = whoHadSql(columns, asKnownAt !== undefined);
   const answerPart = async (offset: number) => {
     const part = lookups.slice(offset, offset + partSize);
     const rows = await db.readRows<Row>(
@@ -279,6 +321,7 @@ export async function whoHadBatch(
         arrayLiteral(part.map((lookup) => lookup.ip)),
         arrayLiteral(part.map((lookup) => lookup.at)),
         part.some((lookup) => lookup.port != null) ? arrayLiteral(part.map((lookup) => lookup.port ?? null)) : null,
+        ...(asKnownAt === undefined ? [] : [asKnownAt.sql]),
       ],
       { prepared: true },
     );
@@ -345,7 +388,7 @@ export async function natHopsDuring(
   }>(
     `SELECT kind, id, port_first, port_last, host(inside) AS inside, inside_context_id, source, starttime, endtime
      FROM (SELECT $2::inet AS ip, $3::int AS port) q
-     CROSS JOIN LATERAL (${natHopsSql('ipdr_mapping_extent($1, q.ip, $4::int8, $5::int8)')}) hop
+     CROSS JOIN LATERAL (${natHopsSql('ipdr_mapping_extent($1, q.ip, $4::int8, $5::int8)', CURRENT_RECORDS)}) hop
      ORDER BY starttime, kind, id
      LIMIT ${MAX_HISTORY_HOPS + 1}`,
     [contextId, ip, port, from ?? 0, to],
@@ -411,6 +454,27 @@ interface PendingLookup {
   fields: FieldsRead;
 }
 // Per database: apps on different databases (tests) never share a batch.
+const versioningStarts = new WeakMap<Db, Promise<SystemInstant>>();
+
+/**
+ * When the database began keeping versions (system_versioning migration): the records before it
+ * are not known, so nothing is answered as known at an earlier instant. Read once per database.
+ */
+export function versioningStartedAt(db: Db): Promise<SystemInstant> {
+  let started = versioningStarts.get(db);
+  if (!started) {
+    started = db
+      .readRows<{ micros: string }>(`SELECT ${microsSql('started_at')} AS micros FROM system_versioning`, [])
+      .then(([row]) => {
+        if (!row) throw new Error('system_versioning has no row: the migration that creates it inserts one');
+        return systemInstantOfColumn(row.micros);
+      });
+    started.catch(() => versioningStarts.delete(db));
+    versioningStarts.set(db, started);
+  }
+  return started;
+}
+
 const sharedBatches = new WeakMap<Db, Map<number, DataLoader<PendingLookup, LookupAnswer>>>();
 
 /** Who held `lookup.ip` at `lookup.at`, answered with the other single lookups made at the same moment. */

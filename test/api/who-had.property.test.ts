@@ -3,10 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains } from '../../src/domain/ip.js';
 import { holdingsConflict } from '../../src/domain/mapping.js';
 import { rangeContains } from '../../src/domain/time.js';
+import { type SystemInstant, microsSql, systemInstantOfColumn } from '../../src/domain/system-time.js';
+import { lookupColumns, whoHadBatch } from '../../src/lookups/store.js';
 import { createCustomer, createMapping, graphqlData, resetData } from '../helpers.js';
+import { db, prisma } from '../setup/app.js';
 
-// Random histories of create / end / delete / reassign, applied both to the API and to a plain
-// in-memory model of the rules; after every step `whoHad` must agree with the model everywhere.
+// Random histories of create / end / delete / reassign / rename, applied both to the API and to a
+// plain in-memory model of the rules; after every step `whoHad` must agree with the model
+// everywhere, and after the whole history the records as known at each step's instant must agree
+// with the model as it stood then.
 
 interface ModelMapping {
   id: number;
@@ -25,7 +30,8 @@ type Operation =
   | { kind: 'create'; userId: string; subnet: string; start: number; length: number | null }
   | { kind: 'end'; pick: number; at: number }
   | { kind: 'delete'; pick: number }
-  | { kind: 'reassign'; userId: string; subnet: string; at: number };
+  | { kind: 'reassign'; userId: string; subnet: string; at: number }
+  | { kind: 'rename'; userId: string; name: string };
 
 const operation: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({
@@ -43,7 +49,18 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
     subnet: fc.constantFrom(...subnets),
     at: fc.integer({ min: 0, max: 30 }),
   }),
+  fc.record({
+    kind: fc.constant('rename' as const),
+    userId: fc.constantFrom(...customers),
+    name: fc.constantFrom('Asha', 'Bilal', 'Chen'),
+  }),
 );
+
+/** The model: the mappings, and each customer's name. */
+interface Model {
+  mappings: ModelMapping[];
+  names: Readonly<Record<string, string>>;
+}
 
 const conflictsWith = (model: ModelMapping[], candidate: Omit<ModelMapping, 'id' | 'userId'>, except: number[] = []) =>
   model.some(
@@ -58,7 +75,20 @@ const conflictsWith = (model: ModelMapping[], candidate: Omit<ModelMapping, 'id'
       ),
   );
 
-async function apply(model: ModelMapping[], op: Operation): Promise<ModelMapping[]> {
+async function apply(model: Model, op: Operation): Promise<Model> {
+  if (op.kind !== 'rename') return { ...model, mappings: await applyToMappings(model.mappings, op) };
+  const data = await graphqlData(
+    `mutation($u: String!, $input: CustomerInput!) { updateCustomer(userId: $u, input: $input) { __typename } }`,
+    { u: op.userId, input: { userId: op.userId, name: op.name } },
+  );
+  expect(data.updateCustomer.__typename).toBe('Customer');
+  return { ...model, names: { ...model.names, [op.userId]: op.name } };
+}
+
+async function applyToMappings(
+  model: ModelMapping[],
+  op: Exclude<Operation, { kind: 'rename' }>,
+): Promise<ModelMapping[]> {
   switch (op.kind) {
     case 'create': {
       const candidate = {
@@ -136,25 +166,58 @@ async function apply(model: ModelMapping[], op: Operation): Promise<ModelMapping
   }
 }
 
-async function expectWhoHadAgrees(model: ModelMapping[]) {
-  const probes = probeAddresses.flatMap((ip) => probeTimes.map((at) => ({ ip, at })));
+const probes = probeAddresses.flatMap((ip) => probeTimes.map((at) => ({ ip, at })));
+
+/** What the model says held `probe.ip` at `probe.at`: the mapping's id and its customer. */
+function modelAnswer(model: Model, probe: { ip: string; at: number }) {
+  const address = parseIpAddress(probe.ip);
+  const holder = model.mappings.find(
+    (m) => subnetContains(m.subnet, address) && rangeContains({ start: m.start, end: m.end }, probe.at),
+  );
+  return holder ? { id: holder.id, customer: { userId: holder.userId, name: model.names[holder.userId] } } : null;
+}
+
+async function expectWhoHadAgrees(model: Model) {
   // At most 100 aliases a request (MAX_ALIASES).
   for (let first = 0; first < probes.length; first += 100) {
     const chunk = probes.slice(first, first + 100);
     const query = chunk
-      .map((p, i) => `p${i}: whoHad(ip: "${p.ip}", at: ${p.at}) { id customer { userId } }`)
+      .map((p, i) => `p${i}: whoHad(ip: "${p.ip}", at: ${p.at}) { id customer { userId name } }`)
       .join('\n');
     const data = await graphqlData(`{ ${query} }`);
     chunk.forEach((probe, i) => {
-      const address = parseIpAddress(probe.ip);
-      const holder = model.find(
-        (m) => subnetContains(m.subnet, address) && rangeContains({ start: m.start, end: m.end }, probe.at),
-      );
-      expect(data[`p${i}`], `${probe.ip} at ${probe.at}`).toEqual(
-        holder ? { id: holder.id, customer: { userId: holder.userId } } : null,
-      );
+      expect(data[`p${i}`], `${probe.ip} at ${probe.at}`).toEqual(modelAnswer(model, probe));
     });
   }
+}
+
+const readClock = async () => {
+  const [row] = await db.readRows<{ micros: string }>(`SELECT ${microsSql('clock_timestamp()')} AS micros`, []);
+  return systemInstantOfColumn(row!.micros);
+};
+
+/**
+ * The database's clock now: after a step's commit, and before the next step's transaction begins
+ * (its clock is waited past: PGlite's ticks in milliseconds, and a write in the same tick would
+ * share the instant).
+ */
+async function databaseNow(): Promise<SystemInstant> {
+  const instant = await readClock();
+  for (let read = 0; read < 10_000 && (await readClock()).micros === instant.micros; read++);
+  return instant;
+}
+
+const ID_AND_NAME = lookupColumns({ mapping: new Set(['id']), customer: new Set(['userId', 'name']) });
+
+/** The records as known at `instant` say what `model` says, everywhere. */
+async function expectKnownAtAgrees(contextId: number, instant: SystemInstant, model: Model) {
+  const answers = await whoHadBatch(db, contextId, probes, ID_AND_NAME, instant);
+  const found = answers.map((answer) =>
+    answer && 'id' in answer
+      ? { id: answer.id, customer: { userId: answer.userId, name: answer.customer?.name } }
+      : null,
+  );
+  expect(found, `as known at ${instant.sql}`).toEqual(probes.map((probe) => modelAnswer(model, probe)));
 }
 
 describe('whoHad against a model of the rules', () => {
@@ -163,11 +226,15 @@ describe('whoHad against a model of the rules', () => {
       fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 12 }), async (operations) => {
         await resetData();
         for (const userId of customers) await createCustomer(userId);
-        let model: ModelMapping[] = [];
+        let model: Model = { mappings: [], names: Object.fromEntries(customers.map((id) => [id, `Customer ${id}`])) };
+        const steps: { instant: SystemInstant; model: Model }[] = [{ instant: await databaseNow(), model }];
         for (const op of operations) {
           model = await apply(model, op);
           await expectWhoHadAgrees(model);
+          steps.push({ instant: await databaseNow(), model });
         }
+        const { contextId } = await prisma.customer.findFirstOrThrow({ select: { contextId: true } });
+        for (const step of steps) await expectKnownAtAgrees(contextId, step.instant, step.model);
       }),
       { numRuns: 25 },
     );

@@ -142,4 +142,20 @@ describe('schema drift', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  // The history triggers copy whole rows (system_versioning migration): a history table must have
+  // its table's columns, of the same types and in the same order, then sys_to.
+  it.each(['ipdr_customers', 'ipdr_customers_mapping', 'nat_port_blocks', 'nat_rules'])(
+    'keeps %s_history column for column with its table',
+    async (table) => {
+      const columnsOf = async (name: string) =>
+        (
+          await prisma.$queryRawUnsafe<{ column_name: string; udt_name: string }[]>(
+            'SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position',
+            name,
+          )
+        ).map((column) => `${column.column_name} ${column.udt_name}`);
+      expect(await columnsOf(`${table}_history`)).toEqual([...(await columnsOf(table)), 'sys_to timestamptz']);
+    },
+  );
 });
