@@ -56,7 +56,7 @@ const imageSql = <Model>(names: TableNames<Model>, row: string, fields: readonly
     .map((field) => {
       const column = `${row}.${names.columns[field]}`;
       const value =
-        field === 'createdAt' || field === 'updatedAt'
+        field === 'createdAt' || field === 'updatedAt' || field === 'sysFrom'
           ? isoSql(column)
           : PREFIX_FIELDS.has(field)
             ? `abbrev(${column})`
@@ -81,6 +81,7 @@ export const customerImageSql = (row: string) =>
     'source',
     'createdAt',
     'updatedAt',
+    'sysFrom',
   ]);
 
 /** The image of a mappings row aliased `row` (its customer's UserID included). */
@@ -101,6 +102,7 @@ export const mappingImageSql = (row: string) =>
     'endKind',
     'createdAt',
     'updatedAt',
+    'sysFrom',
     'userId',
   ]);
 
@@ -124,6 +126,7 @@ export const natBindingImageSql = (row: string) =>
     'rawLine',
     'createdAt',
     'updatedAt',
+    'sysFrom',
   ]);
 
 /** The image of a nat_rules row aliased `row`. */
@@ -141,4 +144,5 @@ export const natRuleImageSql = (row: string) =>
     'description',
     'createdAt',
     'updatedAt',
+    'sysFrom',
   ]);

@@ -159,8 +159,8 @@ describe('ipdr-admin radius import', () => {
     expect(outcomes(batched)).toEqual(outcomes(whole));
     expect(batched.sessionsChanged).toBeGreaterThan(whole.sessionsChanged);
     expect(batched.sweep.sessionsEnded).toBe(whole.sweep.sessionsEnded);
-    const strip = (rows: { createdAt?: Date; updatedAt?: Date }[]) =>
-      rows.map(({ createdAt: _created, updatedAt: _updated, ...row }) => row);
+    const strip = (rows: { createdAt?: Date; updatedAt?: Date; sysFrom?: Date }[]) =>
+      rows.map(({ createdAt: _created, updatedAt: _updated, sysFrom: _recorded, ...row }) => row);
     const now = await writtenState();
     expect(strip(now.sessions)).toEqual(strip(state.sessions));
     expect(strip(now.mappings)).toEqual(strip(state.mappings));

@@ -45,6 +45,6 @@ describe('the lookup statement', () => {
   });
 
   it('reads every column once for every field, the context ids being its parameter', () => {
-    expect(selected(whoHadSql(lookupColumns(EVERY_FIELD)))).toHaveLength(1 + 15 + 8);
+    expect(selected(whoHadSql(lookupColumns(EVERY_FIELD)))).toHaveLength(1 + 16 + 9);
   });
 });
