@@ -1,6 +1,7 @@
 import type { Actor, Tenant } from '../access/types.js';
 import type { ReadRoute } from '../db/replicas.js';
-import type { SystemInstant } from '../domain/system-time.js';
+import { type SystemInstant, secondOf } from '../domain/system-time.js';
+import { answerImage } from '../lookups/digest.js';
 import { type AttributionLookup, type OutputColumn, readAttributionRow } from '../domain/attribution.js';
 import { createLoaders } from '../lookups/loaders.js';
 import { recordLookups } from '../lookups/log.js';
@@ -120,17 +121,26 @@ export async function* attributeRows<Row extends SourceRow>(
     );
     const lookups: AttributionLookup[] = [];
     for (const row of read) if ('lookup' in row) lookups.push(row.lookup);
-    const [answers] = await Promise.all([
+    const answers =
       lookups.length === 0
         ? []
-        : whoHadBatch(job.reads.reader(), job.tenant.id, lookups, ATTRIBUTION_COLUMNS, job.asKnownAt),
+        : await whoHadBatch(job.reads.reader(), job.tenant.id, lookups, ATTRIBUTION_COLUMNS, job.asKnownAt);
+    // Logged with its answers before any of them is sent; the log's write and the context names'
+    // read go together.
+    const [contextNames] = await Promise.all([
+      contextNamesOf(answers),
       lookups.length === 0
         ? undefined
         : recordLookups(job.reads.primary, job.tenant, job.actor, [
-            { operation: 'attribute', reason: job.reason, asked: lookups },
+            {
+              operation: 'attribute',
+              reason: job.reason,
+              asked: lookups,
+              answers: answers.map(answerImage),
+              ...(job.asKnownAt === undefined ? {} : { asOf: secondOf(job.asKnownAt) }),
+            },
           ]),
     ]);
-    const contextNames = await contextNamesOf(answers);
     let next = 0;
     return read.map((read, index) => {
       const row = batch[index]!;

@@ -10,6 +10,7 @@ import { importDetailFile, printDetailImportSummary } from '../radius/detail-imp
 import { importNatLogFile, printNatImportSummary } from '../nat/file-import.js';
 import { AttributionServerError, attributeFile, printAttributionSummary, writesToStdout } from '../attribution/cli.js';
 import type { Format } from '../attribution/formats.js';
+import { CaseMismatchError, exportCase, printCaseSummary } from '../cases/export.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { isKnownTimeZone } from '../domain/time.js';
@@ -26,7 +27,7 @@ import {
   revokeToken,
 } from '../access/store.js';
 
-const expected = [ValidationError, NotFoundError, AlreadyExistsError, AttributionServerError];
+const expected = [ValidationError, NotFoundError, AlreadyExistsError, AttributionServerError, CaseMismatchError];
 
 function parseDate(value: string): Date {
   const date = new Date(value);
@@ -313,6 +314,28 @@ function buildProgram(openDb: () => Promise<Db>, output: AdminOutput, settings: 
         printAttributionSummary(summary, writesToStdout(outPath) ? (line) => output.err(`${line}\n`) : out);
       },
     );
+
+  const cases = program.command('case').description('what was looked up under a case reference');
+  cases
+    .command('export <reason> [file]')
+    .description(
+      'write every lookup logged under the case reference REASON, with its answer derived again as the records ' +
+        'stood when it was made (or as known at its asOf), as CSV to FILE (stdout without one, or -), each log entry ' +
+        'checked against the digests logged with it; a summary follows, and any entry that does not match fails the command',
+    )
+    .option('--context <name>', 'only the lookups made in this context (default: every context)')
+    .action(async (reason: string, file: string | undefined, options: { context?: string }) => {
+      // With the CSV on stdout, the summary goes to stderr.
+      const toStdout = file === undefined || file === '-';
+      const print = toStdout ? (line: string) => output.err(`${line}\n`) : out;
+      const summary = await exportCase(db, {
+        reason,
+        contextName: options.context,
+        target: toStdout ? { lines: out } : { path: file },
+      });
+      printCaseSummary(summary, print);
+      if (summary.mismatched.length > 0) throw new CaseMismatchError(summary);
+    });
   return program;
 }
 

@@ -129,6 +129,9 @@ export const lookupLog = {
     reason: 'reason',
     lookups: 'lookups',
     detail: 'detail',
+    requestDigest: 'request_digest',
+    answerDigest: 'answer_digest',
+    answer: 'answer',
   },
 } as const satisfies TableNames<LookupLogEntry>;
 

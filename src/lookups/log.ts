@@ -1,19 +1,22 @@
 import type { Actor } from '../access/types.js';
 import type { Db } from '../db/handle.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
+import { type AnswerImage, answerDigest, requestDigest } from './digest.js';
 
 export interface LookupRecord {
   /** `attribute`: a batch of rows of POST /attribute or ipdr-admin attribute. */
   operation: 'whoHad' | 'whoHadMany' | 'ipHistory' | 'attribute';
   reason: string;
-  /** Every (ip, time) pair or range asked about; only the first 100 are kept. */
+  /** Every (ip, time[, port]) lookup or range asked about, in order: all of them are kept. */
   asked: Prisma.InputJsonValue[];
+  /** The system time (unix seconds) the lookups were answered as known at; absent: the current records. */
+  asOf?: number;
+  /** The answers given, one per lookup in order (see digest.ts); absent for ipHistory, whose answer is pages. */
+  answers?: readonly AnswerImage[];
 }
 
-const KEPT_LOOKUPS = 100;
-
-/** Writes lookups made with a reason, many at once (see loaders.ts). */
+/** Writes lookups made with a reason, many at once (see loaders.ts), once they are answered. */
 export async function recordLookups(db: Db, tenant: Tenant, actor: Actor, records: readonly LookupRecord[]) {
   await db.prisma.lookupLogEntry.createMany({
     data: records.map((record) => ({
@@ -23,7 +26,12 @@ export async function recordLookups(db: Db, tenant: Tenant, actor: Actor, record
       operation: record.operation,
       reason: record.reason,
       lookups: record.asked.length,
-      detail: { asked: record.asked.slice(0, KEPT_LOOKUPS), complete: record.asked.length <= KEPT_LOOKUPS },
+      detail: { asked: record.asked, ...(record.asOf === undefined ? {} : { asOf: record.asOf }) },
+      requestDigest: requestDigest(record.asked, record.asOf ?? null),
+      ...(record.answers === undefined ? {} : { answerDigest: answerDigest(record.answers) }),
+      ...(record.operation === 'whoHad' && record.answers?.length === 1
+        ? { answer: (record.answers[0] as Prisma.InputJsonValue | null) ?? Prisma.JsonNull }
+        : {}),
     })),
   });
 }

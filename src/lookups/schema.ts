@@ -11,7 +11,9 @@ import { type TimeRange, nowUnixTime, rangesOverlap } from '../domain/time.js';
 import type { IpMapping, Prisma } from '../generated/prisma/client.js';
 import { readsColumns } from '../schema/columns.js';
 import type { LookupRecord } from './log.js';
+import { answerImage } from './digest.js';
 import {
+  type FieldsRead,
   type LookupRow,
   MAX_HISTORY_HOPS,
   MAX_LOOKUPS,
@@ -138,19 +140,25 @@ const checkReason = (reason: string | null | undefined) => checkField('reason', 
 // lookup behind them is logged once.
 const loggedLookups = new WeakMap<RequestContext, Set<string>>();
 
-/** Records the lookup when it was made with a reason; batched with the request's others. */
-async function logLookup(ctx: RequestContext, reason: string | null | undefined, record: Omit<LookupRecord, 'reason'>) {
-  const checked = checkReason(reason);
-  if (checked === null) return;
+/** Records a lookup made with `reason` (checked), once answered; batched with the request's others. */
+async function logLookup(ctx: RequestContext, reason: string, record: Omit<LookupRecord, 'reason'>) {
   if (record.operation === 'ipHistory') {
-    const key = JSON.stringify([checked, record.asked]);
+    const key = JSON.stringify([reason, record.asked]);
     const logged = loggedLookups.get(ctx) ?? new Set<string>();
     loggedLookups.set(ctx, logged);
     if (logged.has(key)) return;
     logged.add(key);
   }
-  await loadersOf(ctx).lookupLog.load({ ...record, reason: checked });
+  await loadersOf(ctx).lookupLog.load({ ...record, reason });
 }
+
+// A logged answer names its mapping and UserID (digest.ts), whatever the selection reads.
+function fieldsToRead(info: Parameters<typeof fieldsRead>[0], logged: boolean): FieldsRead {
+  const fields = fieldsRead(info);
+  return logged ? { ...fields, mapping: new Set([...fields.mapping, 'id', 'userId']) } : fields;
+}
+
+const loggedAsOf = (asOf: number | null | undefined) => (asOf == null ? {} : { asOf });
 
 const historyRecord = (args: {
   ip: { input: string };
@@ -266,7 +274,26 @@ const LookupLogEntryRef = builder.prismaObject('LookupLogEntry', {
     operation: t.exposeString('operation', { description: 'The query asked: whoHad, whoHadMany or ipHistory.' }),
     reason: t.exposeString('reason', { description: 'The case reference given with it.' }),
     lookups: t.exposeInt('lookups', { description: 'How many pairs or ranges were asked about.' }),
-    detail: t.expose('detail', { type: 'JSON', description: 'What was asked (the first 100 of a batch).' }),
+    detail: t.expose('detail', {
+      type: 'JSON',
+      description: 'What was asked: every lookup, in order (asked), and the asOf it was answered as known at, if any.',
+    }),
+    requestDigest: t.exposeString('requestDigest', {
+      nullable: true,
+      description:
+        'SHA-256 (hex) of the canonical text of what was asked (the lookups in order and asOf); null for entries written before the log kept digests.',
+    }),
+    answerDigest: t.exposeString('answerDigest', {
+      nullable: true,
+      description:
+        'SHA-256 (hex) of the canonical text of the answers given (for each lookup: the mapping id, UserID and NAT hop, a port required, or none); null for ipHistory and for entries written before the log kept digests.',
+    }),
+    answer: t.expose('answer', {
+      type: 'JSON',
+      nullable: true,
+      description:
+        "A single whoHad's answer: { mappingId, userId, nat } of the holder, { portRequired } when a port was needed, or null when nobody held the address.",
+    }),
   }),
 });
 
@@ -304,20 +331,21 @@ builder.queryFields((t) => ({
         ...(args.port == null ? {} : { port: args.port }),
       };
       const knownAt = await asKnownAt(ctx, args.asOf);
-      await logLookup(ctx, args.reason, { operation: 'whoHad', asked: [lookup] });
+      const reason = checkReason(args.reason);
+      const fields = fieldsToRead(info, reason !== null);
       // As known at an instant, a lookup is answered alone: the shared batch reads the current records.
       const answer =
         knownAt === undefined
-          ? await whoHadShared(ctx.reads.reader(), tenantOf(ctx).id, lookup, fieldsRead(info))
-          : (
-              await whoHadBatch(
-                ctx.reads.reader(),
-                tenantOf(ctx).id,
-                [lookup],
-                lookupColumns(fieldsRead(info)),
-                knownAt,
-              )
-            )[0]!;
+          ? await whoHadShared(ctx.reads.reader(), tenantOf(ctx).id, lookup, fields)
+          : (await whoHadBatch(ctx.reads.reader(), tenantOf(ctx).id, [lookup], lookupColumns(fields), knownAt))[0]!;
+      if (reason !== null) {
+        await logLookup(ctx, reason, {
+          operation: 'whoHad',
+          asked: [lookup],
+          ...loggedAsOf(args.asOf),
+          answers: [answerImage(answer)],
+        });
+      }
       if (answer instanceof PortRequired) {
         throw badUserInput('port', portRequiredReason(lookup.ip, lookup.at, answer.blocks));
       }
@@ -360,11 +388,25 @@ builder.queryFields((t) => ({
       const { asked, pathOf } = askedLookups(args);
       const { lookups, refusals } = checkLookups(asked, nowUnixTime());
       const knownAt = await asKnownAt(ctx, args.asOf);
-      await logLookup(ctx, args.reason, { operation: 'whoHadMany', asked: lookups });
+      const reason = checkReason(args.reason);
       const found =
         lookups.length === 0
           ? []
-          : await whoHadBatch(ctx.reads.reader(), tenantOf(ctx).id, lookups, lookupColumns(fieldsRead(info)), knownAt);
+          : await whoHadBatch(
+              ctx.reads.reader(),
+              tenantOf(ctx).id,
+              lookups,
+              lookupColumns(fieldsToRead(info, reason !== null)),
+              knownAt,
+            );
+      if (reason !== null) {
+        await logLookup(ctx, reason, {
+          operation: 'whoHadMany',
+          asked: lookups,
+          ...loggedAsOf(args.asOf),
+          answers: found.map(answerImage),
+        });
+      }
       // A shared address asked about without a port is answered at its index, as a refused lookup is.
       const answerIndexes = asked
         .map((_lookup, index) => index)
@@ -417,12 +459,14 @@ builder.queryFields((t) => ({
         reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
       },
       totalCount: async (_connection, args, ctx) => {
-        await logLookup(ctx, args.reason, historyRecord(args));
+        const reason = checkReason(args.reason);
+        if (reason !== null) await logLookup(ctx, reason, historyRecord(args));
         const { where } = await historyOf(ctx, args);
         return ctx.reads.reader().prisma.ipMapping.count({ where });
       },
       resolve: async (query, _root, args, ctx) => {
-        await logLookup(ctx, args.reason, historyRecord(args));
+        const reason = checkReason(args.reason);
+        if (reason !== null) await logLookup(ctx, reason, historyRecord(args));
         const { where, hops } = await historyOf(ctx, args);
         if (hops.length === 0) {
           return ctx.reads

@@ -12,6 +12,8 @@ import {
   resetData,
 } from '../helpers.js';
 import { checkUsername } from '../../src/domain/names.js';
+import { MAX_LOOKUPS } from '../../src/lookups/store.js';
+import { type DigestedAnswer, expectedAnswerDigest, expectedRequestDigest } from '../log-digests.js';
 
 const ids: Record<string, number> = {};
 
@@ -292,8 +294,23 @@ describe('the lookup log', () => {
             { ip: '10.0.0.1', at: 5 },
             { ip: '10.0.0.2', at: 6 },
           ],
-          complete: true,
         },
+      },
+      {
+        username: 'admin',
+        channel: 'graphql',
+        operation: 'whoHad',
+        reason: 'CASE-17',
+        lookups: 1,
+        detail: { asked: [{ ip: '10.0.0.8', at: 150 }] },
+      },
+      {
+        username: 'admin',
+        channel: 'graphql',
+        operation: 'whoHad',
+        reason: 'CASE-17',
+        lookups: 1,
+        detail: { asked: [{ ip: '10.0.0.7', at: 150 }] },
       },
       {
         username: 'admin',
@@ -301,28 +318,13 @@ describe('the lookup log', () => {
         operation: 'ipHistory',
         reason: 'CASE-18',
         lookups: 1,
-        detail: { asked: [{ ip: '10.0.0.7', from: null, to: null }], complete: true },
-      },
-      {
-        username: 'admin',
-        channel: 'graphql',
-        operation: 'whoHad',
-        reason: 'CASE-17',
-        lookups: 1,
-        detail: { asked: [{ ip: '10.0.0.8', at: 150 }], complete: true },
-      },
-      {
-        username: 'admin',
-        channel: 'graphql',
-        operation: 'whoHad',
-        reason: 'CASE-17',
-        lookups: 1,
-        detail: { asked: [{ ip: '10.0.0.7', at: 150 }], complete: true },
+        detail: { asked: [{ ip: '10.0.0.7', from: null, to: null }] },
       },
     ]);
-    // Beyond authentication: one batch of lookups, the ipHistory count, and one insert for all three.
+    // Beyond authentication: one batch of lookups, the ipHistory count, one insert for ipHistory's
+    // entry (written before its count) and one for both whoHad (written once their batch answered).
     const baseline = await countStatements(() => graphqlData('{ __typename }'));
-    expect(statements - baseline).toBe(3);
+    expect(statements - baseline).toBe(4);
     const filtered = await graphqlData('{ lookupLog(reason: "CASE-17") { edges { node { operation } } } }');
     expect(filtered.lookupLog.edges).toHaveLength(2);
   });
@@ -345,5 +347,81 @@ describe('the lookup log', () => {
       message: 'reason: must not contain control characters',
       extensions: { code: 'BAD_USER_INPUT', field: 'reason' },
     });
+  });
+
+  it('keeps every lookup of a batch whole, with digests of the request and of the answers', async () => {
+    const lookups = Array.from({ length: MAX_LOOKUPS }, (_, i) => ({
+      ip: `10.0.${i >> 8}.${i & 255}`,
+      at: 150 + (i % 3) * 100,
+    }));
+    // The records: A held 10.0.0.0/24 over [100, 199], B 10.0.0.7 over [200, 299], C 10.0.0.0/16 from 300.
+    const held = ({ ip, at }: { ip: string; at: number }): DigestedAnswer =>
+      at === 150
+        ? ip.startsWith('10.0.0.')
+          ? { mappingId: ids.a1!, userId: 'A' }
+          : null
+        : at === 250
+          ? ip === '10.0.0.7'
+            ? { mappingId: ids.b!, userId: 'B' }
+            : null
+          : { mappingId: ids.c!, userId: 'C' };
+    const data = await graphqlData(
+      `query($ips: [IPAddressInput!], $ats: [UnixTimeInput]) {
+        whoHadMany(ips: $ips, ats: $ats, reason: "CASE-WHOLE") { id } }`,
+      { ips: lookups.map((lookup) => lookup.ip), ats: lookups.map((lookup) => lookup.at) },
+    );
+    expect(data.whoHadMany.map((answer: { id: number } | null) => answer?.id ?? null)).toEqual(
+      lookups.map((lookup) => held(lookup)?.mappingId ?? null),
+    );
+    const entry = await prisma.lookupLogEntry.findFirstOrThrow({ where: { reason: 'CASE-WHOLE' } });
+    expect(entry.lookups).toBe(MAX_LOOKUPS);
+    expect(entry.detail).toEqual({ asked: lookups });
+    expect(entry.requestDigest).toBe(expectedRequestDigest(lookups));
+    expect(entry.answerDigest).toBe(expectedAnswerDigest(lookups.map(held)));
+    expect(entry.answer).toBeNull();
+  });
+
+  it("records a single whoHad's answer, and the asOf it was answered as known at", async () => {
+    const asOf = Math.floor(Date.now() / 1000);
+    await graphqlData(`{
+      held: whoHad(ip: "10.0.0.7", at: 250, reason: "CASE-ONE") { ipsubnet }
+      none: whoHad(ip: "10.9.0.1", at: 250, reason: "CASE-NONE") { id }
+      known: whoHad(ip: "10.0.0.7", at: 150, asOf: ${asOf}, reason: "CASE-ASOF") { id }
+    }`);
+    const logged = async (reason: string) =>
+      (
+        await graphqlData(
+          `query($reason: String) { lookupLog(reason: $reason) { edges { node { detail requestDigest answerDigest answer } } } }`,
+          { reason },
+        )
+      ).lookupLog.edges.map((edge: { node: unknown }) => edge.node);
+    expect(await logged('CASE-ONE')).toEqual([
+      {
+        detail: { asked: [{ ip: '10.0.0.7', at: 250 }] },
+        requestDigest: expectedRequestDigest([{ ip: '10.0.0.7', at: 250 }]),
+        answerDigest: expectedAnswerDigest([{ mappingId: ids.b!, userId: 'B' }]),
+        answer: { mappingId: ids.b!, userId: 'B', nat: null },
+      },
+    ]);
+    expect(await logged('CASE-NONE')).toEqual([
+      {
+        detail: { asked: [{ ip: '10.9.0.1', at: 250 }] },
+        requestDigest: expectedRequestDigest([{ ip: '10.9.0.1', at: 250 }]),
+        answerDigest: expectedAnswerDigest([null]),
+        answer: null,
+      },
+    ]);
+    expect(await logged('CASE-ASOF')).toEqual([
+      {
+        detail: { asked: [{ ip: '10.0.0.7', at: 150 }], asOf },
+        requestDigest: expectedRequestDigest([{ ip: '10.0.0.7', at: 150 }], asOf),
+        answerDigest: expectedAnswerDigest([{ mappingId: ids.a1!, userId: 'A' }]),
+        answer: { mappingId: ids.a1!, userId: 'A', nat: null },
+      },
+    ]);
+    // Nobody held it: the answer is JSON's null, not a missing one.
+    const [none] = await prisma.$queryRaw<{ kept: boolean }[]>`
+      SELECT answer IS NOT NULL AND answer = 'null'::jsonb AS kept FROM lookup_log WHERE reason = 'CASE-NONE'`;
+    expect(none).toEqual({ kept: true });
   });
 });
