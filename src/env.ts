@@ -203,6 +203,10 @@ const envSchema = z
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
       .optional(),
 
+    // Retention (src/retention/): the server applies each context's policy this often; absent: never.
+    /** Seconds between the server's retention purges (ipdr-admin retention apply does one at once). */
+    RETENTION_APPLY_INTERVAL: z.coerce.number({ error: 'must be seconds' }).int().min(60).max(31_536_000).optional(),
+
     // RADIUS accounting (src/radius/): off unless a port is given.
     /** The UDP port of the accounting server (1813 by convention); 0 picks a free one. */
     RADIUS_ACCOUNTING_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).optional(),

@@ -14,9 +14,10 @@ import { createHttpServer } from './http/node-handler.js';
 import { createLogger } from './logger.js';
 import { NatSyslogSourceContextError, natSyslogModule } from './nat/module.js';
 import { RadiusClientContextError, radiusAccountingModule } from './radius/module.js';
+import { retentionScheduleModule } from './retention/module.js';
 
 /** The sources of data beside HTTP, started once it listens (see app.ts AppModule). */
-const appModules: readonly AppModule[] = [radiusAccountingModule, natSyslogModule];
+const appModules: readonly AppModule[] = [radiusAccountingModule, natSyslogModule, retentionScheduleModule];
 
 function loadEnv(): Env {
   try {

@@ -65,6 +65,14 @@ describe('environment', () => {
     ).toThrow(/secret: must not be empty/);
   });
 
+  it('reads the retention schedule: off by default, whole seconds from a minute to a year', () => {
+    expect(readEnv({}).RETENTION_APPLY_INTERVAL).toBeUndefined();
+    expect(readEnv({ RETENTION_APPLY_INTERVAL: '86400' }).RETENTION_APPLY_INTERVAL).toBe(86_400);
+    for (const value of ['59', '1.5', 'daily', '31536001']) {
+      expect(() => readEnv({ RETENTION_APPLY_INTERVAL: value }), value).toThrow(/RETENTION_APPLY_INTERVAL/);
+    }
+  });
+
   it('reads read replicas: a list of PostgreSQL URLs of a PostgreSQL primary, never echoed', () => {
     const primary = 'postgres://app@db-primary/ipdr';
     const env = readEnv({

@@ -11,11 +11,21 @@ import { importNatLogFile, printNatImportSummary } from '../nat/file-import.js';
 import { AttributionServerError, attributeFile, printAttributionSummary, writesToStdout } from '../attribution/cli.js';
 import type { Format } from '../attribution/formats.js';
 import { CaseMismatchError, exportCase, printCaseSummary } from '../cases/export.js';
+import { type RetentionPeriod, parseRetentionPeriod } from '../domain/retention.js';
+import {
+  NoRetentionPolicy,
+  type PurgeActor,
+  type PurgeOutcome,
+  applyRetention,
+  listRetention,
+  setRetention,
+} from '../retention/store.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, checkField } from '../errors.js';
 import { checkContextName, checkUsername } from '../domain/names.js';
 import { isKnownTimeZone } from '../domain/time.js';
 import { checkTokenExpiry, checkTokenFormat } from '../access/tokens.js';
 import {
+  cliActor,
   createContext,
   createToken,
   createUser,
@@ -27,7 +37,14 @@ import {
   revokeToken,
 } from '../access/store.js';
 
-const expected = [ValidationError, NotFoundError, AlreadyExistsError, AttributionServerError, CaseMismatchError];
+const expected = [
+  ValidationError,
+  NotFoundError,
+  AlreadyExistsError,
+  AttributionServerError,
+  CaseMismatchError,
+  NoRetentionPolicy,
+];
 
 function parseDate(value: string): Date {
   const date = new Date(value);
@@ -58,6 +75,24 @@ function parseFormat(value: string): Format {
   if (value !== 'csv' && value !== 'ndjson') throw new InvalidArgumentError('must be csv or ndjson');
   return value;
 }
+
+// `none` stays a string: commander reads a parser's null as no value.
+function parseKeep(value: string): RetentionPeriod | 'none' {
+  if (value === 'none') return 'none';
+  const period = parseRetentionPeriod(value);
+  if ('problem' in period) throw new InvalidArgumentError(`${period.problem}, or none`);
+  return period;
+}
+
+const cliPurger = (): PurgeActor => ({ name: cliActor('cli').name, channel: 'cli' });
+
+const purgeLine = (outcome: PurgeOutcome) =>
+  outcome.status === 'busy'
+    ? `${outcome.context}: skipped, another instance is purging it`
+    : `${outcome.context}: keep ${outcome.keep}, horizon ${outcome.horizon} (${new Date(outcome.horizon * 1000).toISOString()}): ` +
+      `${outcome.status === 'dry-run' ? 'would delete' : 'deleted'} ${outcome.mappings} mappings (+${outcome.mappingVersions} earlier versions), ` +
+      `${outcome.customers} customers (+${outcome.customerVersions}), ${outcome.natBindings} NAT port blocks (+${outcome.natBindingVersions}), ` +
+      `${outcome.radiusSessions} RADIUS sessions, ${outcome.auditEvents} audit events, ${outcome.lookupLogEntries} lookup-log entries`;
 
 const iso = (date: Date | null) => (date ? date.toISOString() : '-');
 
@@ -314,6 +349,52 @@ function buildProgram(openDb: () => Promise<Db>, output: AdminOutput, settings: 
         printAttributionSummary(summary, writesToStdout(outPath) ? (line) => output.err(`${line}\n`) : out);
       },
     );
+
+  const retention = program.command('retention').description('how long each context keeps its records');
+  retention
+    .command('set')
+    .description('set how long a context keeps what ended (none: keeps everything, the default)')
+    .requiredOption('--context <name>', 'the context')
+    .requiredOption('--keep <period>', 'years, months, weeks or days (2y, 18m, 26w, 90d), or none', parseKeep)
+    .action(async (options: { context: string; keep: RetentionPeriod | 'none' }) => {
+      const period = options.keep === 'none' ? null : options.keep;
+      await setRetention(db, options.context, period, cliPurger());
+      out(
+        period === null
+          ? `context ${options.context} keeps everything`
+          : `context ${options.context} keeps ${period.text} (${period.interval})`,
+      );
+    });
+  retention.command('list').action(async () =>
+    table(
+      out,
+      (await listRetention(db)).map((row) => ({
+        context: row.context,
+        keep: row.keep ?? 'everything',
+        setBy: row.setBy ?? '-',
+        setAt: iso(row.setAt),
+        lastPurge: iso(row.lastPurgeAt),
+        lastHorizon: row.lastHorizon ?? '-',
+      })),
+    ),
+  );
+  retention
+    .command('apply')
+    .description(
+      'delete, in each context with a policy, the mappings and NAT port blocks that ended before its horizon ' +
+        '(now minus its period; ongoing ones never) with their earlier versions and audit events, the customers and ' +
+        'RADIUS sessions they leave with nothing, and lookup-log entries made before it; each purge is recorded',
+    )
+    .option('--context <name>', 'only this context')
+    .option('--dry-run', 'count what would be deleted, delete nothing')
+    .action(async (options: { context?: string; dryRun?: boolean }) => {
+      const outcomes = await applyRetention(db, cliPurger(), {
+        contextName: options.context,
+        dryRun: options.dryRun ?? false,
+      });
+      if (outcomes.length === 0) out('no context has a retention policy: nothing to do');
+      for (const outcome of outcomes) out(purgeLine(outcome));
+    });
 
   const cases = program.command('case').description('what was looked up under a case reference');
   cases

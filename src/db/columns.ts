@@ -14,6 +14,8 @@ import type {
   Prisma,
   RadiusConflict,
   RadiusSession,
+  RetentionPolicy,
+  RetentionPurge,
 } from '../generated/prisma/client.js';
 
 // The names raw statements (those sent below Prisma, or through $queryRaw) give tables and
@@ -238,6 +240,33 @@ export const natUnparsableLines = {
   },
 } as const satisfies TableNames<NatUnparsableLine>;
 
+// `keep`, an interval, is no Prisma type (Unsupported): its column is named in raw statements only.
+export const retentionPolicies = {
+  table: 'retention_policies',
+  columns: { contextId: 'context_id', setBy: 'set_by', setAt: 'set_at' },
+} as const satisfies TableNames<RetentionPolicy>;
+
+export const retentionPurges = {
+  table: 'retention_purges',
+  columns: {
+    id: 'id',
+    contextId: 'context_id',
+    at: 'at',
+    actor: 'actor',
+    channel: 'channel',
+    horizon: 'horizon',
+    mappings: 'mappings',
+    mappingVersions: 'mapping_versions',
+    customers: 'customers',
+    customerVersions: 'customer_versions',
+    natBindings: 'nat_bindings',
+    natBindingVersions: 'nat_binding_versions',
+    radiusSessions: 'radius_sessions',
+    auditEvents: 'audit_events',
+    lookupLogEntries: 'lookup_log_entries',
+  },
+} as const satisfies TableNames<RetentionPurge>;
+
 /** Every model's names, by model: what the drift test walks. */
 export const TABLES = {
   Context: contexts,
@@ -254,6 +283,8 @@ export const TABLES = {
   NatPortBlock: natPortBlocks,
   NatRule: natRules,
   NatUnparsableLine: natUnparsableLines,
+  RetentionPolicy: retentionPolicies,
+  RetentionPurge: retentionPurges,
 } as const satisfies Record<Prisma.ModelName, TableNames<object>>;
 
 /** The columns of `fields`, comma-separated, each prefixed with `alias.` when one is given. */

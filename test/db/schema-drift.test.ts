@@ -87,6 +87,8 @@ describe('schema drift', () => {
         'NatPortBlock',
         'NatRule',
         'NatUnparsableLine',
+        'RetentionPolicy',
+        'RetentionPurge',
       ]),
     );
   });
