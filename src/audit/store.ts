@@ -41,6 +41,20 @@ export async function recordAudit(tx: Transaction, tenant: Tenant, actor: Actor,
   await tx.auditEvent.create({ data: auditRow(tenant, actor, change) });
 }
 
+// Nine values a row keeps a chunk far below PostgreSQL's 65,535 bind parameters per statement.
+const AUDIT_ROWS_PER_STATEMENT = 2_000;
+
+/**
+ * Many changes of one transaction, in order, a statement per chunk: one round trip per change
+ * made a cascade over a few thousand mappings outlast the transaction's deadline.
+ */
+export async function recordAudits(tx: Transaction, tenant: Tenant, actor: Actor, changes: readonly AuditChange[]) {
+  for (let start = 0; start < changes.length; start += AUDIT_ROWS_PER_STATEMENT) {
+    const chunk = changes.slice(start, start + AUDIT_ROWS_PER_STATEMENT);
+    await tx.auditEvent.createMany({ data: chunk.map((change) => auditRow(tenant, actor, change)) });
+  }
+}
+
 // The same images built by the database, for changes made by set-based statements (CSV import).
 // Keys and formats match image(): camelCase fields, times as numbers, timestamps as ISO strings.
 const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

@@ -7,7 +7,7 @@ import { AlreadyExistsError, CustomerHasMappingsError, NotFoundError, Validation
 import { likeLiteral } from '../domain/text.js';
 import type { Customer, Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
-import { recordAudit } from '../audit/store.js';
+import { recordAudit, recordAudits } from '../audit/store.js';
 import { type Transaction, inTransaction } from '../db/transaction.js';
 import { sourceOf } from '../mappings/filters.js';
 
@@ -121,15 +121,18 @@ export function deleteCustomer(
       ? await tx.ipMapping.findMany({ where: { customerId: customer.id }, orderBy: { id: 'asc' } })
       : [];
     await tx.ipMapping.deleteMany({ where: { customerId: customer.id } });
-    for (const mapping of mappings) {
-      await recordAudit(tx, tenant, actor, {
+    await recordAudits(
+      tx,
+      tenant,
+      actor,
+      mappings.map((mapping) => ({
         action: 'delete',
         entityType: 'mapping',
         entityId: mapping.id,
         before: mapping,
         after: null,
-      });
-    }
+      })),
+    );
     await tx.customer.delete({ where: { id: customer.id } });
     await recordAudit(tx, tenant, actor, {
       action: 'delete',
