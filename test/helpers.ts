@@ -33,10 +33,18 @@ export async function graphqlData<Data = Record<string, any>>(query: string, var
 }
 
 /** Empties the tables a test writes (contexts stay); `next` sets the ids the next rows get. */
+/** The audit trail's chain links and heads, gone with the trail a test truncated (its ids start again). */
+export async function forgetAuditChain() {
+  await prisma.$executeRawUnsafe(`DELETE FROM chain_links WHERE log = 'audit'`);
+  await prisma.$executeRawUnsafe(`DELETE FROM chain_heads WHERE log = 'audit'`);
+  await prisma.$executeRawUnsafe(`DELETE FROM chain_purged WHERE log = 'audit'`);
+}
+
 export async function resetData(next: { customer?: number; mapping?: number } = {}) {
   await prisma.$executeRawUnsafe(
     'TRUNCATE audit_events, radius_conflicts, radius_sessions, ipdr_customers_mapping, ipdr_customers, nat_port_blocks, nat_rules, nat_unparsable_lines, ipdr_customers_mapping_history, ipdr_customers_history, nat_port_blocks_history, nat_rules_history RESTART IDENTITY CASCADE',
   );
+  await forgetAuditChain();
   for (const [table, id] of [
     ['ipdr_customers', next.customer],
     ['ipdr_customers_mapping', next.mapping],

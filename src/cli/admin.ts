@@ -1,5 +1,6 @@
 // ipdr-admin: contexts, users, grants and tokens, on the embedded database or DATABASE_URL.
 // The same store functions serve the admin GraphQL mutations (src/schema/access.ts).
+import { ChainMismatchError, verifyChains } from '../chains/verify.js';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { openDatabase } from '../db/connection.js';
 import { type Db, createDb } from '../db/handle.js';
@@ -44,6 +45,7 @@ const expected = [
   AttributionServerError,
   CaseMismatchError,
   NoRetentionPolicy,
+  ChainMismatchError,
 ];
 
 function parseDate(value: string): Date {
@@ -416,6 +418,25 @@ function buildProgram(openDb: () => Promise<Db>, output: AdminOutput, settings: 
       });
       printCaseSummary(summary, print);
       if (summary.mismatched.length > 0) throw new CaseMismatchError(summary);
+    });
+  program
+    .command('verify')
+    .description(
+      'walk the hash chains of the audit trail and the lookup log: every entry recomputed, every link followed, ' +
+        'every entry looked for on a chain; fails naming the first entry that does not match. Prints each ' +
+        "context's heads digest: kept outside the database, it shows later that nothing before it was rewritten",
+    )
+    .option('--context <name>', 'only this context (default: every context)')
+    .action(async (options: { context?: string }) => {
+      const reports = await verifyChains(db, options.context);
+      for (const report of reports) {
+        const state = report.problems.length === 0 ? 'intact' : `${report.problems.length} not matching`;
+        out(
+          `context ${report.context}: audit trail ${report.links.audit} entries, lookup log ${report.links.lookup} entries: ${state}; heads digest ${report.headsDigest}`,
+        );
+        for (const problem of report.problems) out(`  ${problem.message}`);
+      }
+      if (reports.some((report) => report.problems.length > 0)) throw new ChainMismatchError(reports);
     });
   return program;
 }

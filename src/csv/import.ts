@@ -404,23 +404,26 @@ export async function importRows(
   const summary = emptySummary();
   const progress: ImportProgress = { summary, customers: new Map() };
   try {
-    await db.database.transaction(async (tx) => {
-      const queue = batchQueue(tx, tenant, actor, progress);
-      const apply = (rows: ImportRow[]) => queue.add(prepareBatch(rows));
-      let batch: ImportRow[] = [];
-      for await (const row of rows) {
-        summary.rowsRead++;
-        if ('error' in row) summary.rowsSkipped.push({ line: row.line, reason: row.error });
-        else batch.push(row);
-        if (batch.length === BATCH_ROWS) {
-          await apply(batch);
-          batch = [];
+    await db.database.transaction(
+      async (tx) => {
+        const queue = batchQueue(tx, tenant, actor, progress);
+        const apply = (rows: ImportRow[]) => queue.add(prepareBatch(rows));
+        let batch: ImportRow[] = [];
+        for await (const row of rows) {
+          summary.rowsRead++;
+          if ('error' in row) summary.rowsSkipped.push({ line: row.line, reason: row.error });
+          else batch.push(row);
+          if (batch.length === BATCH_ROWS) {
+            await apply(batch);
+            batch = [];
+          }
         }
-      }
-      if (batch.length > 0) await apply(batch);
-      await queue.finish();
-      if (options.dryRun) throw new DryRun();
-    });
+        if (batch.length > 0) await apply(batch);
+        await queue.finish();
+        if (options.dryRun) throw new DryRun();
+      },
+      { sealChains: true },
+    );
   } catch (error) {
     if (!(error instanceof DryRun)) throw error;
   }

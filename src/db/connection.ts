@@ -48,7 +48,16 @@ export interface TransactionOptions {
    * when autovacuum analyses the table.
    */
   genericPlans?: boolean;
+  /**
+   * Links the audit events and lookup-log entries the transaction wrote onto their context's
+   * hash chain (ipdr_chain_seal, see the chains migration) as it commits: on PostgreSQL in the
+   * COMMIT's round trip, so the chain's lane is held for no longer than the commit itself.
+   */
+  sealChains?: boolean;
 }
+
+/** The statement that links a transaction's audit and lookup-log entries; sent last before COMMIT. */
+export const SEAL_CHAINS_SQL = 'SELECT ipdr_chain_seal()';
 
 /** What a transaction runs first, after BEGIN, in the same round trip. */
 function beginStatements(options: TransactionOptions): string[] {
@@ -392,7 +401,7 @@ function openPostgres(
           },
         });
         checkDeadline();
-        await committing(() => client.query('COMMIT'));
+        await committing(() => client.query(options.sealChains ? `${SEAL_CHAINS_SQL}; COMMIT` : 'COMMIT'));
         return result;
       } catch (error) {
         // A connection that cannot even roll back is dropped from the pool, not reused.
@@ -486,6 +495,7 @@ function openPglite(dataDir: string, loadDataDir?: Blob): Database {
             },
           });
           checkDeadline();
+          if (options.sealChains) await tx.query(SEAL_CHAINS_SQL);
           settle = deadline && outcomeOf(deadline).beginCommit();
           return result;
         });

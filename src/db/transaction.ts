@@ -1,6 +1,7 @@
 import { BusyError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { isTransactionTimeout, isWriteConflict } from './errors.js';
+import { SEAL_CHAINS_SQL } from './connection.js';
 import type { Db } from './handle.js';
 
 /** The client handed to `prisma.$transaction(async (tx) => ...)`. */
@@ -33,7 +34,15 @@ const pause = (run: number) =>
 export async function inTransaction<T>(db: Db, work: (tx: Transaction) => Promise<T>): Promise<T> {
   for (let run = 1; ; run++) {
     try {
-      return await db.prisma.$transaction(work, { maxWait: START_WAIT_MS, timeout: RUN_TIMEOUT_MS });
+      return await db.prisma.$transaction(
+        async (tx) => {
+          const result = await work(tx);
+          // Last, so that the chain's lane is held only from here to the commit (see SEAL_CHAINS_SQL).
+          await tx.$queryRawUnsafe(SEAL_CHAINS_SQL);
+          return result;
+        },
+        { maxWait: START_WAIT_MS, timeout: RUN_TIMEOUT_MS },
+      );
     } catch (error) {
       if (isTransactionTimeout(error)) throw new BusyError();
       if (!(error instanceof ConcurrentChange) && !isWriteConflict(error)) throw error;

@@ -1,4 +1,5 @@
 import type { Actor } from '../access/types.js';
+import { SEAL_CHAINS_SQL } from '../db/connection.js';
 import type { Db } from '../db/handle.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
@@ -18,7 +19,7 @@ export interface LookupRecord {
 
 /** Writes lookups made with a reason, many at once (see loaders.ts), once they are answered. */
 export async function recordLookups(db: Db, tenant: Tenant, actor: Actor, records: readonly LookupRecord[]) {
-  await db.prisma.lookupLogEntry.createMany({
+  const written = db.prisma.lookupLogEntry.createMany({
     data: records.map((record) => ({
       contextId: tenant.id,
       username: actor.name,
@@ -34,4 +35,6 @@ export async function recordLookups(db: Db, tenant: Tenant, actor: Actor, record
         : {}),
     })),
   });
+  // Linked onto the context's chain in the same transaction (see SEAL_CHAINS_SQL).
+  await db.prisma.$transaction([written, db.prisma.$queryRawUnsafe(SEAL_CHAINS_SQL)]);
 }

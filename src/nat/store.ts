@@ -95,7 +95,7 @@ export async function applyPortBlocks(
           for (const batch of batches) results.push(await applyBatch(session, batch, actor));
           return results;
         },
-        { advisoryLocks: contextIds.map((id) => [NAT_LOCK_CLASS, id] as const) },
+        { advisoryLocks: contextIds.map((id) => [NAT_LOCK_CLASS, id] as const), sealChains: true },
       );
     } catch (error) {
       if (!lostRace(error) || run === MAX_RUNS) throw error;

@@ -96,7 +96,11 @@ export async function applyAccounting(
           for (const batch of batches) results.push(await applyBatch(session, batch, rules, actor));
           return results;
         },
-        { advisoryLocks: contextIds.map((id) => [RADIUS_LOCK_CLASS, id] as const), genericPlans: true },
+        {
+          advisoryLocks: contextIds.map((id) => [RADIUS_LOCK_CLASS, id] as const),
+          genericPlans: true,
+          sealChains: true,
+        },
       );
     } catch (error) {
       if (!lostRace(error) || run === MAX_RUNS) throw error;

@@ -1,6 +1,7 @@
 import type { Db } from '../db/handle.js';
 import type { Transaction } from '../db/transaction.js';
 import { findTenant } from '../access/store.js';
+import { CHAIN_HEADS_JSON_SQL } from '../chains/verify.js';
 import type { Tenant } from '../access/types.js';
 import type { RetentionPeriod } from '../domain/retention.js';
 import {
@@ -168,7 +169,7 @@ async function purgeContext(
   await tx.$queryRawUnsafe(`SELECT set_config('ipdr.purging', 'on', true)`);
   // The ids deleted, and the customers and sessions they may leave with nothing.
   await tx.$executeRawUnsafe(
-    `CREATE TEMP TABLE retention_gone (kind TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (kind, id)) ON COMMIT DROP`,
+    `CREATE TEMP TABLE retention_gone (kind TEXT NOT NULL, id BIGINT NOT NULL, PRIMARY KEY (kind, id)) ON COMMIT DROP`,
   );
   const m = mappings.columns;
   const gone = (kind: string, column: string) =>
@@ -269,14 +270,16 @@ async function purgeContext(
     tx,
     `WITH d AS (DELETE FROM ${auditEvents.table} e WHERE e.${e.contextId} = $1 AND (
          ${about('mapping', 'mapping', mappings.table)} OR ${about('customer', 'customer', customers.table)}
-         OR ${about('natBinding', 'natBinding', natPortBlocks.table)}) RETURNING 1)
+         OR ${about('natBinding', 'natBinding', natPortBlocks.table)}) RETURNING e.${e.id}),
+       a AS (${gone('audit', e.id)})
      SELECT count(*) AS n FROM d`,
     tenant.id,
   );
   const l = lookupLog.columns;
   counts.lookupLogEntries = await count(
     tx,
-    `WITH d AS (DELETE FROM ${lookupLog.table} WHERE ${l.contextId} = $1 AND ${l.at} < to_timestamp($2) RETURNING 1)
+    `WITH d AS (DELETE FROM ${lookupLog.table} WHERE ${l.contextId} = $1 AND ${l.at} < to_timestamp($2) RETURNING ${l.id}),
+       a AS (${gone('lookup', l.id)})
      SELECT count(*) AS n FROM d`,
     tenant.id,
     horizon,
@@ -290,11 +293,13 @@ async function purgeContext(
   };
   if (dryRun) throw new DryRun(outcome);
   const u = retentionPurges.columns;
-  await tx.$executeRawUnsafe(
+  // The purge records where each lane of the chains stood: verify checks they still pass there.
+  const [purge] = await tx.$queryRawUnsafe<{ id: number }[]>(
     `INSERT INTO ${retentionPurges.table} (${u.contextId}, ${u.actor}, ${u.channel}, keep, ${u.horizon}, ${u.mappings},
        ${u.mappingVersions}, ${u.customers}, ${u.customerVersions}, ${u.natBindings}, ${u.natBindingVersions},
-       ${u.radiusSessions}, ${u.auditEvents}, ${u.lookupLogEntries})
-     VALUES ($1, $2, $3, $4::interval, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+       ${u.radiusSessions}, ${u.auditEvents}, ${u.lookupLogEntries}, chain_heads)
+     VALUES ($1, $2, $3, $4::interval, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, ${CHAIN_HEADS_JSON_SQL})
+     RETURNING ${u.id} AS id`,
     tenant.id,
     actor.name,
     actor.channel,
@@ -309,6 +314,11 @@ async function purgeContext(
     counts.radiusSessions,
     counts.auditEvents,
     counts.lookupLogEntries,
+  );
+  // The deleted entries stay named on their links: recorded as purged, the chains stay whole.
+  await tx.$executeRawUnsafe(
+    `INSERT INTO chain_purged (log, entry_id, purge_id) SELECT kind, id, $1 FROM retention_gone WHERE kind IN ('audit', 'lookup')`,
+    purge!.id,
   );
   return outcome;
 }

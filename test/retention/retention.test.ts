@@ -28,7 +28,9 @@ const rowCounts = async () => {
 
 beforeAll(async () => {
   await resetData();
-  await prisma.$executeRawUnsafe('TRUNCATE lookup_log, retention_purges, retention_policies');
+  await prisma.$executeRawUnsafe(
+    'TRUNCATE lookup_log, retention_purges, retention_policies, chain_links, chain_heads, chain_purged',
+  );
   const now = nowUnixTime();
   for (const userId of ['OLD', 'MIXED', 'RECENT', 'ONGOING', 'NEW']) await createCustomer(userId);
   ids.old = (await createMapping({ userId: 'OLD', ipsubnet: '10.1.0.1', starttime: 1000, endtime: 2500 })).id;
@@ -128,6 +130,28 @@ describe('ipdr-admin retention', () => {
     const horizon = Number(purge!.horizon);
     expect(horizon).toBeGreaterThan(started - 2 * YEAR - 2 * 86_400);
     expect(horizon).toBeLessThan(started - 2 * YEAR + 2 * 86_400);
+    // The chains go on through what was deleted: its links stay, the entries recorded as purged,
+    // and the purge recorded where each lane stood.
+    const [marked] = await prisma.$queryRaw<{ audit: bigint; lookup: bigint }[]>`
+      SELECT count(*) FILTER (WHERE log = 'audit') AS audit, count(*) FILTER (WHERE log = 'lookup') AS lookup
+      FROM chain_purged`;
+    expect(marked).toEqual({ audit: 5n, lookup: 1n });
+    const verified = await adminInProcess('verify');
+    expect(verified.stdout).toContain(': intact;');
+    expect(verified.code).toBe(0);
+    // A recorded lane head the chain no longer passes through: the chain was rebuilt after the purge.
+    const [lane] = await prisma.$queryRaw<{ lane: string; point: unknown }[]>`
+      SELECT key AS lane, value AS point FROM retention_purges, jsonb_each(chain_heads->'audit') LIMIT 1`;
+    await prisma.$executeRaw`UPDATE retention_purges SET chain_heads = jsonb_set(chain_heads, ARRAY['audit', ${lane!.lane}, '1'], to_jsonb(repeat('0', 64)))`;
+    const rebuilt = await adminInProcess('verify');
+    expect(rebuilt.code).toBe(1);
+    expect(rebuilt.stderr).toMatch(
+      new RegExp(
+        `audit event chain lane ${lane!.lane} no longer passes through link \\d+ as retention purge \\d+ recorded it`,
+      ),
+    );
+    await prisma.$executeRaw`UPDATE retention_purges SET chain_heads = jsonb_set(chain_heads, ARRAY['audit', ${lane!.lane}], ${JSON.stringify(lane!.point)}::jsonb)`;
+    expect((await adminInProcess('verify')).code).toBe(0);
     // Nothing left to purge: a second run deletes nothing, and is recorded too.
     expect((await adminInProcess('retention', 'apply')).stdout).toContain('deleted 0 mappings (+0 earlier versions)');
     expect(await prisma.retentionPurge.count()).toBe(2);
