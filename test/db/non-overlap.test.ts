@@ -25,7 +25,8 @@ async function createMappingKind(input: Record<string, unknown>): Promise<string
     `,
     { input },
   );
-  return result.data!.createMapping.__typename;
+  if (!result.data) throw new Error(JSON.stringify(result.errors));
+  return result.data.createMapping.__typename;
 }
 
 async function expectConflict(input: Parameters<typeof createMapping>[0], conflictingIds: number[]) {
