@@ -19,6 +19,8 @@ import {
   MAX_LOOKUPS,
   type NatHop,
   PortRequired,
+  historyAt,
+  historyCountAt,
   lookupColumns,
   natHopsDuring,
   portRequiredReason,
@@ -31,7 +33,7 @@ import { type Lenient, RejectedValue } from '../schema/lenient.js';
 import { asMappingParent, asMappingParents, fieldsRead } from './fields.js';
 import { firstDescription, listBound, takeFirst } from '../schema/list-bounds.js';
 import { IpMappingRef, MappingConnection } from '../mappings/schema.js';
-import { containsIpWhere, overlapsSubnetWhere, overlapsWindowWhere } from '../mappings/filters.js';
+import { type MappingSpan, spanWhere } from '../mappings/filters.js';
 
 // The questions IPDR reports ask: who held an address at an instant, for one pair or many, and
 // the whole ownership timeline of an address range. With a `reason` (a case reference) each is
@@ -165,8 +167,10 @@ const historyRecord = (args: {
   port?: number | null;
   from?: number | null;
   to?: number | null;
+  asOf?: number | null;
 }) => ({
   operation: 'ipHistory' as const,
+  ...loggedAsOf(args.asOf),
   asked: [
     {
       ip: args.ip.input,
@@ -456,18 +460,32 @@ builder.queryFields((t) => ({
           description: 'The first instant of the window, inclusive; absent: since ever.',
         }),
         to: t.arg({ type: 'UnixTime', description: 'The last instant of the window, inclusive; absent: no end.' }),
+        asOf: t.arg({ type: 'UnixTime', description: AS_OF_DESCRIPTION }),
         reason: t.arg.string({ description: 'A case reference: the lookup is recorded with it.' }),
       },
       totalCount: async (_connection, args, ctx) => {
         const reason = checkReason(args.reason);
+        const { spans, knownAt } = await historyOf(ctx, args);
         if (reason !== null) await logLookup(ctx, reason, historyRecord(args));
-        const { where } = await historyOf(ctx, args);
-        return ctx.reads.reader().prisma.ipMapping.count({ where });
+        if (knownAt !== undefined) return historyCountAt(ctx.reads.reader(), spans, knownAt);
+        return ctx.reads.reader().prisma.ipMapping.count({ where: spansWhere(spans) });
       },
       resolve: async (query, _root, args, ctx) => {
         const reason = checkReason(args.reason);
+        const { spans, hops, knownAt } = await historyOf(ctx, args);
         if (reason !== null) await logLookup(ctx, reason, historyRecord(args));
-        const { where, hops } = await historyOf(ctx, args);
+        if (knownAt !== undefined) {
+          // The versions are read below Prisma; the page is the one Prisma's cursor would give.
+          const rows = asMappingParents(
+            await historyAt(ctx.reads.reader(), spans, knownAt, {
+              cursorId: query.cursor?.id ?? null,
+              take: query.take,
+              skip: query.skip,
+            }),
+          ).filter((row) => row !== null);
+          return hops.length === 0 ? rows : rows.map((row) => withHops(row, hops, args));
+        }
+        const where = spansWhere(spans);
         if (hops.length === 0) {
           return ctx.reads
             .reader()
@@ -516,6 +534,7 @@ interface HistoryArgs {
   port?: number | null;
   from?: number | null;
   to?: number | null;
+  asOf?: number | null;
 }
 
 // A connection's count and page each ask; the hops are read once per request and arguments.
@@ -523,30 +542,25 @@ const historyHops = new WeakMap<RequestContext, Map<string, Promise<NatHop[]>>>(
 
 /**
  * What ipHistory lists: the mappings sharing an address with `ip` in the window and, with a port,
- * those of the inside addresses the port was given to, each while its block held it.
+ * those of the inside addresses the port was given to, each while its block held it; as the
+ * records stood at `asOf` when given (knownAt).
  */
 async function historyOf(ctx: RequestContext, args: HistoryArgs) {
   const contextId = tenantOf(ctx).id;
-  const own = { AND: [{ contextId }, overlapsSubnetWhere(args.ip), overlapsWindowWhere(args.from, args.to)] };
-  if (args.port == null) return { where: own, hops: [] };
+  const knownAt = await asKnownAt(ctx, args.asOf);
+  const own: MappingSpan = { contextId, subnet: args.ip, from: args.from ?? null, to: args.to ?? null };
+  if (args.port == null) return { spans: [own], hops: [], knownAt };
   const badPort = askedPortProblem(args.port);
   if (badPort !== null) throw badUserInput('port', badPort);
   if (args.ip.family !== 4 || args.ip.prefixLength !== 32) {
     throw badUserInput('ip', `with a port, a single IPv4 address (got ${args.ip.input})`);
   }
-  const key = JSON.stringify([args.ip.network, args.port, args.from ?? null, args.to ?? null]);
+  const key = JSON.stringify([args.ip.network, args.port, own.from, own.to, args.asOf ?? null]);
   let asked = historyHops.get(ctx);
   if (!asked) historyHops.set(ctx, (asked = new Map()));
   let found = asked.get(key);
   if (!found) {
-    found = natHopsDuring(
-      ctx.reads.reader(),
-      contextId,
-      args.ip.first.text,
-      args.port,
-      args.from ?? null,
-      args.to ?? null,
-    );
+    found = natHopsDuring(ctx.reads.reader(), contextId, args.ip.first.text, args.port, own.from, own.to, knownAt);
     asked.set(key, found);
   }
   const hops = await found;
@@ -556,18 +570,20 @@ async function historyOf(ctx: RequestContext, args: HistoryArgs) {
       `more than ${MAX_HISTORY_HOPS} port blocks gave port ${args.port} of ${args.ip.input} to inside addresses in this window: narrow from and to`,
     );
   }
-  const reached: Prisma.IpMappingWhereInput[] = hops.map((hop) => {
+  const reached = hops.map((hop): MappingSpan => {
     const window = hopWindow(hop, args);
     return {
-      AND: [
-        { contextId: hop.insideContextId },
-        containsIpWhere(parseIpAddress(hop.insideAddress)),
-        overlapsWindowWhere(window.start, window.end),
-      ],
+      contextId: hop.insideContextId,
+      subnet: parseIpSubnet(hop.insideAddress),
+      from: window.start,
+      to: window.end,
     };
   });
-  return { where: { OR: [own, ...reached] }, hops };
+  return { spans: [own, ...reached], hops, knownAt };
 }
+
+const spansWhere = (spans: readonly MappingSpan[]): Prisma.IpMappingWhereInput =>
+  spans.length === 1 ? spanWhere(spans[0]!) : { OR: spans.map(spanWhere) };
 
 /** The part of the window the hop held the port: from the later start to the earlier end. */
 const hopWindow = (hop: NatHop, args: HistoryArgs): TimeRange => {

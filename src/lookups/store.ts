@@ -4,6 +4,7 @@ import { type TableNames, customers, mappingPrefixLengths, mappings, natPortBloc
 import { withoutDeadline } from '../db/connection.js';
 import type { Customer, IpMapping } from '../generated/prisma/client.js';
 import { type SystemInstant, microsSql, systemInstantOfColumn } from '../domain/system-time.js';
+import { type MappingSpan, spanSql } from '../mappings/filters.js';
 
 export interface Lookup {
   /** Canonical address text (see domain/ip.ts). */
@@ -374,6 +375,7 @@ export async function natHopsDuring(
   port: number,
   from: number | null,
   to: number | null,
+  asKnownAt?: SystemInstant,
 ): Promise<NatHop[]> {
   const rows = await db.readRows<{
     kind: 'binding' | 'rule';
@@ -388,10 +390,13 @@ export async function natHopsDuring(
   }>(
     `SELECT kind, id, port_first, port_last, host(inside) AS inside, inside_context_id, source, starttime, endtime
      FROM (SELECT $2::inet AS ip, $3::int AS port) q
-     CROSS JOIN LATERAL (${natHopsSql('ipdr_mapping_extent($1, q.ip, $4::int8, $5::int8)', CURRENT_RECORDS)}) hop
+     CROSS JOIN LATERAL (${natHopsSql(
+       'ipdr_mapping_extent($1, q.ip, $4::int8, $5::int8)',
+       asKnownAt === undefined ? CURRENT_RECORDS : recordsAt('$6::timestamptz'),
+     )}) hop
      ORDER BY starttime, kind, id
      LIMIT ${MAX_HISTORY_HOPS + 1}`,
-    [contextId, ip, port, from ?? 0, to],
+    [contextId, ip, port, from ?? 0, to, ...(asKnownAt === undefined ? [] : [asKnownAt.sql])],
   );
   return rows.map((row) => ({
     kind: row.kind,
@@ -406,6 +411,76 @@ export async function natHopsDuring(
     starttime: Number(row.starttime),
     endtime: row.endtime === null ? null : Number(row.endtime),
   }));
+}
+
+/**
+ * Where a page of ipHistory starts, in Prisma's terms (what Pothos's connection asks for): from the
+ * row with id `cursorId` (none: the first), `skip` rows on, `take` rows (negative: the ones before,
+ * counted back).
+ */
+export interface HistoryPage {
+  cursorId: number | null;
+  take: number;
+  skip: number;
+}
+
+const EVERY_COLUMN = lookupColumns(EVERY_FIELD);
+
+// A statement over the mappings as they stood at $1, with the spans' conditions and parameters.
+function historyStatement(spans: readonly MappingSpan[], asKnownAt: SystemInstant) {
+  const parameters: (string | number)[] = [asKnownAt.sql];
+  const parameter = (value: string | number) => `$${parameters.push(value)}`;
+  const where = spans.map((span) => spanSql('m', span, parameter)).join(' OR ');
+  return { from: `${versionsAt(mappings, '$1::timestamptz')} m`, where: where || 'false', parameters, parameter };
+}
+
+/**
+ * The mappings sharing an address with any of `spans`, as the records stood at `asKnownAt`, in
+ * ipHistory's order (start, then id), one page of them; each with its customer as it stood then.
+ */
+export async function historyAt(
+  db: Db,
+  spans: readonly MappingSpan[],
+  asKnownAt: SystemInstant,
+  page: HistoryPage,
+): Promise<LookupRow[]> {
+  const statement = historyStatement(spans, asKnownAt);
+  const backward = page.take < 0;
+  const order = backward ? 'DESC' : 'ASC';
+  // As Prisma's cursor: the cursor row's place in the order, looked up by its id alone.
+  const fromCursor =
+    page.cursorId === null
+      ? ''
+      : ` AND (m.${m.starttime}, m.${m.id}) ${backward ? '<=' : '>='} (SELECT k.${m.starttime}, k.${m.id}
+          FROM ${versionsAt(mappings, '$1::timestamptz')} k WHERE k.${m.id} = ${statement.parameter(page.cursorId)})`;
+  const select = [
+    `m.${m.contextId} AS "contextId"`,
+    ...EVERY_COLUMN.mapping.map(
+      (field) => `m.${mappings.columns[field]}${field === 'network' ? '::text' : ''} AS "${field}"`,
+    ),
+    ...(EVERY_COLUMN.customer ?? []).map((field) => `c.${customers.columns[field]} AS "c_${field}"`),
+  ].join(', ');
+  const rows = await db.readRows<Row>(
+    `SELECT ${select}
+     FROM ${statement.from}
+     LEFT JOIN ${versionsAt(customers, '$1::timestamptz')} c ON c.${customers.columns.id} = m.${m.customerId}
+     WHERE (${statement.where})${fromCursor}
+     ORDER BY m.${m.starttime} ${order}, m.${m.id} ${order}
+     LIMIT ${statement.parameter(Math.abs(page.take))} OFFSET ${statement.parameter(page.skip)}`,
+    statement.parameters,
+  );
+  const found = rows.map((row) => resultOf(row, row.contextId!, EVERY_COLUMN));
+  return backward ? found.reverse() : found;
+}
+
+/** How many mappings historyAt pages through. */
+export async function historyCountAt(db: Db, spans: readonly MappingSpan[], asKnownAt: SystemInstant) {
+  const statement = historyStatement(spans, asKnownAt);
+  const [row] = await db.readRows<{ count: number }>(
+    `SELECT count(*)::int AS count FROM ${statement.from} WHERE ${statement.where}`,
+    statement.parameters,
+  );
+  return row!.count;
 }
 
 function resultOf(row: Row, contextId: number, columns: LookupColumns): LookupRow {

@@ -2,6 +2,7 @@ import { addressKey, enclosingBlockFirsts, type IpAddress, type IpSubnet } from 
 import type { TimeRange } from '../domain/time.js';
 import type { Channel } from '../access/types.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import { mappings } from '../db/columns.js';
 
 // How a mapping's address range and period are stored, and the filters over them in Prisma's
 // own terms: the sortable address keys (see domain/ip.ts addressKey) make "contains", "within"
@@ -83,4 +84,47 @@ export function overlapsSubnetWhere(subnet: IpSubnet): Prisma.IpMappingWhereInpu
   return {
     OR: [{ ipFirst: { gte: ipFirst, lte: ipLast } }, enclosingWhere(subnet.first, subnet.prefixLength, ipLast)],
   };
+}
+
+/**
+ * The mappings of a context that shared an address with `subnet` at some instant of [from, to]
+ * (either end open): one part of what ipHistory lists.
+ */
+export interface MappingSpan {
+  contextId: number;
+  subnet: IpSubnet;
+  from: number | null;
+  to: number | null;
+}
+
+export function spanWhere(span: MappingSpan): Prisma.IpMappingWhereInput {
+  return {
+    AND: [{ contextId: span.contextId }, overlapsSubnetWhere(span.subnet), overlapsWindowWhere(span.from, span.to)],
+  };
+}
+
+/** Adds a value to a statement's parameters and returns its placeholder. */
+export type AddParameter = (value: string | number) => string;
+
+const column = mappings.columns;
+
+/**
+ * spanWhere's conditions as SQL over the mapping rows named `alias`, for the statements Prisma
+ * cannot write (over the versions as they stood at a past instant, lookups/store.ts). The address
+ * keys are family digits and hex: they need no quoting inside an array literal.
+ */
+export function spanSql(alias: string, span: MappingSpan, parameter: AddParameter): string {
+  const { ipFirst, ipLast } = addressKeys(span.subnet);
+  const enclosing = enclosingBlockFirsts(span.subnet.first, span.subnet.prefixLength).map(addressKey);
+  const last = parameter(ipLast);
+  const conditions = [
+    `${alias}.${column.contextId} = ${parameter(span.contextId)}`,
+    `(${alias}.${column.ipFirst} BETWEEN ${parameter(ipFirst)} AND ${last}` +
+      ` OR (${alias}.${column.ipFirst} = ANY(${parameter(`{${enclosing.join(',')}}`)}::text[]) AND ${alias}.${column.ipLast} >= ${last}))`,
+  ];
+  if (span.to !== null) conditions.push(`${alias}.${column.starttime} <= ${parameter(span.to)}`);
+  if (span.from !== null) {
+    conditions.push(`(${alias}.${column.endtime} IS NULL OR ${alias}.${column.endtime} >= ${parameter(span.from)})`);
+  }
+  return `(${conditions.join(' AND ')})`;
 }

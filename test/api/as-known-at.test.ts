@@ -7,7 +7,7 @@ import { ADMIN_TOKEN } from '../setup/credentials.js';
 
 // Answers as known at a past system time: create, look up, correct, delete, recreate; every
 // earlier answer comes back exactly when asked `asOf` the second it was given, through whoHad,
-// whoHadMany and POST /attribute alike, and the current answer stays the current records'.
+// whoHadMany, ipHistory and POST /attribute alike, and the current answer stays the current records'.
 
 const ADDRESS = '10.77.0.9';
 const SHARED = '203.0.113.90';
@@ -42,6 +42,12 @@ const attributed = async (asOf: number | null) => {
   }));
 };
 
+interface HistoryPage {
+  totalCount: number;
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string; startCursor: string };
+  edges: { node: { id: number; starttime: number; endtime: number | null } }[];
+}
+
 /** What each channel answers at 150, as known at `asOf` (null: the current records). */
 async function answersAsOf(asOf: number | null) {
   const direct = await whoHad({ ip: ADDRESS, at: 150, asOf });
@@ -51,7 +57,20 @@ async function answersAsOf(asOf: number | null) {
       id starttime endtime customer { userId name } nat { id portLast } } }`,
     { asOf },
   );
-  return { single: [direct, shared], many: many.whoHadMany, attributed: await attributed(asOf) };
+  const history = await graphqlData(
+    `query($asOf: UnixTime) {
+      own: ipHistory(ip: "10.77.0.0/24", asOf: $asOf, reason: "CASE-AS-OF") {
+        totalCount edges { node { id starttime endtime customer { userId name } } } }
+      shared: ipHistory(ip: "${SHARED}", port: 5000, asOf: $asOf) {
+        totalCount edges { node { id customer { userId } natHops { id portFirst portLast starttime endtime } } } } }`,
+    { asOf },
+  );
+  return {
+    single: [direct, shared],
+    many: many.whoHadMany,
+    attributed: await attributed(asOf),
+    history: [history.own, history.shared],
+  };
 }
 
 beforeAll(async () => {
@@ -115,11 +134,84 @@ describe('as known at', () => {
     expect(await answersAsOf(null)).toEqual(last);
   });
 
+  it('pages an ipHistory as known at a past second as it paged then, forward and back', async () => {
+    await createCustomer('U-PAGES', 'Pages Customer');
+    const created = [];
+    for (let host = 1; host <= 5; host++) {
+      created.push(await createMapping({ userId: 'U-PAGES', ipsubnet: `10.78.0.${host}`, starttime: 10 * host }));
+    }
+    // Every page of two, walked forward with after and back with before, and the total.
+    const walk = async (asOf: number | null) => {
+      const query = `query($asOf: UnixTime, $first: Int, $after: String, $last: Int, $before: String) {
+        ipHistory(ip: "10.78.0.0/24", asOf: $asOf, first: $first, after: $after, last: $last, before: $before) {
+          totalCount pageInfo { hasNextPage hasPreviousPage endCursor startCursor }
+          edges { node { id starttime endtime } } } }`;
+      const forward: HistoryPage[] = [];
+      let after: string | null = null;
+      do {
+        const page: HistoryPage = (await graphqlData(query, { asOf, first: 2, after })).ipHistory;
+        forward.push(page);
+        after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+      } while (after !== null && forward.length < 10);
+      const backward: HistoryPage[] = [];
+      let before: string | null = null;
+      do {
+        const page: HistoryPage = (await graphqlData(query, { asOf, last: 2, before })).ipHistory;
+        backward.push(page);
+        before = page.pageInfo.hasPreviousPage ? page.pageInfo.startCursor : null;
+      } while (before !== null && backward.length < 10);
+      return { forward, backward };
+    };
+    const then = await walk(null);
+    expect(then.forward.map((page) => page.edges.map((edge) => edge.node.id))).toEqual([
+      [created[0]!.id, created[1]!.id],
+      [created[2]!.id, created[3]!.id],
+      [created[4]!.id],
+    ]);
+    const second = nowUnixTime();
+    await nextSecond();
+
+    // Corrected since: one moved to the end of the timeline, one ended, one deleted.
+    await graphqlData(`mutation($id: Int!) { updateMapping(id: $id, input: { starttime: 100 }) { __typename } }`, {
+      id: created[0]!.id,
+    });
+    await graphqlData(`mutation($id: Int!) { endMapping(id: $id, at: 35) { __typename } }`, { id: created[2]!.id });
+    await graphqlData(`mutation($id: Int!) { deleteMapping(id: $id) { __typename } }`, { id: created[3]!.id });
+    const now = await walk(null);
+    expect(now).not.toEqual(then);
+    expect(now.forward[0]!.totalCount).toBe(4);
+
+    expect(await walk(second)).toEqual(then);
+    expect(await walk(null)).toEqual(now);
+  });
+
+  it('logs an ipHistory asked asOf with its asOf', async () => {
+    const asOf = nowUnixTime();
+    await graphqlData(
+      `query($asOf: UnixTime) { ipHistory(ip: "${ADDRESS}", asOf: $asOf, reason: "CASE-HISTORY-AS-OF") { totalCount } }`,
+      { asOf },
+    );
+    const log = await graphqlData(
+      `{ lookupLog(reason: "CASE-HISTORY-AS-OF") { edges { node { operation lookups detail } } } }`,
+    );
+    expect(log.lookupLog.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
+      { operation: 'ipHistory', lookups: 1, detail: { asked: [{ ip: ADDRESS, from: null, to: null }], asOf } },
+    ]);
+  });
+
   it('refuses an asOf after now or before the database kept versions, naming asOf', async () => {
     for (const asOf of [nowUnixTime() + 3600, 1]) {
       const response = await graphql(WHO_HAD, { ip: ADDRESS, at: 150, asOf });
       expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'asOf' });
       expect(response.data?.whoHad ?? null).toBeNull();
+    }
+    for (const asOf of [nowUnixTime() + 3600, 1]) {
+      const response = await graphql(
+        `query($asOf: UnixTime) { ipHistory(ip: "${ADDRESS}", asOf: $asOf) { totalCount edges { node { id } } } }`,
+        { asOf },
+      );
+      expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'asOf' });
+      expect(response.data?.ipHistory ?? null).toBeNull();
     }
     for (const asOf of ['1', 'yesterday', String(nowUnixTime() + 3600)]) {
       const response = await yoga.fetch(`http://ipdr.test/attribute?reason=CASE-AS-OF&asOf=${asOf}`, {

@@ -1,17 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains } from '../../src/domain/ip.js';
+import { type IpSubnet, parseIpAddress, parseIpSubnet, subnetContains, subnetsOverlap } from '../../src/domain/ip.js';
 import { holdingsConflict } from '../../src/domain/mapping.js';
-import { rangeContains } from '../../src/domain/time.js';
+import { rangeContains, rangesOverlap } from '../../src/domain/time.js';
 import { type SystemInstant, microsSql, systemInstantOfColumn } from '../../src/domain/system-time.js';
-import { lookupColumns, whoHadBatch } from '../../src/lookups/store.js';
+import { historyAt, historyCountAt, lookupColumns, whoHadBatch } from '../../src/lookups/store.js';
 import { createCustomer, createMapping, graphqlData, resetData } from '../helpers.js';
 import { db, prisma } from '../setup/app.js';
 
 // Random histories of create / end / delete / reassign / rename, applied both to the API and to a
 // plain in-memory model of the rules; after every step `whoHad` must agree with the model
 // everywhere, and after the whole history the records as known at each step's instant must agree
-// with the model as it stood then.
+// with the model as it stood then: whoHad's answers, and ipHistory's timelines of each subnet and
+// window, paged forward and back.
 
 interface ModelMapping {
   id: number;
@@ -220,6 +221,47 @@ async function expectKnownAtAgrees(contextId: number, instant: SystemInstant, mo
   expect(found, `as known at ${instant.sql}`).toEqual(probes.map((probe) => modelAnswer(model, probe)));
 }
 
+const windows = [
+  { from: null, to: null },
+  { from: 5, to: 12 },
+  { from: 15, to: null },
+];
+
+/** ipHistory's rows as the model has them: every mapping sharing an address with the window, by start then id. */
+function modelHistory(model: Model, subnet: IpSubnet, window: { from: number | null; to: number | null }) {
+  return model.mappings
+    .filter(
+      (m) =>
+        subnetsOverlap(m.subnet, subnet) &&
+        rangesOverlap({ start: m.start, end: m.end }, { start: window.from ?? 0, end: window.to }),
+    )
+    .sort((x, y) => x.start - y.start || x.id - y.id)
+    .map((m) => ({ id: m.id, customer: { userId: m.userId, name: model.names[m.userId] } }));
+}
+
+/** ipHistory's timelines as known at `instant` say what `model` says: whole, and two at a time forward and back. */
+async function expectHistoryAtAgrees(contextId: number, instant: SystemInstant, model: Model) {
+  const image = (rows: Awaited<ReturnType<typeof historyAt>>) =>
+    rows.map((row) => ({ id: row.id, customer: { userId: row.userId, name: row.customer?.name } }));
+  for (const subnet of ['10.0.0.0/24', '10.0.0.2/31', '10.0.0.1', '::/0']) {
+    for (const window of windows) {
+      const spans = [{ contextId, subnet: parseIpSubnet(subnet), ...window }];
+      const expected = modelHistory(model, parseIpSubnet(subnet), window);
+      const label = `${subnet} in ${JSON.stringify(window)} as known at ${instant.sql}`;
+      expect(image(await historyAt(db, spans, instant, { cursorId: null, take: 100, skip: 0 })), label).toEqual(
+        expected,
+      );
+      expect(await historyCountAt(db, spans, instant), label).toBe(expected.length);
+      if (expected.length < 2) continue;
+      // From the second row on, and the rows before the last one, as a cursor pages.
+      const after = await historyAt(db, spans, instant, { cursorId: expected[0]!.id, take: 2, skip: 1 });
+      expect(image(after), label).toEqual(expected.slice(1, 3));
+      const before = await historyAt(db, spans, instant, { cursorId: expected.at(-1)!.id, take: -2, skip: 1 });
+      expect(image(before), label).toEqual(expected.slice(-3, -1));
+    }
+  }
+}
+
 describe('whoHad against a model of the rules', () => {
   it('agrees after every step of random histories', async () => {
     await fc.assert(
@@ -234,7 +276,10 @@ describe('whoHad against a model of the rules', () => {
           steps.push({ instant: await databaseNow(), model });
         }
         const { contextId } = await prisma.customer.findFirstOrThrow({ select: { contextId: true } });
-        for (const step of steps) await expectKnownAtAgrees(contextId, step.instant, step.model);
+        for (const step of steps) {
+          await expectKnownAtAgrees(contextId, step.instant, step.model);
+          await expectHistoryAtAgrees(contextId, step.instant, step.model);
+        }
       }),
       { numRuns: 25 },
     );
