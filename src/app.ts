@@ -1,6 +1,7 @@
 import { useEngine } from '@envelop/core';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { type YogaServerInstance, createYoga, maskError } from 'graphql-yoga';
 import { createAuthentication } from './access/authentication.js';
 import { useAttribution } from './attribution/http.js';
@@ -23,6 +24,11 @@ import { useRestApi } from './rest/handler.js';
 import { schema } from './schema/index.js';
 import { expectedFailure } from './schema/input.js';
 import { MAX_LOOKUPS } from './lookups/store.js';
+import { type FeedBus, type FeedHub, createFeedHub } from './feed/hub.js';
+import { useConsole } from './console/http.js';
+
+// Writes committed within this time of each other share one run giving their feed positions.
+const FEED_SETTLE_MS = 20;
 
 export type Yoga = YogaServerInstance<ServerContext, RequestContext>;
 
@@ -37,6 +43,8 @@ export interface AppDependencies {
   authFailureLimiter: RateLimiter;
   /** Where queries read: replicas of `db` (db/replicas.ts); without it, `db` alone. */
   readRouter?: ReadRouter;
+  /** Wakes the live feed's streams on every instance (Redis); without it, other instances' writes are polled. */
+  feedBus?: FeedBus;
 }
 
 export interface App extends AppDependencies {
@@ -45,6 +53,8 @@ export interface App extends AppDependencies {
   yoga: Yoga;
   /** The request log and metrics, which the Node handler also writes to. */
   operations: Operations;
+  /** The live feed's streams and wake-ups; main closes it at shutdown. */
+  feed: FeedHub;
 }
 
 /**
@@ -69,10 +79,18 @@ export function createApp(dependencies: AppDependencies): App {
   });
   const metrics = createMetrics({ database: db.database, readRouter, rateLimiter, authFailureLimiter, env });
   const operations = createOperations({ db, logger, metrics });
+  const feed = createFeedHub({
+    db,
+    logger,
+    bus: dependencies.feedBus,
+    pollMs: env.FEED_POLL_MS,
+    settleMs: FEED_SETTLE_MS,
+    maxStreamsPerToken: env.FEED_MAX_STREAMS_PER_TOKEN,
+  });
 
   const yoga: Yoga = createYoga<ServerContext, RequestContext>({
     schema,
-    context: authentication.createRequestContext,
+    context: async (initial) => ({ ...(await authentication.createRequestContext(initial)), feed }),
     graphqlEndpoint: '/graphql',
     // Bodies are bounded before Yoga reads them: see http/body-limit.ts.
     maxRequestBodySize: false,
@@ -103,8 +121,12 @@ export function createApp(dependencies: AppDependencies): App {
       // Before the query is parsed: callers without a valid token learn nothing of the schema.
       authentication.plugin,
       useBodyLimit(env.BODY_LIMIT_BYTES),
+      // The compliance desk's console (/console): a page that calls this API as any client does.
+      useConsole({ logger }),
       useRestApi({ maxResponseBytes: env.MAX_RESPONSE_BYTES, logger, nameOperation: operations.nameOperation }),
       useAttribution({ logger, rateLimiter, idleTimeoutMs: env.RECEIVE_TIMEOUT_MS }),
+      // Subscriptions in the graphql-sse protocol on /graphql/stream, beside Yoga's own SSE on /graphql.
+      useGraphQLSSE({ endpoint: '/graphql/stream' }),
       // No CSRF-prevention plugin: every request carries its bearer token itself, which a cross-site
       // page does not have (README, "Cross-site requests"); the plugin only refused plain GETs.
       ...((env.GRAPHIQL ?? !production)
@@ -130,5 +152,5 @@ export function createApp(dependencies: AppDependencies): App {
       useCostLimit({ maxCost: env.MAX_COST, maxLookups: MAX_LOOKUPS }),
     ],
   });
-  return { ...dependencies, readRouter, yoga, operations };
+  return { ...dependencies, readRouter, yoga, operations, feed };
 }

@@ -4,6 +4,7 @@ import type { Actor, Caller, Channel, RefusalReason, TenantAccess, TenantChoice 
 import type { Db } from './db/handle.js';
 import type { ReadRoute } from './db/replicas.js';
 import type { Loaders } from './lookups/loaders.js';
+import type { FeedHub } from './feed/hub.js';
 
 /** What the server adds to a request: the REST layer marks its requests as such. */
 export interface ServerContext {
@@ -34,6 +35,8 @@ export interface RequestContext {
   /** The context this request acts in, if one could be chosen; read it through `tenantOf`. */
   tenant: TenantAccess | null;
   loaders: Loaders | null;
+  /** The app's live feed (subscriptions). */
+  feed: FeedHub;
 }
 
 // Envelop copies the context object, so these are plain values and the checks are functions.

@@ -203,6 +203,12 @@ const envSchema = z
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
       .optional(),
 
+    // The live feed (src/feed/): GraphQL subscriptions to mapping and customer events.
+    /** Feed streams one API token may hold open on one instance at once. */
+    FEED_MAX_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(1000).default(10),
+    /** Milliseconds between reads of the feed while a stream waits (another instance's writes without Redis). */
+    FEED_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+
     // Retention (src/retention/): the server applies each context's policy this often; absent: never.
     /** Seconds between the server's retention purges (ipdr-admin retention apply does one at once). */
     RETENTION_APPLY_INTERVAL: z.coerce.number({ error: 'must be seconds' }).int().min(60).max(31_536_000).optional(),

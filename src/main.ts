@@ -10,6 +10,7 @@ import { createDb } from './db/handle.js';
 import { createReadRouter, primaryOnly } from './db/replicas.js';
 import { migrate } from './db/migrate.js';
 import { type Env, InvalidEnvironmentError, readEnv } from './env.js';
+import { createRedisFeedBus } from './feed/redis-bus.js';
 import { createHttpServer } from './http/node-handler.js';
 import { createLogger } from './logger.js';
 import { NatSyslogSourceContextError, natSyslogModule } from './nat/module.js';
@@ -115,6 +116,7 @@ const app = createApp({
     keyPrefix: 'ipdr-auth-failures',
     logger,
   }),
+  ...(env.REDIS_URL ? { feedBus: createRedisFeedBus(env.REDIS_URL, logger) } : {}),
 });
 
 const server = createHttpServer(app, {
@@ -153,6 +155,8 @@ server.listen(env.PORT, env.HOST, async () => {
  */
 function shutdown(signal: string) {
   logger.info({ signal }, 'shutting down');
+  // Live feed streams never finish by themselves: end them, or close() would wait for them.
+  void app.feed.close();
   server.close(async () => {
     for (const module of running.reverse()) await module.stop();
     await app.rateLimiter.close();

@@ -1,13 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { yoga } from './setup/app.js';
+import { launchChromium, pngSize } from './setup/chromium.js';
 import { ADMIN_TOKEN } from './setup/credentials.js';
 
 // GraphiQL in a real browser that can reach only the gateway: every request to another host is
@@ -17,25 +17,6 @@ import { ADMIN_TOKEN } from './setup/credentials.js';
 // browser download needs the internet.
 
 const TIME_LIMIT_MS = 60_000;
-
-function findChromium(): string {
-  const given = process.env.CHROMIUM_PATH;
-  if (given) {
-    if (!existsSync(given))
-      throw new Error(`CHROMIUM_PATH=${given}: no such file (install Chromium: apt-get install -y chromium)`);
-    return given;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
-      encoding: 'utf8',
-    }).trim();
-  } catch {
-    throw new Error(
-      'Chromium is not installed: this test needs it. Install it with `apt-get install -y chromium` ' +
-        '(or set CHROMIUM_PATH to a Chromium binary).',
-    );
-  }
-}
 
 let server: Server;
 let origin: string;
@@ -59,25 +40,11 @@ afterAll(async () => {
 /** An editor's text as shown, with its non-breaking spaces read as spaces. */
 const textOf = async (locator: Locator) => (await locator.innerText()).replace(/\u00a0/g, ' ');
 
-/** Width and height from a PNG's IHDR chunk, after checking the signature. */
-function pngSize(png: Buffer): { width: number; height: number } {
-  expect(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
-  expect(png.toString('latin1', 12, 16)).toBe('IHDR');
-  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
-}
-
 describe('GraphiQL in headless Chromium', () => {
   it(
     'shows the editor and runs a query with every other host unreachable',
     async () => {
-      const executablePath = findChromium();
-      browser = await chromium.launch({
-        executablePath,
-        // Root in a container: Chromium's sandbox needs user namespaces it does not get. No name
-        // but the gateway's resolves, in case a request escaped the route below.
-        args: ['--no-sandbox', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
-        timeout: TIME_LIMIT_MS,
-      });
+      browser = await launchChromium(TIME_LIMIT_MS);
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       context.setDefaultTimeout(TIME_LIMIT_MS);
       const elsewhere: string[] = [];

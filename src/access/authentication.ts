@@ -115,7 +115,9 @@ export function createAuthentication({
     },
   };
 
-  async function createRequestContext(initial: YogaInitialContext & ServerContext): Promise<RequestContext> {
+  async function createRequestContext(
+    initial: YogaInitialContext & ServerContext,
+  ): Promise<Omit<RequestContext, 'feed'>> {
     const caller = callers.get(initial.request) ?? (await authenticateRequest(initial.request, initial));
     const requested = initial.restCredentials
       ? initial.restCredentials.context

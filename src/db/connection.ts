@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -83,6 +84,11 @@ export interface MigrationSession {
 
 export interface Database {
   kind: 'pglite' | 'postgresql';
+  /**
+   * Told after each transaction that wrote the audit trail or the lookup log commits (one that
+   * sealed its chains): the live feed gives positions to the events written (feed/hub.ts).
+   */
+  commits: EventEmitter<{ sealed: [] }>;
   adapter: PrismaPg | PrismaPGlite;
   /** A session of its own: PostgreSQL's advisory locks belong to one connection. */
   openMigrationSession(): Promise<MigrationSession>;
@@ -373,8 +379,10 @@ function openPostgres(
   // An idle pooled connection can be dropped by the server (restart, failover, admin kill); pg
   // reports that here, and without a listener it would crash the process. The pool replaces it.
   pool.on('error', (error) => console.error(`database connection lost: ${error.message}`));
+  const commits = new EventEmitter<{ sealed: [] }>();
   return {
     kind: 'postgresql',
+    commits,
     adapter: guardAdapter(new PrismaPg(pool)),
     async openMigrationSession() {
       const client = await pool.connect();
@@ -402,6 +410,7 @@ function openPostgres(
         });
         checkDeadline();
         await committing(() => client.query(options.sealChains ? `${SEAL_CHAINS_SQL}; COMMIT` : 'COMMIT'));
+        if (options.sealChains) commits.emit('sealed');
         return result;
       } catch (error) {
         // A connection that cannot even roll back is dropped from the pool, not reused.
@@ -461,8 +470,10 @@ function openPglite(dataDir: string, loadDataDir?: Blob): Database {
     extensions: { btree_gist },
     ...(loadDataDir ? { loadDataDir } : {}),
   });
+  const commits = new EventEmitter<{ sealed: [] }>();
   return {
     kind: 'pglite',
+    commits,
     adapter: guardAdapter(new PrismaPGlite(pglite)),
     dumpDataDir: () => pglite.dumpDataDir('none'),
     // PGlite is one connection in this process: every session is that connection.
@@ -500,6 +511,7 @@ function openPglite(dataDir: string, loadDataDir?: Blob): Database {
           return result;
         });
         settle?.(true);
+        if (options.sealChains) commits.emit('sealed');
         return result;
       } catch (error) {
         settle?.(false);

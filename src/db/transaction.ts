@@ -34,7 +34,7 @@ const pause = (run: number) =>
 export async function inTransaction<T>(db: Db, work: (tx: Transaction) => Promise<T>): Promise<T> {
   for (let run = 1; ; run++) {
     try {
-      return await db.prisma.$transaction(
+      const result = await db.prisma.$transaction(
         async (tx) => {
           const result = await work(tx);
           // Last, so that the chain's lane is held only from here to the commit (see SEAL_CHAINS_SQL).
@@ -43,6 +43,8 @@ export async function inTransaction<T>(db: Db, work: (tx: Transaction) => Promis
         },
         { maxWait: START_WAIT_MS, timeout: RUN_TIMEOUT_MS },
       );
+      db.database.commits.emit('sealed');
+      return result;
     } catch (error) {
       if (isTransactionTimeout(error)) throw new BusyError();
       if (!(error instanceof ConcurrentChange) && !isWriteConflict(error)) throw error;

@@ -9,6 +9,7 @@ import '../access/schema.js';
 import '../lookups/schema.js';
 import '../radius/schema.js';
 import '../nat/schema.js';
+import '../feed/schema.js';
 import { guardArguments } from './argument-errors.js';
 
 export const schema = guardArguments(lexicographicSortSchema(builder.toSchema()));
