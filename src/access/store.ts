@@ -93,6 +93,22 @@ async function lookUpCaller(db: Db, tokenHash: string, now: Date): Promise<(Call
   };
 }
 
+/**
+ * Whether the token may still read the context: not revoked, not expired, its user an admin or
+ * granted the context. A stream that outlives its request (the live feed) asks again as it goes.
+ */
+export async function mayStillRead(db: Db, tokenId: number, contextId: number, now = new Date()): Promise<boolean> {
+  const found = await db.prisma.apiToken.count({
+    where: {
+      id: tokenId,
+      revokedAt: null,
+      OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
+      user: { OR: [{ isAdmin: true }, { grants: { some: { contextId } } }] },
+    },
+  });
+  return found > 0;
+}
+
 /** An admin may use every context (it manages them), with write access unless a grant says read-only. */
 async function everyContext(db: Db, grants: Caller['grants']): Promise<Caller['grants']> {
   const contexts = await db.prisma.context.findMany({ orderBy: { id: 'asc' } });

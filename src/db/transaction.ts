@@ -17,7 +17,7 @@ export class ConcurrentChange extends Error {
 
 // A pool full of writers queues a transaction for its connection; Prisma's default wait (2 s)
 // gave up while the queue was still moving. Past this wait the caller is told to come back.
-const START_WAIT_MS = 10_000;
+export const START_WAIT_MS = 10_000;
 const RUN_TIMEOUT_MS = 15_000;
 // Deadlocks, serialization failures and concurrent changes roll the whole transaction back, so
 // running it again is safe; each run sees the writes it lost to, so few runs are ever needed.

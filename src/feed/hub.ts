@@ -33,6 +33,8 @@ export interface FeedHub {
   readonly closing: AbortSignal;
   /** The last position this instance knows to be given. */
   head(): number;
+  /** Gives positions to what has ended since, and returns the last position given. */
+  refresh(): Promise<number>;
   /** Resolves once the feed's last position is past `seq`, or `signal` aborts. */
   waitPast(seq: number, signal: AbortSignal): Promise<void>;
   /** Takes one of the token's streams; null when it holds its maximum. Call the result to give it back. */
@@ -101,8 +103,15 @@ export function createFeedHub(options: FeedHubOptions): FeedHub {
   bus?.onAnnounced(() => {
     if (waiters.size > 0) void run();
   });
+  // A write here: give its position now only if someone here follows the feed; otherwise only
+  // tell the other instances (a stream's first read gives the positions of what it finds ended,
+  // in the same order, so nothing is lost by giving them late).
   const written = () => {
     if (closed || settling) return;
+    if (streams.size === 0) {
+      bus?.announce();
+      return;
+    }
     settling = setTimeout(() => {
       settling = null;
       void run();
@@ -114,6 +123,11 @@ export function createFeedHub(options: FeedHubOptions): FeedHub {
     maxStreamsPerToken: options.maxStreamsPerToken,
     closing: closing.signal,
     head: () => head,
+    async refresh() {
+      // A run under way when this is asked runs again before it resolves: it sees the latest commits.
+      await run();
+      return head;
+    },
     waitPast(seq, signal) {
       if (head > seq || signal.aborted || closed) return Promise.resolve();
       return new Promise<void>((resolve) => {

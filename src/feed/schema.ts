@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { Repeater } from 'graphql-yoga';
 import { needs } from '../access/scopes.js';
+import { mayStillRead } from '../access/store.js';
 import type { AuditEntity } from '../audit/store.js';
 import { type RequestContext, tenantOf } from '../context.js';
 import { CustomerRef } from '../customers/schema.js';
@@ -8,7 +9,7 @@ import type { Customer, IpMapping } from '../generated/prisma/client.js';
 import { IpMappingRef } from '../mappings/schema.js';
 import { builder } from '../schema/builder.js';
 import { badUserInput } from '../schema/input.js';
-import { FEED_PAGE, type FeedEvent, feedHead, readFeed, recordOfEvent } from './store.js';
+import { FEED_PAGE, type FeedEvent, readFeed, recordOfEvent } from './store.js';
 
 // The live feed: mapping and customer events as they happen, over Server-Sent Events (Yoga's own
 // and the graphql-sse protocol). A stream starts after the position it is given (or now), reads
@@ -75,9 +76,11 @@ function positionOf(after: string | number | null | undefined): number | null {
 }
 
 /** The events of `entityType` in the request's context after `after` (absent: from now), until the client goes. */
-function feedStream(ctx: RequestContext, entityType: AuditEntity, after: string | number | null | undefined) {
+async function feedStream(ctx: RequestContext, entityType: AuditEntity, after: string | number | null | undefined) {
   const tenant = tenantOf(ctx);
-  const start = positionOf(after);
+  // Without `after`, from the feed's position now, before the response starts: a change made once
+  // the client has the response's headers is in its stream.
+  const start = positionOf(after) ?? (await ctx.feed.refresh());
   if (ctx.feed.closing.aborted) {
     throw new GraphQLError('This instance is shutting down: open the stream again on another', {
       extensions: { code: 'SHUTTING_DOWN', http: { status: 503 } },
@@ -96,11 +99,20 @@ function feedStream(ctx: RequestContext, entityType: AuditEntity, after: string 
     const ended = () => gone.abort();
     ctx.feed.closing.addEventListener('abort', ended, { once: true });
     try {
-      let position = start ?? (await feedHead(ctx.db));
+      let position = start;
+      let accessCheckedAt = Date.now();
       while (!gone.signal.aborted) {
         // The hub's last position before the read: what to wait past when the read finds nothing new.
         const known = ctx.feed.head();
         const events = await readFeed(ctx.db, tenant.id, entityType, position);
+        if (events.length > 0 && Date.now() - accessCheckedAt >= RECHECK_ACCESS_MS) {
+          if (!(await mayStillRead(ctx.db, ctx.caller.tokenId, tenant.id))) {
+            throw new GraphQLError(`This API token may no longer read the context ${tenant.name}: the stream ends`, {
+              extensions: { code: 'FORBIDDEN' },
+            });
+          }
+          accessCheckedAt = Date.now();
+        }
         for (const event of events) {
           if (gone.signal.aborted) break;
           await push(event);
@@ -117,6 +129,10 @@ function feedStream(ctx: RequestContext, entityType: AuditEntity, after: string 
     }
   });
 }
+
+// A stream outlives the request that authenticated it: before it sends events, it asks again
+// whether the token may read the context (revoked, expired, grant taken away), at most this often.
+const RECHECK_ACCESS_MS = 1_000;
 
 const AFTER_DESCRIPTION =
   'The id of the last event seen: the stream starts with the one after it. Absent: with the next change.';

@@ -32,15 +32,6 @@ export async function assignFeed(db: Db): Promise<number> {
   return Number(row!.head);
 }
 
-/** The last position given: where a subscriber asking for no earlier event starts. */
-export async function feedHead(db: Db): Promise<number> {
-  const [row] = await db.database.read<{ head: string | number | bigint }>(
-    'SELECT coalesce(max(seq), 0) AS head FROM feed_events',
-    [],
-  );
-  return Number(row!.head);
-}
-
 /** The most events one read returns; a subscriber behind reads again at once. */
 export const FEED_PAGE = 200;
 

@@ -1,6 +1,7 @@
 import type { Actor } from '../access/types.js';
 import { SEAL_CHAINS_SQL } from '../db/connection.js';
 import type { Db } from '../db/handle.js';
+import { START_WAIT_MS } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Tenant } from '../access/types.js';
 import { type AnswerImage, answerDigest, requestDigest } from './digest.js';
@@ -36,5 +37,7 @@ export async function recordLookups(db: Db, tenant: Tenant, actor: Actor, record
     })),
   });
   // Linked onto the context's chain in the same transaction (see SEAL_CHAINS_SQL).
-  await db.prisma.$transaction([written, db.prisma.$queryRawUnsafe(SEAL_CHAINS_SQL)]);
+  // As long a wait for the connection as a write's (db/transaction.ts): on PGlite's one connection a
+  // batch of /attribute writes its log while the next batch's lookups run.
+  await db.prisma.$transaction([written, db.prisma.$queryRawUnsafe(SEAL_CHAINS_SQL)], { maxWait: START_WAIT_MS });
 }

@@ -1,6 +1,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContext, createToken, createUser, grantAccess } from '../../src/access/store.js';
+import {
+  createContext,
+  createToken,
+  createUser,
+  grantAccess,
+  revokeAccess,
+  revokeToken,
+} from '../../src/access/store.js';
 import { type App, createApp } from '../../src/app.js';
 import { openDatabase } from '../../src/db/connection.js';
 import { createDb } from '../../src/db/handle.js';
@@ -9,7 +16,7 @@ import { createRedisFeedBus } from '../../src/feed/redis-bus.js';
 import { createRateLimiter } from '../../src/access/rate-limit.js';
 import { createLogger } from '../../src/logger.js';
 import { createCustomer, createMapping, graphqlData, resetData } from '../helpers.js';
-import { createTestApp, databaseUrl, db, testEnv, yoga } from '../setup/app.js';
+import { app, createTestApp, databaseUrl, db, testEnv, yoga } from '../setup/app.js';
 import { ADMIN_TOKEN } from '../setup/credentials.js';
 import { type SseStream, openSse } from './sse.js';
 
@@ -35,6 +42,9 @@ async function nextEvent(stream: SseStream, timeoutMs = 3000) {
   expect(payload.errors).toBeUndefined();
   return Object.values(payload.data!)[0] as Record<string, any>;
 }
+
+/** The feed's last position now, as `after`: the test's next writes are in the stream, however soon they follow. */
+const fromNow = async () => String(await app.feed.refresh());
 
 let otherReaderToken: string;
 
@@ -64,7 +74,7 @@ describe('the live feed', () => {
   });
 
   it('resumed after the last id seen, gives every event since, none twice', async () => {
-    const first = await openSse(fetch, { query: MAPPING_EVENTS });
+    const first = await openSse(fetch, { query: MAPPING_EVENTS, variables: { after: await fromNow() } });
     const a = await createMapping({ userId: 'FEED-1', ipsubnet: '10.90.1.1', starttime: 100 });
     const seen = await nextEvent(first);
     expect(seen).toMatchObject({ action: 'create', entityId: a.id });
@@ -94,7 +104,7 @@ describe('the live feed', () => {
   });
 
   it('sends customer events', async () => {
-    const stream = await openSse(fetch, { query: CUSTOMER_EVENTS });
+    const stream = await openSse(fetch, { query: CUSTOMER_EVENTS, variables: { after: await fromNow() } });
     expect(await stream.quietFor(200)).toBe(true);
     const created = await createCustomer('FEED-2', 'Second Subscriber');
     await graphqlData(
@@ -110,7 +120,11 @@ describe('the live feed', () => {
   });
 
   it('speaks the graphql-sse protocol on /graphql/stream', async () => {
-    const stream = await openSse(fetch, { query: MAPPING_EVENTS }, { path: '/graphql/stream' });
+    const stream = await openSse(
+      fetch,
+      { query: MAPPING_EVENTS, variables: { after: await fromNow() } },
+      { path: '/graphql/stream' },
+    );
     expect(stream.status).toBe(200);
     expect(await stream.quietFor(200)).toBe(true);
     const created = await createMapping({ userId: 'FEED-1', ipsubnet: '10.90.2.1', starttime: 100 });
@@ -138,6 +152,40 @@ describe('the live feed', () => {
     await createCustomer('FEED-3');
     expect(await own.quietFor(1500)).toBe(true);
     await own.close();
+  });
+
+  it('ends the stream of a token revoked, or of a grant taken away, while it is open', async () => {
+    await createUser(db, checkUsername('reader-here'), false);
+    await grantAccess(db, 'reader-here', 'default', false);
+    const revoked = await createToken(db, 'reader-here', { readOnly: true });
+    const kept = await createToken(db, 'reader-here', { readOnly: true });
+    const first = await openSse(
+      fetch,
+      { query: MAPPING_EVENTS, variables: { after: await fromNow() } },
+      { token: revoked.token },
+    );
+    const second = await openSse(
+      fetch,
+      { query: MAPPING_EVENTS, variables: { after: await fromNow() } },
+      { token: kept.token },
+    );
+    const before = await createMapping({ userId: 'FEED-1', ipsubnet: '10.90.7.1', starttime: 100 });
+    expect(await nextEvent(first)).toMatchObject({ entityId: before.id });
+    expect(await nextEvent(second)).toMatchObject({ entityId: before.id });
+    // Past the interval at which a stream asks again.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await revokeToken(db, revoked.record.id);
+    const after = await createMapping({ userId: 'FEED-1', ipsubnet: '10.90.7.2', starttime: 100 });
+    const refusal = await first.next();
+    expect(refusal.data).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN' } }] });
+    expect(JSON.stringify(refusal.data)).not.toContain('10.90.7.2');
+    await first.close();
+    expect(await nextEvent(second)).toMatchObject({ entityId: after.id });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await revokeAccess(db, 'reader-here', 'default');
+    await createMapping({ userId: 'FEED-1', ipsubnet: '10.90.7.3', starttime: 100 });
+    expect((await second.next()).data).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN' } }] });
+    await second.close();
   });
 
   it('bounds the streams one token holds open, and gives one back when it closes', async () => {
@@ -191,7 +239,7 @@ describe('the live feed', () => {
 
 describe.runIf(databaseUrl)('the live feed on PostgreSQL', () => {
   it('gives an event of a transaction that commits late a position after those given meanwhile', async () => {
-    const stream = await openSse(fetch, { query: MAPPING_EVENTS });
+    const stream = await openSse(fetch, { query: MAPPING_EVENTS, variables: { after: await fromNow() } });
     expect(await stream.quietFor(200)).toBe(true);
     const held = new pg.Client({ connectionString: databaseUrl });
     await held.connect();
@@ -236,7 +284,7 @@ describe.runIf(databaseUrl)('the live feed on PostgreSQL', () => {
     const writer = instance(db);
     const reader = instance(otherDb);
     try {
-      const stream = await openSse(fetchOf(reader), { query: MAPPING_EVENTS });
+      const stream = await openSse(fetchOf(reader), { query: MAPPING_EVENTS, variables: { after: await fromNow() } });
       expect(await stream.quietFor(500)).toBe(true);
       const started = Date.now();
       const response = await writer.yoga.fetch('http://ipdr.test/graphql', {
@@ -259,7 +307,4 @@ describe.runIf(databaseUrl)('the live feed on PostgreSQL', () => {
   });
 });
 
-afterAll(async () => {
-  const { app } = await import('../setup/app.js');
-  await app.feed.close();
-});
+afterAll(() => app.feed.close());
