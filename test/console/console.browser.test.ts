@@ -73,6 +73,12 @@ async function openConsole(viewport: { width: number; height: number }): Promise
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // A Content-Security-Policy refusal is only a console message; refused requests' statuses
+  // (the wrong token's 401, a bad address's 400) are the page's business.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+      pageErrors.push(message.text());
+  });
   const response = await page.goto(`${origin}/console`);
   expect(response?.status()).toBe(200);
   expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
@@ -192,6 +198,20 @@ describe('the console in headless Chromium', () => {
         .toContain('C-200 (Ravi Kumar) held 10.77.0.4/30 from 2026-05-28 11:00:00');
       await page.getByRole('button', { name: /^C-100 \(Asha Verma\)/ }).hover();
       await expect.poll(() => page.locator('.bar-detail').innerText()).toContain('end inferred');
+      // Each bar where its mapping is along the window (09:00 to 13:00): C-100 10:00–10:59, C-200 11:00 on.
+      const track = (await page.locator('.track-bars').first().boundingBox())!;
+      const along = async (name: RegExp) => {
+        const box = (await page.getByRole('button', { name }).boundingBox())!;
+        return [(box.x - track.x) / track.width, (box.x + box.width - track.x) / track.width].map(
+          (share) => Math.round(share * 100) / 100,
+        );
+      };
+      const [ashaStart, ashaEnd] = await along(/^C-100 \(Asha Verma\)/);
+      const [raviStart, raviEnd] = await along(/^C-200 \(Ravi Kumar\)/);
+      expect(ashaStart).toBeCloseTo(0.25, 1);
+      expect(ashaEnd).toBeCloseTo(0.5, 1);
+      expect(raviStart).toBeCloseTo(0.5, 1);
+      expect(raviEnd).toBeCloseTo(1, 1);
       await everyControlNamed(page);
       await screenshot(page, 'timeline-1280.png', viewport);
       await page.getByRole('button', { name: /^C-100 \(Asha Verma\)/ }).focus();

@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+import type { CustomerValues } from '../../domain/customer.js';
 import { InvalidValueError } from '../../domain/invalid-value.js';
 import { type FeedMessage, RequestFailed, type Session, attribute, follow, graphql } from './api.js';
 import { parseCsvRecords, countCsvRows } from './csv.js';
@@ -58,6 +59,35 @@ function readTime(input: Field, zone: string, required: boolean): number | null 
     input.setError(error instanceof InvalidValueError ? error.message : String(error));
     return null;
   }
+}
+
+/**
+ * A form of labelled fields: on submit their errors are cleared, `submit` runs, and the first field
+ * it marked wrong (before asking the gateway, or from its answer) takes the focus.
+ */
+function fieldForm(
+  fields: Record<string, Field>,
+  general: HTMLElement,
+  submit: () => Promise<void>,
+  submitLabel: string,
+): HTMLFormElement {
+  const form: HTMLFormElement = el(
+    'form',
+    {
+      novalidate: true,
+      onsubmit: async (event: Event) => {
+        event.preventDefault();
+        Object.values(fields).forEach((one) => one.setError(null));
+        general.textContent = '';
+        await submit();
+        form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      },
+    },
+    el('div', { class: 'grid' }, ...Object.values(fields).map((one) => one.row)),
+    el('button', { type: 'submit' }, submitLabel),
+    general,
+  );
+  return form;
 }
 
 function page(title: string, ...content: (Node | null)[]) {
@@ -218,14 +248,7 @@ interface Mapping {
   } | null;
 }
 
-interface Customer {
-  userId: string;
-  name: string;
-  address: string | null;
-  email: string | null;
-  phoneNumber: string | null;
-  altPhoneNumber: string | null;
-}
+type Customer = CustomerValues;
 
 const END_REASONS: Record<string, string> = {
   TIMED_OUT: 'nothing was heard of the session for longer than the session timeout',
@@ -338,58 +361,43 @@ function lookupPage(current: Session) {
   };
   const general = el('p', { class: 'form-error', role: 'alert' });
   const result = el('div', { 'aria-live': 'polite' });
-  const form = el(
-    'form',
-    {
-      novalidate: true,
-      onsubmit: async (event: Event) => {
-        event.preventDefault();
-        Object.values(fields).forEach((one) => one.setError(null));
-        general.textContent = '';
-        result.replaceChildren();
-        const zoneName = fields.zone.value();
-        sessionStorage.setItem(ZONE_KEY, zoneName);
-        const ip = fields.ip.value();
-        if (ip === '') fields.ip.setError('IP address is required.');
-        const portText = fields.port.value();
-        const port =
-          portText === ''
-            ? undefined
-            : /^\d{1,5}$/.test(portText) && Number(portText) <= 65535
-              ? Number(portText)
-              : null;
-        if (port === null) fields.port.setError(`"${portText}" is not a port (0-65535).`);
-        const at = readTime(fields.at, zoneName, true);
-        const asOf = readTime(fields.asOf, zoneName, false);
-        const reason = fields.reason.value();
-        if (reason === '') fields.reason.setError('Reason is required: the case reference this lookup answers.');
-        if (ip === '' || port === null || at === null || asOf === null || reason === '') {
-          form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
-          return;
-        }
-        try {
-          const data = await graphql<{ whoHad: Mapping | null }>(
-            current,
-            `query($ip: IPAddress!, $port: Int, $at: UnixTime, $asOf: UnixTime, $reason: String) {
-              whoHad(ip: $ip, port: $port, at: $at, asOf: $asOf, reason: $reason) { ${MAPPING_FIELDS} } }`,
-            { ip, port, at, asOf, reason },
-          );
-          const when = `${ip}${port === undefined ? '' : ` port ${port}`} at ${show(at)}${asOf === undefined ? '' : `, as known at ${show(asOf)}`}`;
-          result.replaceChildren(
-            data.whoHad
-              ? mappingAnswer(data.whoHad, `Held by ${data.whoHad.customer.name}: ${when}`)
-              : el('section', { class: 'answer', 'aria-label': 'Answer' }, el('h2', {}, `Nobody held ${when}`)),
-          );
-          result.scrollIntoView({ block: 'nearest' });
-        } catch (error) {
-          showErrors(error, fields, general);
-          form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
-        }
-      },
-    },
-    el('div', { class: 'grid' }, ...Object.values(fields).map((one) => one.row)),
-    el('button', { type: 'submit' }, 'Look up'),
+  const form = fieldForm(
+    fields,
     general,
+    async () => {
+      result.replaceChildren();
+      const zoneName = fields.zone.value();
+      sessionStorage.setItem(ZONE_KEY, zoneName);
+      const ip = fields.ip.value();
+      if (ip === '') fields.ip.setError('IP address is required.');
+      const portText = fields.port.value();
+      const port =
+        portText === '' ? undefined : /^\d{1,5}$/.test(portText) && Number(portText) <= 65535 ? Number(portText) : null;
+      if (port === null) fields.port.setError(`"${portText}" is not a port (0-65535).`);
+      const at = readTime(fields.at, zoneName, true);
+      const asOf = readTime(fields.asOf, zoneName, false);
+      const reason = fields.reason.value();
+      if (reason === '') fields.reason.setError('Reason is required: the case reference this lookup answers.');
+      if (ip === '' || port === null || at === null || asOf === null || reason === '') return;
+      try {
+        const data = await graphql<{ whoHad: Mapping | null }>(
+          current,
+          `query($ip: IPAddress!, $port: Int, $at: UnixTime, $asOf: UnixTime, $reason: String) {
+              whoHad(ip: $ip, port: $port, at: $at, asOf: $asOf, reason: $reason) { ${MAPPING_FIELDS} } }`,
+          { ip, port, at, asOf, reason },
+        );
+        const when = `${ip}${port === undefined ? '' : ` port ${port}`} at ${show(at)}${asOf === undefined ? '' : `, as known at ${show(asOf)}`}`;
+        result.replaceChildren(
+          data.whoHad
+            ? mappingAnswer(data.whoHad, `Held by ${data.whoHad.customer.name}: ${when}`)
+            : el('section', { class: 'answer', 'aria-label': 'Answer' }, el('h2', {}, `Nobody held ${when}`)),
+        );
+        result.scrollIntoView({ block: 'nearest' });
+      } catch (error) {
+        showErrors(error, fields, general);
+      }
+    },
+    'Look up',
   );
   page('Look up an address', form, result);
   fields.ip.input.focus();
@@ -415,55 +423,45 @@ function timelinePage(current: Session) {
   };
   const general = el('p', { class: 'form-error', role: 'alert' });
   const result = el('div', {});
-  const form = el(
-    'form',
-    {
-      novalidate: true,
-      onsubmit: async (event: Event) => {
-        event.preventDefault();
-        Object.values(fields).forEach((one) => one.setError(null));
-        general.textContent = '';
-        const zoneName = fields.zone.value();
-        sessionStorage.setItem(ZONE_KEY, zoneName);
-        const ip = fields.ip.value();
-        if (ip === '') fields.ip.setError('IP address or subnet is required.');
-        const from = readTime(fields.from, zoneName, true);
-        const to = readTime(fields.to, zoneName, true);
-        if (from != null && to != null && to < from) fields.to.setError('To is before From.');
-        const reason = fields.reason.value();
-        if (reason === '') fields.reason.setError('Reason is required: the case reference.');
-        if (form.querySelector('[aria-invalid="true"]')) {
-          form.querySelector<HTMLElement>('[aria-invalid="true"]')!.focus();
-          return;
-        }
-        try {
-          const mappings: Mapping[] = [];
-          let after: string | null = null;
-          // Every page of the window: a timeline with thousands of holders is a report, not a chart.
-          for (let pageCount = 0; pageCount < 8; pageCount++) {
-            const data: {
-              ipHistory: { edges: { node: Mapping }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
-            } = await graphql(
-              current,
-              `query($ip: IPSubnet!, $from: UnixTime, $to: UnixTime, $reason: String, $after: String) {
+  const form = fieldForm(
+    fields,
+    general,
+    async () => {
+      const zoneName = fields.zone.value();
+      sessionStorage.setItem(ZONE_KEY, zoneName);
+      const ip = fields.ip.value();
+      if (ip === '') fields.ip.setError('IP address or subnet is required.');
+      const from = readTime(fields.from, zoneName, true);
+      const to = readTime(fields.to, zoneName, true);
+      if (from != null && to != null && to < from) fields.to.setError('To is before From.');
+      const reason = fields.reason.value();
+      if (reason === '') fields.reason.setError('Reason is required: the case reference.');
+      if (Object.values(fields).some((one) => one.input.getAttribute('aria-invalid') === 'true')) return;
+      try {
+        const mappings: Mapping[] = [];
+        let after: string | null = null;
+        // Every page of the window: a timeline with thousands of holders is a report, not a chart.
+        for (let pageCount = 0; pageCount < 8; pageCount++) {
+          const data: {
+            ipHistory: { edges: { node: Mapping }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+          } = await graphql(
+            current,
+            `query($ip: IPSubnet!, $from: UnixTime, $to: UnixTime, $reason: String, $after: String) {
                   ipHistory(ip: $ip, from: $from, to: $to, reason: $reason, first: 250, after: $after) {
                     edges { node { ${MAPPING_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
-              { ip, from, to, reason, after },
-            );
-            mappings.push(...data.ipHistory.edges.map((edge) => edge.node));
-            if (!data.ipHistory.pageInfo.hasNextPage) break;
-            after = data.ipHistory.pageInfo.endCursor;
-          }
-          result.replaceChildren(timelineChart(mappings, from!, to!));
-          result.scrollIntoView({ block: 'nearest' });
-        } catch (error) {
-          showErrors(error, fields, general);
+            { ip, from, to, reason, after },
+          );
+          mappings.push(...data.ipHistory.edges.map((edge) => edge.node));
+          if (!data.ipHistory.pageInfo.hasNextPage) break;
+          after = data.ipHistory.pageInfo.endCursor;
         }
-      },
+        result.replaceChildren(timelineChart(mappings, from!, to!));
+        result.scrollIntoView({ block: 'nearest' });
+      } catch (error) {
+        showErrors(error, fields, general);
+      }
     },
-    el('div', { class: 'grid' }, ...Object.values(fields).map((one) => one.row)),
-    el('button', { type: 'submit' }, 'Show timeline'),
-    general,
+    'Show timeline',
   );
   page('Timeline of an address', form, result);
   fields.ip.input.focus();
@@ -501,13 +499,15 @@ function timelineChart(mappings: Mapping[], from: number, to: number) {
             {
               type: 'button',
               class: mapping.endInferred ? 'bar inferred' : 'bar',
-              style: `left:${left}%;width:${width}%`,
               'aria-label': text,
               title: text,
               onclick: () => ((location.hash = `#/customer/${encodeURIComponent(userId)}`), undefined),
             },
             mapping.ipsubnet,
           );
+          // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+          bar.style.left = `${left}%`;
+          bar.style.width = `${width}%`;
           const showDetail = () => (detail.textContent = text);
           bar.addEventListener('mouseenter', showDetail);
           bar.addEventListener('focus', showDetail);
@@ -680,94 +680,87 @@ function batchPage(current: Session) {
   const progress = el('progress', { max: '1', value: '0', 'aria-label': 'Rows attributed' });
   const status = el('p', { role: 'status' });
   const result = el('div', {});
-  const form = el(
-    'form',
-    {
-      novalidate: true,
-      onsubmit: async (event: Event) => {
-        event.preventDefault();
-        Object.values(fields).forEach((one) => one.setError(null));
-        general.textContent = '';
-        result.replaceChildren();
-        const file = (fields.file.input as HTMLInputElement).files?.[0];
-        if (!file) fields.file.setError('Choose a CSV file.');
-        const reason = fields.reason.value();
-        if (reason === '') fields.reason.setError('Reason is required: the case reference.');
-        if (!file || reason === '') return;
-        const zone = fields.zone.value();
-        sessionStorage.setItem(ZONE_KEY, zone);
-        const total = countCsvRows(await file.text());
-        progress.max = Math.max(1, total);
-        progress.value = 0;
-        status.textContent = `Attributing ${total} rows…`;
-        try {
-          const text = await attribute(current, file, { reason, timeZone: zone }, ({ rowsAnswered }) => {
-            progress.value = Math.min(rowsAnswered, total);
-            status.textContent = `${Math.min(rowsAnswered, total)} of ${total} rows attributed…`;
-          });
-          const [header = [], ...rows] = parseCsvRecords(text);
-          const errorColumn = header.indexOf('error');
-          const userColumn = header.indexOf('userid');
-          const bad = rows.map((row, index) => ({ row, line: index + 2 })).filter(({ row }) => row[errorColumn]);
-          const held = rows.filter((row) => !row[errorColumn] && row[userColumn]).length;
-          progress.value = progress.max;
-          status.textContent = `Done: ${rows.length} rows, ${held} attributed to a customer, ${rows.length - held - bad.length} held by nobody, ${bad.length} bad.`;
-          const download = el(
-            'a',
-            {
-              href: URL.createObjectURL(new Blob([text], { type: 'text/csv' })),
-              download: file.name.replace(/(\.csv)?$/i, '-attributed.csv'),
-              class: 'button',
-            },
-            'Download attributed CSV',
-          );
-          result.replaceChildren(
-            download,
-            bad.length === 0
-              ? el('p', {}, 'No bad rows.')
-              : el(
-                  'div',
-                  { class: 'scroll' },
+  const form = fieldForm(
+    fields,
+    general,
+    async () => {
+      result.replaceChildren();
+      const file = (fields.file.input as HTMLInputElement).files?.[0];
+      if (!file) fields.file.setError('Choose a CSV file.');
+      const reason = fields.reason.value();
+      if (reason === '') fields.reason.setError('Reason is required: the case reference.');
+      if (!file || reason === '') return;
+      const zone = fields.zone.value();
+      sessionStorage.setItem(ZONE_KEY, zone);
+      const total = countCsvRows(await file.text());
+      progress.max = Math.max(1, total);
+      progress.value = 0;
+      status.textContent = `Attributing ${total} rows…`;
+      try {
+        const text = await attribute(current, file, { reason, timeZone: zone }, ({ rowsAnswered }) => {
+          progress.value = Math.min(rowsAnswered, total);
+          status.textContent = `${Math.min(rowsAnswered, total)} of ${total} rows attributed…`;
+        });
+        const [header = [], ...rows] = parseCsvRecords(text);
+        const errorColumn = header.indexOf('error');
+        const userColumn = header.indexOf('userid');
+        const bad = rows.map((row, index) => ({ row, line: index + 2 })).filter(({ row }) => row[errorColumn]);
+        const held = rows.filter((row) => !row[errorColumn] && row[userColumn]).length;
+        progress.value = progress.max;
+        status.textContent = `Done: ${rows.length} rows, ${held} attributed to a customer, ${rows.length - held - bad.length} held by nobody, ${bad.length} bad.`;
+        const download = el(
+          'a',
+          {
+            href: URL.createObjectURL(new Blob([text], { type: 'text/csv' })),
+            download: file.name.replace(/(\.csv)?$/i, '-attributed.csv'),
+            class: 'button',
+          },
+          'Download attributed CSV',
+        );
+        result.replaceChildren(
+          download,
+          bad.length === 0
+            ? el('p', {}, 'No bad rows.')
+            : el(
+                'div',
+                { class: 'scroll' },
+                el(
+                  'table',
+                  { class: 'bad-rows' },
+                  el('caption', {}, `Bad rows (${bad.length}): left unattributed, the rest went on`),
                   el(
-                    'table',
-                    { class: 'bad-rows' },
-                    el('caption', {}, `Bad rows (${bad.length}): left unattributed, the rest went on`),
+                    'thead',
+                    {},
                     el(
-                      'thead',
+                      'tr',
                       {},
+                      el('th', { scope: 'col' }, 'Line'),
+                      el('th', { scope: 'col' }, 'Row'),
+                      el('th', { scope: 'col' }, 'Error'),
+                    ),
+                  ),
+                  el(
+                    'tbody',
+                    {},
+                    ...bad.map(({ row, line }) =>
                       el(
                         'tr',
-                        {},
-                        el('th', { scope: 'col' }, 'Line'),
-                        el('th', { scope: 'col' }, 'Row'),
-                        el('th', { scope: 'col' }, 'Error'),
-                      ),
-                    ),
-                    el(
-                      'tbody',
-                      {},
-                      ...bad.map(({ row, line }) =>
-                        el(
-                          'tr',
-                          { class: 'bad' },
-                          el('td', {}, String(line)),
-                          el('td', {}, row.slice(0, Math.max(1, header.indexOf('userid'))).join(', ')),
-                          el('td', {}, row[errorColumn]!),
-                        ),
+                        { class: 'bad' },
+                        el('td', {}, String(line)),
+                        el('td', {}, row.slice(0, Math.max(1, header.indexOf('userid'))).join(', ')),
+                        el('td', {}, row[errorColumn]!),
                       ),
                     ),
                   ),
                 ),
-          );
-        } catch (error) {
-          status.textContent = '';
-          showErrors(error, fields, general);
-        }
-      },
+              ),
+        );
+      } catch (error) {
+        status.textContent = '';
+        showErrors(error, fields, general);
+      }
     },
-    el('div', { class: 'grid' }, ...Object.values(fields).map((one) => one.row)),
-    el('button', { type: 'submit' }, 'Attribute'),
-    general,
+    'Attribute',
   );
   page('Attribute a batch', form, progress, status, result);
 }
